@@ -1,0 +1,126 @@
+// The LogStream interface: what handlers need from a live-stream backend
+// (DESIGN §7). Backends: memory (ring buffer) and redis (Redis Streams).
+// Names are internal stream names, `<accountID>/<key>` (DESIGN §3).
+
+/** A line as a producer sends it (DESIGN §4, the Harness line shape). */
+export interface LineInput {
+  level?: string;
+  pos?: number;
+  out: string;
+  time?: string;
+  args?: Record<string, unknown>;
+}
+
+/** A line as the service stores and serves it. */
+export interface LogLine {
+  level: string;
+  pos: number;
+  out: string;
+  time: string;
+  args?: Record<string, unknown>;
+}
+
+/**
+ * An accepted line, encoded once at push time so that every viewer shares the
+ * same bytes (no per-viewer serialisation). Built only by `encodeLine`.
+ */
+export interface StoredLine {
+  readonly seq: number;
+  /** Byte offset of this line's `out` in the log text (concatenation of `out`). */
+  readonly offset: number;
+  /** UTF-8 length of `out`. */
+  readonly textBytes: number;
+  /** The whole SSE event: `id: <seq>\ndata: <json>\n\n`. */
+  readonly event: Buffer;
+  /** Where the line's JSON starts inside `event` (it ends 2 bytes before the end). */
+  readonly jsonStart: number;
+}
+
+/** Lines a viewer needed that are no longer retained (inclusive seq range). */
+export interface DroppedRange {
+  from: number;
+  to: number;
+}
+
+export interface ReadBatch {
+  /** Set when the cursor had to skip lines that were trimmed away. */
+  dropped?: DroppedRange;
+  /** Consecutive lines, in seq order, starting at the cursor. */
+  lines: StoredLine[];
+  /** True when the stream is closed and there is nothing after `lines`. */
+  end: boolean;
+}
+
+/** Where a new cursor starts. */
+export type CursorStart =
+  | { kind: 'beginning' }
+  /** After the line with this seq (SSE Last-Event-ID / ?from=). */
+  | { kind: 'after'; seq: number }
+  /** At the last `lines` lines. */
+  | { kind: 'tail'; lines: number };
+
+/**
+ * One viewer's position in one stream. It reads the stream's shared history at
+ * its own pace; it holds no copy of lines it has not read yet.
+ */
+export interface StreamCursor {
+  /** Next seq this cursor will return. */
+  readonly position: number;
+  /** Lines from the cursor on, at most `maxLines` / about `maxBytes`; advances the cursor. */
+  read(maxLines: number, maxBytes: number): Promise<ReadBatch>;
+  /** Resolves when there may be something new to read (lines, close) or `signal` aborts. */
+  waitForMore(signal: AbortSignal): Promise<void>;
+  /** Stops counting this viewer as a subscriber. Idempotent. */
+  release(): void;
+}
+
+export interface StreamInfo {
+  /** Lines accepted so far (the next seq). */
+  size: number;
+  /** Viewers on this instance. */
+  subscribers: number;
+  /** Time left before the idle stream expires, e.g. "4h59m58s". */
+  ttl: string;
+}
+
+export interface OpenOptions {
+  /** Idle expiry for this stream; the backend default when absent. */
+  ttlSeconds?: number;
+}
+
+export interface LogStream {
+  /** Opens a stream; opening an open stream is a no-op. */
+  open(name: string, options?: OpenOptions): Promise<void>;
+  /**
+   * Appends lines, assigning consecutive seqs. Returns the first seq given.
+   * Throws LOGSVC_STREAM_NOT_FOUND when the stream is not open.
+   */
+  push(name: string, lines: LineInput[]): Promise<number>;
+  /** Closes a stream: viewers drain what is left, then end. False when it was not open. */
+  close(name: string): Promise<boolean>;
+  /** True while the stream is open. */
+  exists(name: string): Promise<boolean>;
+  /** A cursor on an open stream, or null when there is none. */
+  cursor(name: string, start: CursorStart): Promise<StreamCursor | null>;
+  /** Every retained line of an open stream, in order (for snapshots). */
+  lines(name: string): AsyncIterable<StoredLine>;
+  /** Open streams whose names start with `prefix`. */
+  info(prefix: string): Promise<Map<string, StreamInfo>>;
+  /** Names of open streams under `prefix` (for DELETE ?prefix=true). */
+  list(prefix: string): Promise<string[]>;
+  /** Throws when the backend cannot serve (readiness). */
+  ping(): Promise<void>;
+  /** Ends every cursor's wait and releases resources. */
+  shutdown(): Promise<void>;
+}
+
+export interface StreamLimits {
+  /** Lines kept per stream. */
+  maxLines: number;
+  /** Bytes of encoded lines kept per stream. */
+  maxBytes: number;
+  /** Idle expiry in seconds when `open` gives none. */
+  ttlSeconds: number;
+  /** Longest `out` in bytes; longer is truncated with a marker. */
+  maxLineBytes: number;
+}
