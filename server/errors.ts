@@ -47,6 +47,5 @@ export class ServiceError extends Error {
 }
 
 export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' &&
-    (err as { code: string }).code in ERRORS && err.name === 'ServiceError';
+  return err instanceof ServiceError;
 }
