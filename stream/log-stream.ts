@@ -96,13 +96,19 @@ export interface LogStream {
    * Throws LOGSVC_STREAM_NOT_FOUND when the stream is not open.
    */
   push(name: string, lines: LineInput[]): Promise<number>;
-  /** Closes a stream: viewers drain what is left, then end. False when it was not open. */
+  /**
+   * Closes a stream: pushes fail from now on, viewers drain what is left and
+   * end. The closed stream's lines stay readable (cursor, lines) for a short
+   * grace period so a snapshot can be taken and late viewers can finish; then
+   * it is gone. Opening the name again starts a new stream at seq 0.
+   * False when it was not open.
+   */
   close(name: string): Promise<boolean>;
-  /** True while the stream is open. */
+  /** True while the stream is open (not closed, not expired). */
   exists(name: string): Promise<boolean>;
-  /** A cursor on an open stream, or null when there is none. */
+  /** A cursor on an open or just-closed stream, or null when there is none. */
   cursor(name: string, start: CursorStart): Promise<StreamCursor | null>;
-  /** Every retained line of an open stream, in order (for snapshots). */
+  /** Every retained line of an open or just-closed stream, in order (for snapshots). */
   lines(name: string): AsyncIterable<StoredLine>;
   /** Open streams whose names start with `prefix`. */
   info(prefix: string): Promise<Map<string, StreamInfo>>;
@@ -123,4 +129,6 @@ export interface StreamLimits {
   ttlSeconds: number;
   /** Longest `out` in bytes; longer is truncated with a marker. */
   maxLineBytes: number;
+  /** How long a closed stream stays readable for snapshots and draining viewers. */
+  closedGraceSeconds: number;
 }

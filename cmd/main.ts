@@ -1,0 +1,21 @@
+// The `log-service` executable (DESIGN §2): commander program with one module
+// per command group. Exit codes: 0 success, 1 server or network failure, 2 bad usage.
+import { Command, CommanderError } from 'commander';
+import { registerServerCommand } from './server-command.ts';
+
+const program = new Command('log-service')
+  .description('CI build log service: live log streams over SSE, blob store, and the clients for both.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServerCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // help and version "errors" exit 0; usage errors exit 2 (commander prints the message)
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  throw err;
+}

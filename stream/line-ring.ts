@@ -1,0 +1,69 @@
+// A bounded window of the most recent lines of one stream: at most `maxLines`
+// lines and about `maxBytes` bytes of encoded events (DESIGN §7). Viewers index
+// it by seq; nobody holds per-viewer copies.
+import type { StoredLine } from './log-stream.ts';
+
+export class LineRing {
+  private items: StoredLine[] = [];
+  /** Index in `items` of the oldest retained line; the array is compacted lazily. */
+  private head = 0;
+  private bytes = 0;
+
+  constructor(private readonly maxLines: number, private readonly maxBytes: number) {}
+
+  /** Seq of the oldest retained line (== nextSeq when empty). */
+  firstSeq = 0;
+  /** Seq the next appended line gets. */
+  nextSeq = 0;
+
+  get size(): number {
+    return this.nextSeq - this.firstSeq;
+  }
+
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
+  append(line: StoredLine): void {
+    this.items.push(line);
+    this.bytes += line.event.length;
+    this.nextSeq = line.seq + 1;
+    if (this.size === 1) this.firstSeq = line.seq;
+    // Keep at least the newest line even when it alone is over the byte budget.
+    while (this.size > this.maxLines || (this.bytes > this.maxBytes && this.size > 1)) this.dropOldest();
+  }
+
+  /** The line with this seq, if retained. */
+  at(seq: number): StoredLine | undefined {
+    if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;
+    return this.items[this.head + (seq - this.firstSeq)];
+  }
+
+  /** Consecutive lines from `seq` on, bounded by count and (softly) bytes. */
+  slice(seq: number, maxLines: number, maxBytes: number): StoredLine[] {
+    const out: StoredLine[] = [];
+    let total = 0;
+    for (let s = Math.max(seq, this.firstSeq); s < this.nextSeq && out.length < maxLines; s++) {
+      const line = this.items[this.head + (s - this.firstSeq)];
+      if (line === undefined) break;
+      if (out.length > 0 && total + line.event.length > maxBytes) break;
+      out.push(line);
+      total += line.event.length;
+    }
+    return out;
+  }
+
+  private dropOldest(): void {
+    const line = this.items[this.head];
+    if (line === undefined) return;
+    this.items[this.head] = undefined as unknown as StoredLine; // let it be collected
+    this.head++;
+    this.bytes -= line.event.length;
+    this.firstSeq++;
+    // Compact when the dead prefix is over half of the array: amortised O(1).
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

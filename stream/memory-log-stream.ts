@@ -1,0 +1,180 @@
+// In-memory LogStream (DESIGN §7): one LineRing per stream, seqs assigned here,
+// idle streams expire. Viewers hold a cursor into the ring and are woken by a
+// single shared promise per stream, so a push costs the same with 1 or 1000
+// viewers waiting.
+import { ServiceError } from '../server/errors.ts';
+import { formatDuration } from './format-duration.ts';
+import { encodeLine, normaliseLine } from './line-codec.ts';
+import { LineRing } from './line-ring.ts';
+import type {
+  CursorStart, LineInput, LogStream, OpenOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+} from './log-stream.ts';
+
+class MemoryLog {
+  readonly ring: LineRing;
+  closed = false;
+  subscribers = 0;
+  expiresAt: number;
+  /** Byte offset of the next line's text. */
+  textOffset = 0;
+  private wake: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  constructor(limits: StreamLimits, readonly ttlMs: number) {
+    this.ring = new LineRing(limits.maxLines, limits.maxBytes);
+    this.expiresAt = Date.now() + ttlMs;
+  }
+
+  /** A promise every waiting viewer shares; settled by the next change. */
+  changed(): Promise<void> {
+    if (this.wake === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.wake = { promise, resolve };
+    }
+    return this.wake.promise;
+  }
+
+  notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.resolve();
+  }
+}
+
+class MemoryCursor implements StreamCursor {
+  private released = false;
+
+  constructor(private readonly log: MemoryLog, public position: number) {
+    log.subscribers++;
+  }
+
+  async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
+    const ring = this.log.ring;
+    const batch: ReadBatch = { lines: [], end: false };
+    if (this.position < ring.firstSeq) {
+      batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
+      this.position = ring.firstSeq;
+    }
+    batch.lines = ring.slice(this.position, maxLines, maxBytes);
+    this.position += batch.lines.length;
+    batch.end = this.log.closed && this.position >= ring.nextSeq;
+    return batch;
+  }
+
+  waitForMore(signal: AbortSignal): Promise<void> {
+    if (this.position < this.log.ring.nextSeq || this.log.closed || signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => { signal.removeEventListener('abort', done); resolve(); };
+      signal.addEventListener('abort', done, { once: true });
+      void this.log.changed().then(done);
+    });
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.log.subscribers--;
+  }
+}
+
+export class MemoryLogStream implements LogStream {
+  private readonly open_ = new Map<string, MemoryLog>();
+  /** Closed streams kept readable for the grace period. */
+  private readonly closed_ = new Map<string, { log: MemoryLog; until: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly limits: StreamLimits, sweepIntervalMs = 1000) {
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  async open(name: string, options: OpenOptions = {}): Promise<void> {
+    if (this.open_.has(name)) return;
+    this.closed_.delete(name);
+    this.open_.set(name, new MemoryLog(this.limits, (options.ttlSeconds ?? this.limits.ttlSeconds) * 1000));
+  }
+
+  async push(name: string, lines: LineInput[]): Promise<number> {
+    const log = this.open_.get(name);
+    if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    const first = log.ring.nextSeq;
+    const now = new Date().toISOString();
+    for (const input of lines) {
+      const seq = log.ring.nextSeq;
+      const stored = encodeLine(seq, log.textOffset, normaliseLine(input, seq, this.limits.maxLineBytes, now));
+      log.textOffset += stored.textBytes;
+      log.ring.append(stored);
+    }
+    log.expiresAt = Date.now() + log.ttlMs;
+    if (lines.length > 0) log.notify();
+    return first;
+  }
+
+  async close(name: string): Promise<boolean> {
+    const log = this.open_.get(name);
+    if (log === undefined) return false;
+    this.retire(name, log);
+    return true;
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return this.open_.has(name);
+  }
+
+  async cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {
+    const log = this.open_.get(name) ?? this.closed_.get(name)?.log;
+    if (log === undefined) return null;
+    const ring = log.ring;
+    let position = 0;
+    if (start.kind === 'after') position = Math.min(start.seq + 1, ring.nextSeq);
+    else if (start.kind === 'tail') position = Math.max(ring.firstSeq, ring.nextSeq - start.lines);
+    return new MemoryCursor(log, Math.max(0, position));
+  }
+
+  async *lines(name: string): AsyncIterable<StoredLine> {
+    const log = this.open_.get(name) ?? this.closed_.get(name)?.log;
+    if (log === undefined) return;
+    let seq = log.ring.firstSeq;
+    for (;;) {
+      const chunk = log.ring.slice(seq, 1000, Number.MAX_SAFE_INTEGER);
+      if (chunk.length === 0) return;
+      seq = (chunk[chunk.length - 1]?.seq ?? seq) + 1;
+      yield* chunk;
+    }
+  }
+
+  async info(prefix: string): Promise<Map<string, StreamInfo>> {
+    const result = new Map<string, StreamInfo>();
+    const now = Date.now();
+    for (const [name, log] of this.open_) {
+      if (!name.startsWith(prefix)) continue;
+      result.set(name, { size: log.ring.nextSeq, subscribers: log.subscribers, ttl: formatDuration(log.expiresAt - now) });
+    }
+    return result;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return [...this.open_.keys()].filter((n) => n.startsWith(prefix)).sort();
+  }
+
+  async ping(): Promise<void> {}
+
+  async shutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const [name, log] of this.open_) this.retire(name, log);
+  }
+
+  private retire(name: string, log: MemoryLog): void {
+    log.closed = true;
+    this.open_.delete(name);
+    this.closed_.set(name, { log, until: Date.now() + this.limits.closedGraceSeconds * 1000 });
+    log.notify();
+  }
+
+  /** Idle streams expire like a close; closed streams leave after their grace period. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [name, log] of this.open_) if (log.expiresAt <= now) this.retire(name, log);
+    for (const [name, entry] of this.closed_) if (entry.until <= now) this.closed_.delete(name);
+  }
+}
