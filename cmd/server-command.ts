@@ -1,0 +1,48 @@
+// `log-service server`: config from env + .env, listen, stop cleanly on SIGTERM/SIGINT.
+import type { Command } from 'commander';
+import { ConfigError, loadConfig, readEnvironment } from '../server/config.ts';
+import { StartupError, startServer } from '../server/http-server.ts';
+import { createLogger } from '../server/logger.ts';
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('run the log service (configuration from the environment and ./.env; see .env.example)')
+    .addHelpText('after', `
+Examples:
+  log-service server                                   # 127.0.0.1:8079, streams in memory, blobs in ./data
+  LOG_SERVICE_HTTP_BIND=:8079 LOG_SERVICE_GLOBAL_TOKEN=s3cret log-service server
+  LOG_SERVICE_S3_BUCKET=logs LOG_SERVICE_REDIS_URL=redis://127.0.0.1:6379 log-service server`)
+    .action(async () => {
+      let config;
+      try {
+        config = loadConfig(readEnvironment(process.env, process.cwd()));
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`log-service: ${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
+      }
+      const log = createLogger(config.logLevel);
+      let running;
+      try {
+        running = await startServer(config, log);
+      } catch (err) {
+        const message = err instanceof StartupError ? err.message : `cannot start: ${(err as Error).message}`;
+        log.fatal(message);
+        process.stderr.write(`log-service: ${message}\n`);
+        process.exit(1);
+      }
+      const server = running;
+      const onSignal = (signal: string) => {
+        log.info({ signal }, 'signal received');
+        server.stop().then(() => process.exit(0), (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        });
+      };
+      process.once('SIGTERM', () => onSignal('SIGTERM'));
+      process.once('SIGINT', () => onSignal('SIGINT'));
+    });
+}

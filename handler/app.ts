@@ -1,0 +1,50 @@
+// The request listener: stream routes (the hot paths) on bare node:http, every
+// other route through one Express app, and one error renderer for both.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ServiceError } from '../server/errors.ts';
+import { blobRouter } from './blob-routes.ts';
+import type { HandlerContext } from './context.ts';
+import { sendError } from './error-response.ts';
+import { healthRouter } from './health-routes.ts';
+import { routeStream } from './stream-routes.ts';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createRequestListener(ctx: HandlerContext): RequestListener {
+  const app = createExpressApp(ctx);
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (isStreamPath(path)) {
+      const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+      routeStream(ctx, req, res, path, query).then(
+        (handled) => { if (!handled) app(req, res); },
+        (err: unknown) => sendError(res, err, ctx.log),
+      );
+      return;
+    }
+    app(req, res);
+  };
+}
+
+function isStreamPath(path: string): boolean {
+  return path === '/stream' || path === '/stream/info' || path === '/ci/streams' || (path.startsWith('/ci/') && path.endsWith('/stream'));
+}
+
+function createExpressApp(ctx: HandlerContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+  app.use(healthRouter(ctx));
+  app.use(blobRouter(ctx));
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new ServiceError('LOGSVC_NOT_FOUND', 'no such route: see the README for the API'));
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    sendError(res, err, ctx.log);
+  });
+  return app;
+}

@@ -1,0 +1,75 @@
+// Who is calling and what they may do (DESIGN §8). Auth is on when a global
+// token is configured. The global token opens everything; an account token
+// opens its own account only.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../server/config.ts';
+import { ServiceError } from '../server/errors.ts';
+import { verifyAccountToken } from './account-token.ts';
+
+export type Access = 'read' | 'write' | 'admin';
+
+/** What a request's credentials grant. `account` undefined = every account. */
+export interface Grant {
+  global: boolean;
+  account?: string;
+}
+
+export class Authenticator {
+  private readonly globalDigest?: Buffer;
+
+  constructor(private readonly config: Config['auth'], private readonly now: () => number = Date.now) {
+    if (config.globalToken !== undefined) this.globalDigest = digest(config.globalToken);
+  }
+
+  get enabled(): boolean {
+    return this.globalDigest !== undefined && !this.config.disabled;
+  }
+
+  /**
+   * The grant for a request. `queryToken` is accepted only where browsers
+   * cannot set headers (EventSource, plain downloads): the caller decides.
+   */
+  identify(req: IncomingMessage, queryToken?: string | null): Grant {
+    if (!this.enabled) return { global: true };
+    const token = tokenFrom(req) ?? (queryToken || undefined);
+    if (token === undefined) throw new ServiceError('LOGSVC_UNAUTHORIZED');
+    // Compare digests so the comparison is constant-time whatever the lengths.
+    if (timingSafeEqual(digest(token), this.globalDigest!)) return { global: true };
+    const secret = this.config.secret;
+    if (secret !== undefined) {
+      const check = verifyAccountToken(secret, token, Math.floor(this.now() / 1000));
+      if (check.ok) return { global: false, account: check.accountID };
+      if (check.reason === 'expired') throw new ServiceError('LOGSVC_TOKEN_EXPIRED');
+    }
+    throw new ServiceError('LOGSVC_FORBIDDEN', 'the token is not valid');
+  }
+
+  /** Throws LOGSVC_FORBIDDEN unless the grant covers `account` for `access`. */
+  authorize(grant: Grant, account: string, access: Access): void {
+    if (grant.global) return;
+    if (access === 'admin') throw new ServiceError('LOGSVC_FORBIDDEN', 'this needs the global token');
+    if (grant.account !== account) throw new ServiceError('LOGSVC_FORBIDDEN', `the token does not open account "${account}"`);
+  }
+
+  /** The account CI routes use: the token's, or `requested` / "default" for the global token. */
+  accountFor(grant: Grant, requested: string | undefined): string {
+    if (!grant.global) return grant.account!;
+    return requested ?? 'default';
+  }
+}
+
+export function tokenFrom(req: IncomingMessage): string | undefined {
+  const harness = req.headers['x-harness-token'];
+  if (typeof harness === 'string' && harness !== '') return harness;
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

@@ -1,0 +1,104 @@
+// Blob upload and download on top of the BlobStore (DESIGN §5.1): streamed
+// both ways, ranges, validators. Used by the Harness, CI and signed-link routes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { ServiceError } from '../server/errors.ts';
+import type { LinkMethod } from '../store/blob-store.ts';
+import { parseRange } from './byte-range.ts';
+import type { HandlerContext } from './context.ts';
+import { internalName } from './keys.ts';
+
+export async function uploadBlob(ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const maxBytes = ctx.config.limits.maxBlobBytes;
+  if (maxBytes !== undefined && Number(req.headers['content-length']) > maxBytes) {
+    throw new ServiceError('LOGSVC_BODY_TOO_LARGE', `the blob is over the limit of ${maxBytes} bytes`);
+  }
+  const contentType = req.headers['content-type'] ?? 'application/octet-stream';
+  await ctx.store.put(internalName(account, key), req, { contentType, maxBytes });
+  res.writeHead(204);
+  res.end();
+}
+
+export async function downloadBlob(ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const name = internalName(account, key);
+  const meta = await ctx.store.head(name);
+  if (meta === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
+  const headers: Record<string, string | number> = {
+    'Content-Type': meta.contentType,
+    ETag: meta.etag,
+    'Last-Modified': new Date(meta.created).toUTCString(),
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'private, no-cache',
+  };
+  // RFC 9110 §13.1.2: If-None-Match with the current ETag → 304.
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined && inm.split(',').map((s) => s.trim()).some((t) => t === meta.etag || t === '*')) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  let range;
+  // RFC 9110 §13.1.5: If-Range with another validator means "send it all".
+  const ifRange = req.headers['if-range'];
+  try {
+    range = ifRange === undefined || ifRange === meta.etag ? parseRange(req.headers.range, meta.size) : undefined;
+  } catch (err) {
+    res.setHeader('Content-Range', `bytes */${meta.size}`);
+    throw err;
+  }
+  const status = range ? 206 : 200;
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${meta.size}`;
+  headers['Content-Length'] = range ? range.end - range.start + 1 : meta.size;
+  if (req.method === 'HEAD') {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const blob = await ctx.store.get(name, range);
+  if (blob === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
+  res.writeHead(status, headers);
+  await pipeline(blob.body, res).catch((err: unknown) => {
+    // The viewer went away or the blob changed under us: the connection is cut,
+    // and Content-Length tells the client the body is incomplete.
+    ctx.log.debug({ err, name }, 'download ended early');
+    res.destroy();
+  });
+}
+
+export async function deleteBlob(ctx: HandlerContext, account: string, key: string, res: ServerResponse): Promise<void> {
+  if (!(await ctx.store.delete(internalName(account, key)))) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
+  res.writeHead(204);
+  res.end();
+}
+
+export async function blobExists(ctx: HandlerContext, account: string, key: string, res: ServerResponse): Promise<void> {
+  const exists = (await ctx.store.head(internalName(account, key))) !== null;
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+  res.end(exists ? 'true' : 'false');
+}
+
+/**
+ * A link that works without credentials until it expires: presigned by the
+ * store (S3) or signed by this service (LMDB). `expires` is the link's
+ * lifetime in nanoseconds, as Harness clients read it (a Go time.Duration).
+ */
+export async function blobLink(
+  ctx: HandlerContext, account: string, key: string, method: LinkMethod, req: IncomingMessage,
+): Promise<{ link: string; expires: number }> {
+  const seconds = ctx.config.linkExpirySeconds;
+  const expires = seconds * 1e9;
+  if (ctx.store.presign !== undefined) {
+    return { link: await ctx.store.presign(internalName(account, key), method, seconds), expires };
+  }
+  const query = ctx.links.sign({ method, accountID: account, key, expires: Math.floor(Date.now() / 1000) + seconds });
+  return { link: `${publicBase(ctx, req)}/links/blob?${query}`, expires };
+}
+
+/** Base URL of the links this service hands out: configured, or from the request. */
+export function publicBase(ctx: HandlerContext, req: IncomingMessage): string {
+  if (ctx.config.http.publicUrl !== undefined) return ctx.config.http.publicUrl;
+  const scheme = ctx.config.tls ? 'https' : 'http';
+  const host = req.headers.host;
+  const valid = host !== undefined && /^[A-Za-z0-9.\-:[\]]+$/.test(host);
+  return `${scheme}://${valid ? host : `${ctx.config.http.host}:${ctx.config.http.port}`}`;
+}

@@ -1,0 +1,39 @@
+// Renders any error as the catalogue's JSON shape {"error_msg", "code"} with
+// its status (DESIGN §5). Unknown errors become LOGSVC_INTERNAL and are logged;
+// their text never reaches the client.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { isServiceError, ServiceError } from '../server/errors.ts';
+
+export function toServiceError(err: unknown, log?: Logger): ServiceError {
+  if (isServiceError(err)) return err;
+  const e = err as { type?: string; status?: number; code?: string };
+  // Errors node:http and body readers raise for client mistakes.
+  if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.code === 'ECONNRESET') {
+    return new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off');
+  }
+  // Express and node:http mark client mistakes (bad percent-encoding, ...) with a 4xx status.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ServiceError(e.status === 413 ? 'LOGSVC_BODY_TOO_LARGE' : 'LOGSVC_BAD_REQUEST');
+  }
+  log?.error({ err }, 'unexpected error');
+  return new ServiceError('LOGSVC_INTERNAL');
+}
+
+export function sendError(res: ServerResponse, err: unknown, log?: Logger): void {
+  const error = toServiceError(err, log);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error_msg: error.message, code: error.code });
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  };
+  // The rest of a refused upload is not worth reading.
+  if (error.code === 'LOGSVC_BODY_TOO_LARGE') headers.Connection = 'close';
+  res.writeHead(error.status, headers);
+  res.end(body);
+}

@@ -1,0 +1,108 @@
+// Push bodies (DESIGN §4): a JSON array of lines, NDJSON, or plain text.
+// The whole body is read first, bounded by the push limit, so a bad line
+// rejects the push as a whole: nothing is half-appended.
+import type { IncomingMessage } from 'node:http';
+import { ServiceError } from '../server/errors.ts';
+import type { LineInput } from '../stream/log-stream.ts';
+
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge(maxBytes);
+    parts.push(chunk);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+function tooLarge(maxBytes: number): ServiceError {
+  return new ServiceError('LOGSVC_BODY_TOO_LARGE', `the push body is over ${maxBytes} bytes: send the lines in smaller batches`);
+}
+
+export function parsePushBody(body: Buffer, contentType: string | undefined): LineInput[] {
+  const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json' || type === '') return parseJsonBody(body.toString('utf8'));
+  if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/x-jsonlines') {
+    return parseNdjson(body.toString('utf8'));
+  }
+  if (type === 'text/plain') return parseText(body.toString('utf8'));
+  throw new ServiceError('LOGSVC_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type "${type}" is not supported: use application/json (array of lines), application/x-ndjson or text/plain`);
+}
+
+function parseJsonBody(text: string): LineInput[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ServiceError('LOGSVC_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+  const items = Array.isArray(value) ? value : [value];
+  return items.map(checkLine);
+}
+
+function parseNdjson(text: string): LineInput[] {
+  const lines: LineInput[] = [];
+  let start = 0;
+  let number = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const row = text.slice(start, end).trim();
+    start = end + 1;
+    number++;
+    if (row === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(row);
+    } catch (err) {
+      throw new ServiceError('LOGSVC_INVALID_JSON', `NDJSON row ${number} is not valid JSON: ${(err as Error).message}`);
+    }
+    lines.push(checkLine(value, lines.length));
+  }
+  return lines;
+}
+
+/** Each text line becomes one `info` line that keeps its newline. */
+export function parseText(text: string): LineInput[] {
+  const lines: LineInput[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    if (end === -1) {
+      lines.push({ out: text.slice(start) });
+      break;
+    }
+    lines.push({ out: text.slice(start, end + 1) });
+    start = end + 1;
+  }
+  return lines;
+}
+
+function checkLine(value: unknown, index: number): LineInput {
+  const bad = (why: string) => new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('expected an object like {"out": "text\\n"}');
+  const v = value as Record<string, unknown>;
+  if (typeof v.out !== 'string') throw bad('"out" must be a string');
+  const line: LineInput = { out: v.out };
+  if (v.level !== undefined) {
+    if (typeof v.level !== 'string' || v.level.length > 32) throw bad('"level" must be a string of at most 32 characters');
+    line.level = v.level;
+  }
+  if (v.pos !== undefined) {
+    if (typeof v.pos !== 'number' || !Number.isSafeInteger(v.pos) || v.pos < 0) throw bad('"pos" must be a non-negative integer');
+    line.pos = v.pos;
+  }
+  if (v.time !== undefined) {
+    if (typeof v.time !== 'string' || v.time.length > 64 || Number.isNaN(Date.parse(v.time))) throw bad('"time" must be an RFC 3339 timestamp');
+    line.time = v.time;
+  }
+  if (v.args !== undefined && v.args !== null) {
+    if (typeof v.args !== 'object' || Array.isArray(v.args)) throw bad('"args" must be an object');
+    line.args = v.args as Record<string, unknown>;
+  }
+  return line;
+}

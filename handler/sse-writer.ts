@@ -1,0 +1,64 @@
+// Server-Sent Events on a raw response (DESIGN §6, WHATWG HTML §9.2). Writes
+// respect backpressure: when the socket is full we wait for 'drain' before
+// reading more, so a slow viewer costs at most one batch plus the socket buffer.
+import type { ServerResponse } from 'node:http';
+
+export type TerminalStyle = 'ci' | 'harness';
+
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'X-Accel-Buffering': 'no',
+  Connection: 'keep-alive',
+} as const;
+
+export class SseWriter {
+  private closed = false;
+
+  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => { this.closed = true; }, { once: true });
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.res.destroyed || this.res.writableEnded;
+  }
+
+  start(retryMs: number, headers: Record<string, string> = {}): void {
+    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    // §9.2.6: "retry" sets the reconnection time; a comment line is ignored by clients.
+    this.res.write(`retry: ${retryMs}\n: ping\n\n`);
+  }
+
+  /** Writes bytes; resolves once the socket can take more (or the viewer left). */
+  async write(data: Buffer | string): Promise<void> {
+    if (this.isClosed) return;
+    if (this.res.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.write(': ping\n\n');
+  }
+
+  dropped(from: number, to: number): Promise<void> {
+    return this.write(`event: dropped\ndata: {"from":${from},"to":${to}}\n\n`);
+  }
+
+  /** The end of the stream as each route family's viewers expect it (DESIGN §6). */
+  async terminal(style: TerminalStyle): Promise<void> {
+    await this.write(style === 'ci' ? 'event: eof\ndata: eof\n\n' : 'event: error\ndata: eof\n\n');
+    this.end();
+  }
+
+  end(): void {
+    if (!this.res.writableEnded) this.res.end();
+  }
+}

@@ -1,0 +1,131 @@
+// The stream operations behind both route families (DESIGN §5, §6). They run
+// on the raw node:http request/response (no Express middleware on the hot path).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { ServiceError } from '../server/errors.ts';
+import { lineJson } from '../stream/line-codec.ts';
+import type { CursorStart, StoredLine } from '../stream/log-stream.ts';
+import { serveBlobAsStream } from './blob-tail.ts';
+import type { HandlerContext } from './context.ts';
+import { internalName } from './keys.ts';
+import { parsePushBody, readBody } from './push-body.ts';
+import { SseWriter, type TerminalStyle } from './sse-writer.ts';
+import { followStream } from './tail-loop.ts';
+
+export async function openStream(ctx: HandlerContext, name: string, ttlParam: string | null, res: ServerResponse): Promise<void> {
+  let ttlSeconds: number | undefined;
+  if (ttlParam !== null && ttlParam !== '') {
+    ttlSeconds = Number(ttlParam);
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 30 * 24 * 3600) {
+      throw new ServiceError('LOGSVC_INVALID_PARAM', 'timeout_seconds must be an integer from 1 to 2592000');
+    }
+  }
+  await ctx.stream.open(name, { ttlSeconds });
+  noContent(res);
+}
+
+export async function pushLines(ctx: HandlerContext, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req, ctx.config.limits.maxPushBytes);
+  const lines = parsePushBody(body, req.headers['content-type']);
+  await ctx.stream.push(name, lines);
+  noContent(res);
+}
+
+/** `Last-Event-ID` (what EventSource sends on reconnect) wins over `?from=`; then `?tail=`. */
+export function cursorStart(req: IncomingMessage, query: URLSearchParams): CursorStart {
+  const lastId = req.headers['last-event-id'];
+  const from = typeof lastId === 'string' && lastId.trim() !== '' ? lastId.trim() : query.get('from');
+  if (from !== null && from !== '') {
+    if (!/^\d{1,15}$/.test(from)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'Last-Event-ID / from must be a line seq (a non-negative integer)');
+    return { kind: 'after', seq: Number(from) };
+  }
+  const tail = query.get('tail');
+  if (tail !== null && tail !== '') {
+    if (!/^\d{1,9}$/.test(tail)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'tail must be a non-negative integer');
+    return { kind: 'tail', lines: Number(tail) };
+  }
+  return { kind: 'beginning' };
+}
+
+export async function tailStream(
+  ctx: HandlerContext, account: string, key: string, style: TerminalStyle,
+  req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
+): Promise<void> {
+  const start = cursorStart(req, query);
+  const name = internalName(account, key);
+  const release = ctx.tails.acquire(account);
+  const viewerLeft = new AbortController();
+  res.on('close', () => viewerLeft.abort());
+  const sse = new SseWriter(res, viewerLeft.signal);
+  try {
+    const cursor = await ctx.stream.cursor(name, start);
+    const pingMs = ctx.config.limits.pingIntervalSeconds * 1000;
+    if (cursor !== null) {
+      sse.start(3000);
+      const outcome = await followStream(cursor, sse, {
+        terminal: style, pingIntervalMs: pingMs, maxLifetimeMs: ctx.config.limits.tailMaxSeconds * 1000, shutdown: ctx.shutdown,
+      });
+      ctx.log.debug({ name, outcome }, 'tail finished');
+      return;
+    }
+    const blob = await ctx.store.get(name);
+    if (blob !== null) {
+      sse.start(3000);
+      await serveBlobAsStream(blob.body, blob.meta.created, start, sse, ctx.config.stream.maxLineBytes, ctx.config.stream.maxLines);
+      await sse.terminal(style);
+      return;
+    }
+    // DESIGN §6: nothing at all is 404 on CI routes, an immediate end on Harness routes.
+    if (style === 'ci') throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
+    sse.start(3000);
+    await sse.terminal(style);
+  } finally {
+    release();
+  }
+}
+
+/** Closes one stream, snapshotting it first into the blob store when asked. */
+export async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
+  const closed = await ctx.stream.close(name);
+  if (closed && snapshot) {
+    await ctx.store.put(name, Readable.from(ndjson(ctx.stream.lines(name))), { contentType: 'application/x-ndjson' });
+  }
+  return closed;
+}
+
+/** NDJSON of the lines' JSON, in chunks of about 64 KiB. */
+async function* ndjson(lines: AsyncIterable<StoredLine>): AsyncGenerator<Buffer> {
+  const NL = Buffer.from('\n');
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const line of lines) {
+    const json = lineJson(line);
+    parts.push(json, NL);
+    size += json.length + 1;
+    if (size >= 65536) {
+      yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(parts, size);
+}
+
+export async function streamInfo(ctx: HandlerContext, account: string, res: ServerResponse): Promise<void> {
+  const prefix = `${account}/`;
+  const info = await ctx.stream.info(prefix);
+  const streams: Record<string, unknown> = {};
+  for (const [name, entry] of info) streams[name.slice(prefix.length)] = entry;
+  sendJson(res, 200, { streams });
+}
+
+export function noContent(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}

@@ -1,0 +1,96 @@
+// HTTP/HTTPS listener and graceful shutdown (DESIGN §2, §8).
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createRequestListener } from '../handler/app.ts';
+import type { Config } from './config.ts';
+import { createServices, type Services } from './services.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  /** Stops accepting, ends tails with their terminal event, closes backends. */
+  stop(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** DESIGN §8: without a token only a loopback bind is allowed, unless auth is disabled on purpose. */
+export function checkAuthPolicy(config: Config, log: Logger): void {
+  if (config.auth.globalToken !== undefined && !config.auth.disabled) {
+    log.info('auth: on (global token set)');
+    return;
+  }
+  if (config.auth.disabled) {
+    log.warn('auth: OFF (LOG_SERVICE_DISABLE_AUTH=true): anyone who can reach this port can read and write every log');
+    return;
+  }
+  if (!isLoopback(config.http.host)) {
+    throw new StartupError(
+      `refusing to listen on ${config.http.host}:${config.http.port} without a token: set LOG_SERVICE_GLOBAL_TOKEN ` +
+      '(and LOG_SERVICE_SECRET for account tokens), bind to 127.0.0.1, or set LOG_SERVICE_DISABLE_AUTH=true explicitly',
+    );
+  }
+  log.warn('auth: off in development mode (no LOG_SERVICE_GLOBAL_TOKEN; listening on loopback only)');
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  checkAuthPolicy(config, log);
+  const services = await createServices(config, log);
+  const listener = createRequestListener(services.context);
+  const options: http.ServerOptions = {
+    maxHeaderSize: config.http.maxHeaderBytes,
+    // Slow-client protection for headers and whole requests; streaming routes
+    // (tails, uploads) are exempted per request where needed.
+    headersTimeout: Math.min(config.http.requestTimeoutSeconds, 60) * 1000,
+    requestTimeout: 0,
+    keepAliveTimeout: 65_000,
+  };
+  const server = config.tls
+    ? https.createServer({
+      ...options,
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      ...(config.tls.caFile !== undefined ? { ca: readFileSync(config.tls.caFile), requestCert: true, rejectUnauthorized: true } : {}),
+    }, listener)
+    : http.createServer(options, listener);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = config.tls ? 'https' : 'http';
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  log.info({ url, tls: config.tls ? (config.tls.caFile ? 'mutual' : 'on') : 'off' }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('shutting down');
+      services.beginShutdown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Ending the streams ends every tail with its terminal event.
+      await services.context.stream.shutdown();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections();
+      await services.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, port, services, stop };
+}

@@ -1,0 +1,64 @@
+// Wires backends from config (DESIGN §2): the only place that chooses between
+// memory and Redis streams, LMDB and S3 blobs.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { Authenticator } from '../handler/auth.ts';
+import type { HandlerContext } from '../handler/context.ts';
+import { TailCounter } from '../handler/tail-counter.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { LmdbBlobStore } from '../store/lmdb-blob-store.ts';
+import { SignedLinks } from '../store/signed-links.ts';
+import type { LogStream, StreamLimits } from '../stream/log-stream.ts';
+import { MemoryLogStream } from '../stream/memory-log-stream.ts';
+import type { Config } from './config.ts';
+
+export interface Services {
+  context: HandlerContext;
+  /** Starts the shutdown signal handlers see. */
+  beginShutdown(): void;
+  /** Closes backends; call after the HTTP server stopped. */
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, log: Logger): Promise<Services> {
+  const limits: StreamLimits = { ...config.stream, closedGraceSeconds: 60 };
+  const stream = await createLogStream(config, limits, log);
+  const store = await createBlobStore(config, log);
+  const shutdown = new AbortController();
+  const context: HandlerContext = {
+    config, stream, store, log, shutdown: shutdown.signal,
+    auth: new Authenticator(config.auth),
+    links: new SignedLinks(config.auth.secret),
+    tails: new TailCounter(config.limits.maxTailsPerAccount),
+  };
+  return {
+    context,
+    beginShutdown: () => shutdown.abort(),
+    async close() {
+      await stream.shutdown();
+      await store.close();
+    },
+  };
+}
+
+async function createLogStream(config: Config, limits: StreamLimits, log: Logger): Promise<LogStream> {
+  if (config.redis !== undefined) {
+    const { createRedisLogStream } = await import('../stream/redis-wiring.ts');
+    log.info('streams: redis');
+    return createRedisLogStream(config.redis, limits, log);
+  }
+  log.info({ maxLines: limits.maxLines, maxBytes: limits.maxBytes }, 'streams: in memory');
+  return new MemoryLogStream(limits);
+}
+
+async function createBlobStore(config: Config, log: Logger): Promise<BlobStore> {
+  if (config.s3 !== undefined) {
+    const { createS3BlobStore } = await import('../store/s3-blob-store.ts');
+    log.info({ bucket: config.s3.bucket, endpoint: config.s3.endpoint }, 'blobs: s3');
+    return createS3BlobStore(config.s3);
+  }
+  mkdirSync(dirname(config.lmdb.path), { recursive: true });
+  log.info({ path: config.lmdb.path }, 'blobs: lmdb');
+  return new LmdbBlobStore(config.lmdb.path);
+}
