@@ -48,6 +48,7 @@ const schema = z.object({
   LOG_SERVICE_STREAM_MAX_LINES: int(1, 10_000_000).default(10_000),
   LOG_SERVICE_STREAM_MAX_BYTES: bytes(1024).default(32 * 1024 * 1024),
   LOG_SERVICE_STREAM_TTL_SECONDS: int(1, 30 * 24 * 3600).default(5 * 3600),
+  LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: int(0, 3600).default(60),
   LOG_SERVICE_MAX_LINE_BYTES: bytes(16).default(64 * 1024),
   LOG_SERVICE_MAX_PUSH_BYTES: bytes(1024).default(8 * 1024 * 1024),
   LOG_SERVICE_MAX_BLOB_BYTES: bytes(0).optional(),
@@ -89,7 +90,7 @@ export interface Config {
     url?: string; endpoint?: string; password?: string; tls: boolean; caFile?: string;
     sentinels?: string[]; sentinelName: string; clusterNodes?: string[];
   };
-  stream: { maxLines: number; maxBytes: number; ttlSeconds: number; maxLineBytes: number };
+  stream: { maxLines: number; maxBytes: number; ttlSeconds: number; maxLineBytes: number; closedGraceSeconds: number };
   limits: {
     maxPushBytes: number; maxBlobBytes?: number; zipMaxEntries: number;
     maxTailsPerAccount: number; tailMaxSeconds: number; pingIntervalSeconds: number;
@@ -179,6 +180,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     stream: {
       maxLines: e.LOG_SERVICE_STREAM_MAX_LINES, maxBytes: e.LOG_SERVICE_STREAM_MAX_BYTES,
       ttlSeconds: e.LOG_SERVICE_STREAM_TTL_SECONDS, maxLineBytes: e.LOG_SERVICE_MAX_LINE_BYTES,
+      closedGraceSeconds: e.LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS,
     },
     limits: {
       maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES, maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,

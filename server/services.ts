@@ -22,7 +22,7 @@ export interface Services {
 }
 
 export async function createServices(config: Config, log: Logger): Promise<Services> {
-  const limits: StreamLimits = { ...config.stream, closedGraceSeconds: 60 };
+  const limits: StreamLimits = { ...config.stream };
   const stream = await createLogStream(config, limits, log);
   const store = await createBlobStore(config, log);
   const shutdown = new AbortController();

@@ -1,0 +1,167 @@
+// Zips of blobs under a prefix (POST /blob/download), from the S3 store on
+// s3rver, read back with yauzl (an independent zip reader).
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import yauzl from 'yauzl';
+import type { BlobStore } from '../store/blob-store.ts';
+import { createS3BlobStore } from '../store/s3-blob-store.ts';
+import { zipBlobs } from '../store/zip-archive.ts';
+import { ZipExports, type ZipExportState, type ZipExportStatus } from '../store/zip-export.ts';
+import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
+
+const MiB = 1024 * 1024;
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Every entry of a zip as name → content, read with yauzl. */
+async function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
+  const archive = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => (err ? reject(err) : resolve(file)));
+  });
+  const entries = new Map<string, Buffer>();
+  await new Promise<void>((resolve, reject) => {
+    archive.on('error', reject);
+    archive.on('end', () => resolve());
+    archive.on('entry', (entry: yauzl.Entry) => {
+      archive.openReadStream(entry, (err, stream) => {
+        if (err) { reject(err); return; }
+        readAll(stream).then((content) => {
+          entries.set(entry.fileName, content);
+          archive.readEntry();
+        }, reject);
+      });
+    });
+    archive.readEntry();
+  });
+  return entries;
+}
+
+const put = (store: BlobStore, name: string, content: string | Buffer) =>
+  store.put(name, Readable.from([Buffer.from(content)]));
+
+describe('zip of the blobs under a prefix', function () {
+  this.timeout(60_000);
+  let s3: S3rverHandle;
+  let store: BlobStore;
+  const big = Buffer.alloc(9 * MiB, 'log line\n');
+
+  before(async () => {
+    s3 = await startS3rver({ prefix: 'svc/' });
+    store = createS3BlobStore(s3.config);
+    await put(store, 'acct/proj/1/build/compile', 'compiling\n');
+    await put(store, 'acct/proj/1/build/test', big);
+    await put(store, 'acct/proj/1/deploy/push', 'pushed\n');
+    await put(store, 'acct/proj/10/build/compile', 'another build\n');
+    await put(store, 'other/proj/1/build/compile', 'another account\n');
+  });
+  after(async () => {
+    await store?.close();
+    await s3?.stop();
+  });
+
+  it('holds every blob under the prefix, named relative to it, with its exact content', async () => {
+    const zip = await readAll(await zipBlobs(store, 'acct/proj/1/', { maxEntries: 10 }));
+    const entries = await unzip(zip);
+    assert.deepEqual([...entries.keys()], ['build/compile', 'build/test', 'deploy/push']);
+    assert.equal(entries.get('build/compile')?.toString(), 'compiling\n');
+    assert.ok(entries.get('build/test')?.equals(big));
+    assert.equal(entries.get('deploy/push')?.toString(), 'pushed\n');
+  });
+
+  it('opens one blob at a time while it streams', async () => {
+    let open = 0;
+    let mostOpen = 0;
+    const counting: BlobStore = Object.create(store) as BlobStore;
+    counting.get = async (name, range) => {
+      const blob = await store.get(name, range);
+      if (blob !== null) {
+        open++;
+        mostOpen = Math.max(mostOpen, open);
+        blob.body.once('close', () => { open--; });
+      }
+      return blob;
+    };
+    const entries = await unzip(await readAll(await zipBlobs(counting, 'acct/proj/1/', { maxEntries: 10 })));
+    assert.equal(entries.size, 3);
+    assert.equal(mostOpen, 1);
+  });
+
+  it('refuses more blobs than maxEntries with LOGSVC_TOO_MANY_ENTRIES before sending anything, giving both numbers', async () => {
+    await assert.rejects(zipBlobs(store, 'acct/proj/1/', { maxEntries: 2 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'LOGSVC_TOO_MANY_ENTRIES');
+      assert.match(err.message, /\b3 blobs\b/);
+      assert.match(err.message, /\b2\b/);
+      return true;
+    });
+  });
+
+  it('answers LOGSVC_BLOB_NOT_FOUND when nothing is under the prefix', async () => {
+    await assert.rejects(zipBlobs(store, 'acct/nothing/', { maxEntries: 10 }), { code: 'LOGSVC_BLOB_NOT_FOUND', status: 404 });
+  });
+
+  describe('ZipExports (POST /blob/download on S3)', () => {
+    async function pollUntilDone(exports: ZipExports, account: string, prefix: string): Promise<{ seen: ZipExportState[]; last: ZipExportStatus }> {
+      const seen: ZipExportState[] = [];
+      for (let i = 0; i < 200; i++) {
+        const status = await exports.request(account, prefix);
+        if (seen.at(-1) !== status.status) seen.push(status.status);
+        if (status.status === 'success' || status.status === 'failed') return { seen, last: status };
+        await sleep(25);
+      }
+      throw new Error(`export of ${prefix} did not finish: ${seen.join(' → ')}`);
+    }
+
+    it('goes from queued to success and its link downloads the zip with plain fetch', async () => {
+      const exports = new ZipExports(store, { maxEntries: 10, linkExpirySeconds: 600 });
+      const before = Date.now();
+      const first = await exports.request('acct', 'proj/1/');
+      assert.equal(first.status, 'queued');
+      assert.ok(first.expires >= (before + 600_000) * 1e6, 'expires is in nanoseconds since the epoch');
+      assert.ok(first.expires < (Date.now() + 601_000) * 1e6);
+      assert.match(first.link, /^http:\/\/127\.0\.0\.1:\d+\/logs\/svc\/acct\/~zip\/[0-9a-f]{64}\.zip\?/);
+
+      const { seen, last } = await pollUntilDone(exports, 'acct', 'proj/1/');
+      assert.deepEqual(seen.filter((s) => s !== 'in_progress').at(-1), 'success');
+      assert.ok(seen.every((s) => s === 'queued' || s === 'in_progress' || s === 'success'), seen.join());
+      assert.equal(new URL(last.link).pathname, new URL(first.link).pathname);
+
+      const response = await fetch(last.link);
+      assert.equal(response.status, 200);
+      const downloaded = Buffer.from(await response.arrayBuffer());
+      const stored = await store.get(ZipExports.zipName('acct', 'proj/1/'));
+      assert.ok(stored);
+      assert.equal(stored.meta.contentType, 'application/zip');
+      assert.ok(downloaded.equals(await readAll(stored.body)));
+      const entries = await unzip(downloaded);
+      assert.deepEqual([...entries.keys()], ['build/compile', 'build/test', 'deploy/push']);
+      assert.ok(entries.get('build/test')?.equals(big));
+
+      // Asked again soon after, the finished zip is handed out, not rebuilt.
+      assert.equal((await exports.request('acct', 'proj/1/')).status, 'success');
+      const elsewhere = new ZipExports(store, { maxEntries: 10, linkExpirySeconds: 600 });
+      assert.equal((await elsewhere.request('acct', 'proj/1/')).status, 'success');
+    });
+
+    it('ends failed with the reason when the prefix holds too many blobs, and a new request starts over', async () => {
+      const exports = new ZipExports(store, { maxEntries: 2, linkExpirySeconds: 60 });
+      const { last } = await pollUntilDone(exports, 'acct', 'proj/');
+      assert.equal(last.status, 'failed');
+      assert.equal(last.code, 'LOGSVC_TOO_MANY_ENTRIES');
+      assert.match(last.message ?? '', /4 blobs/);
+      const again = await exports.request('acct', 'proj/');
+      assert.notEqual(again.status, 'failed');
+    });
+
+    it('ends failed with LOGSVC_BLOB_NOT_FOUND for an empty prefix', async () => {
+      const exports = new ZipExports(store, { maxEntries: 10, linkExpirySeconds: 60 });
+      const { last } = await pollUntilDone(exports, 'acct', 'nothing-here/');
+      assert.equal(last.status, 'failed');
+      assert.equal(last.code, 'LOGSVC_BLOB_NOT_FOUND');
+    });
+  });
+});
