@@ -2,21 +2,43 @@
 // Harness with the same secret work here and vice versa:
 //   base64url-with-padding( exp:uint32be || accountID || sig )
 //   sig = HMAC-SHA256(key = HMAC-SHA256(key = secret, msg = exp||accountID), msg = exp||accountID)
+// Scoped tokens (our extension) put a scope after the account, separated by a
+// NUL byte that no valid accountID contains:
+//   exp || accountID || 0x00 || access ('r' | 'w') || keyPrefix
+// signed the same way; a Harness server reads them as an unknown account.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const SIG_BYTES = 32;
 
-export function mintAccountToken(secret: string, accountID: string, expiresAtSeconds: number): string {
-  const payload = Buffer.concat([uint32(expiresAtSeconds), Buffer.from(accountID, 'utf8')]);
+export type ScopeAccess = 'read' | 'write';
+
+export interface TokenScope {
+  access: ScopeAccess;
+  /** Keys this token opens: the prefix itself and keys under it. */
+  keyPrefix: string;
+}
+
+export interface TokenClaims {
+  accountID: string;
+  expiresAtSeconds: number;
+  scope?: TokenScope;
+}
+
+export function mintAccountToken(secret: string, claims: TokenClaims): string {
+  const parts = [uint32(claims.expiresAtSeconds), Buffer.from(claims.accountID, 'utf8')];
+  if (claims.scope !== undefined) {
+    parts.push(Buffer.from([0, claims.scope.access === 'read' ? 0x72 : 0x77]), Buffer.from(claims.scope.keyPrefix, 'utf8'));
+  }
+  const payload = Buffer.concat(parts);
   return Buffer.concat([payload, sign(secret, payload)]).toString('base64url') + padding(payload.length + SIG_BYTES);
 }
 
 export type TokenCheck =
-  | { ok: true; accountID: string; expiresAtSeconds: number }
+  | ({ ok: true } & TokenClaims)
   | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
 
 export function verifyAccountToken(secret: string, token: string, nowSeconds: number): TokenCheck {
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(token)) return { ok: false, reason: 'malformed' };
+  if (token.length > 8192 || !/^[A-Za-z0-9_-]+={0,2}$/.test(token)) return { ok: false, reason: 'malformed' };
   const raw = Buffer.from(token.replace(/=+$/, ''), 'base64url');
   if (raw.length <= 4 + SIG_BYTES) return { ok: false, reason: 'malformed' };
   const payload = raw.subarray(0, raw.length - SIG_BYTES);
@@ -24,7 +46,15 @@ export function verifyAccountToken(secret: string, token: string, nowSeconds: nu
   if (!timingSafeEqual(given, sign(secret, payload))) return { ok: false, reason: 'signature' };
   const expiresAtSeconds = payload.readUInt32BE(0);
   if (expiresAtSeconds <= nowSeconds) return { ok: false, reason: 'expired' };
-  return { ok: true, accountID: payload.subarray(4).toString('utf8'), expiresAtSeconds };
+  const rest = payload.subarray(4);
+  const nul = rest.indexOf(0);
+  if (nul === -1) return { ok: true, accountID: rest.toString('utf8'), expiresAtSeconds };
+  const access = rest[nul + 1];
+  if (access !== 0x72 && access !== 0x77) return { ok: false, reason: 'malformed' };
+  return {
+    ok: true, accountID: rest.subarray(0, nul).toString('utf8'), expiresAtSeconds,
+    scope: { access: access === 0x72 ? 'read' : 'write', keyPrefix: rest.subarray(nul + 2).toString('utf8') },
+  };
 }
 
 function sign(secret: string, payload: Buffer): Buffer {

@@ -1,19 +1,26 @@
-// The request listener: stream routes (the hot paths) on bare node:http, every
-// other route through one Express app, and one error renderer for both.
+// The request listener: CORS and the access log for every request, stream
+// routes (the hot paths) on bare node:http, every other route through one
+// Express app, and one error renderer for both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import { ServiceError } from '../server/errors.ts';
+import { redactUrl } from '../server/logger.ts';
 import { blobRouter } from './blob-routes.ts';
 import type { HandlerContext } from './context.ts';
+import { applyCors } from './cors.ts';
 import { sendError } from './error-response.ts';
 import { healthRouter } from './health-routes.ts';
 import { routeStream } from './stream-routes.ts';
+import { tokenRouter } from './token-routes.ts';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createRequestListener(ctx: HandlerContext): RequestListener {
-  const app = createExpressApp(ctx);
+export function createRequestListener(ctx: HandlerContext, extraRoutes: express.Router[] = []): RequestListener {
+  const app = createExpressApp(ctx, extraRoutes);
   return (req, res) => {
+    logAccess(ctx.log, req, res);
+    if (applyCors(ctx.config.cors, req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -33,13 +40,26 @@ function isStreamPath(path: string): boolean {
   return path === '/stream' || path === '/stream/info' || path === '/ci/streams' || (path.startsWith('/ci/') && path.endsWith('/stream'));
 }
 
-function createExpressApp(ctx: HandlerContext): express.Express {
+/** One line per request; 4xx at info, 5xx at error, the rest at debug. Secrets in the URL are redacted. */
+function logAccess(log: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const start = performance.now();
+  res.once('close', () => {
+    const status = res.statusCode;
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    log[level]({ method: req.method, url: redactUrl(req.url ?? ''), status, ms: Math.round(performance.now() - start) }, 'request');
+  });
+}
+
+function createExpressApp(ctx: HandlerContext, extraRoutes: express.Router[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
   app.use(healthRouter(ctx));
+  app.use(tokenRouter(ctx));
   app.use(blobRouter(ctx));
+  for (const router of extraRoutes) app.use(router);
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new ServiceError('LOGSVC_NOT_FOUND', 'no such route: see the README for the API'));
   });

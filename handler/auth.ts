@@ -1,18 +1,21 @@
 // Who is calling and what they may do (DESIGN §8). Auth is on when a global
 // token is configured. The global token opens everything; an account token
-// opens its own account only.
+// opens its own account; a scoped token opens keys under one prefix, for
+// reading or for writing only.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../server/config.ts';
 import { ServiceError } from '../server/errors.ts';
-import { verifyAccountToken } from './account-token.ts';
+import { verifyAccountToken, type TokenScope } from './account-token.ts';
 
+/** read: tail, download, info, exists, download links. write: open, push, close, upload, delete, upload links. */
 export type Access = 'read' | 'write' | 'admin';
 
 /** What a request's credentials grant. `account` undefined = every account. */
 export interface Grant {
   global: boolean;
   account?: string;
+  scope?: TokenScope;
 }
 
 export class Authenticator {
@@ -39,17 +42,27 @@ export class Authenticator {
     const secret = this.config.secret;
     if (secret !== undefined) {
       const check = verifyAccountToken(secret, token, Math.floor(this.now() / 1000));
-      if (check.ok) return { global: false, account: check.accountID };
+      if (check.ok) return { global: false, account: check.accountID, scope: check.scope };
       if (check.reason === 'expired') throw new ServiceError('LOGSVC_TOKEN_EXPIRED');
     }
     throw new ServiceError('LOGSVC_FORBIDDEN', 'the token is not valid');
   }
 
-  /** Throws LOGSVC_FORBIDDEN unless the grant covers `account` for `access`. */
-  authorize(grant: Grant, account: string, access: Access): void {
+  /**
+   * Throws LOGSVC_FORBIDDEN unless the grant covers `access` on `account`
+   * (and on `key`, for scoped tokens; a key-less operation such as info is
+   * checked against the scope by the caller filtering its result).
+   */
+  authorize(grant: Grant, account: string, access: Access, key?: string): void {
     if (grant.global) return;
     if (access === 'admin') throw new ServiceError('LOGSVC_FORBIDDEN', 'this needs the global token');
     if (grant.account !== account) throw new ServiceError('LOGSVC_FORBIDDEN', `the token does not open account "${account}"`);
+    const scope = grant.scope;
+    if (scope === undefined) return;
+    if (scope.access !== access) throw new ServiceError('LOGSVC_FORBIDDEN', `the token is for ${scope.access} access only`);
+    if (key !== undefined && !keyInScope(key, scope.keyPrefix)) {
+      throw new ServiceError('LOGSVC_FORBIDDEN', `the token only opens keys under "${scope.keyPrefix}"`);
+    }
   }
 
   /** The account CI routes use: the token's, or `requested` / "default" for the global token. */
@@ -57,6 +70,13 @@ export class Authenticator {
     if (!grant.global) return grant.account!;
     return requested ?? 'default';
   }
+}
+
+/** A key is in scope when it is the prefix or lies under it ("p/b" opens "p/b" and "p/b/s/t", not "p/bb"). */
+export function keyInScope(key: string, prefix: string): boolean {
+  if (prefix === '') return true;
+  if (prefix.endsWith('/')) return key.startsWith(prefix);
+  return key === prefix || key.startsWith(`${prefix}/`);
 }
 
 export function tokenFrom(req: IncomingMessage): string | undefined {

@@ -17,8 +17,9 @@ function harnessTarget(ctx: HandlerContext, req: Request, access: Access, allowQ
   const query = queryOf(req);
   const grant = ctx.auth.identify(req, allowQueryToken ? query.get('token') : null);
   const account = validateAccount(query.get('accountID') ?? undefined);
-  ctx.auth.authorize(grant, account, access);
-  return { account, key: validateKey(query.get('key') ?? undefined), grant };
+  const key = validateKey(query.get('key') ?? undefined);
+  ctx.auth.authorize(grant, account, access, key);
+  return { account, key, grant };
 }
 
 function ciTarget(ctx: HandlerContext, req: Request, access: Access, allowQueryToken = false): { account: string; key: string } {
@@ -27,7 +28,7 @@ function ciTarget(ctx: HandlerContext, req: Request, access: Access, allowQueryT
   const p = req.params as Record<string, string>;
   const key = ciKey({ project: p.project, build: p.build, stage: p.stage, step: p.step });
   const account = ctx.auth.accountFor(grant, optionalAccount(query));
-  ctx.auth.authorize(grant, account, access);
+  ctx.auth.authorize(grant, account, access, key);
   return { account, key };
 }
 

@@ -5,15 +5,28 @@ import type { IncomingMessage } from 'node:http';
 import { ServiceError } from '../server/errors.ts';
 import type { LineInput } from '../stream/log-stream.ts';
 
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** The whole body, at most `maxBytes`, within `timeoutMs` (slow-client protection). */
+export async function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_000): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) throw tooLarge(maxBytes);
-    parts.push(chunk);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    req.destroy();
+  }, timeoutMs);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      parts.push(chunk);
+    }
+  } catch (err) {
+    if (timedOut) throw new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs / 1000} s`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }

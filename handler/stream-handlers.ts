@@ -6,6 +6,7 @@ import { ServiceError } from '../server/errors.ts';
 import { lineJson } from '../stream/line-codec.ts';
 import type { CursorStart, StoredLine } from '../stream/log-stream.ts';
 import { serveBlobAsStream } from './blob-tail.ts';
+import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
 import { parsePushBody, readBody } from './push-body.ts';
@@ -25,7 +26,7 @@ export async function openStream(ctx: HandlerContext, name: string, ttlParam: st
 }
 
 export async function pushLines(ctx: HandlerContext, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const body = await readBody(req, ctx.config.limits.maxPushBytes);
+  const body = await readBody(req, ctx.config.limits.maxPushBytes, ctx.config.http.requestTimeoutSeconds * 1000);
   const lines = parsePushBody(body, req.headers['content-type']);
   await ctx.stream.push(name, lines);
   noContent(res);
@@ -54,6 +55,8 @@ export async function tailStream(
   const start = cursorStart(req, query);
   const name = internalName(account, key);
   const release = ctx.tails.acquire(account);
+  // Tails are long-lived and quiet between pings: no idle timeout on their socket.
+  req.socket.setTimeout(0);
   const viewerLeft = new AbortController();
   res.on('close', () => viewerLeft.abort());
   const sse = new SseWriter(res, viewerLeft.signal);
@@ -111,11 +114,15 @@ async function* ndjson(lines: AsyncIterable<StoredLine>): AsyncGenerator<Buffer>
   if (size > 0) yield Buffer.concat(parts, size);
 }
 
-export async function streamInfo(ctx: HandlerContext, account: string, res: ServerResponse): Promise<void> {
+/** Open streams of one account (only those under `keyPrefix` for a scoped token). */
+export async function streamInfo(ctx: HandlerContext, account: string, res: ServerResponse, keyPrefix?: string): Promise<void> {
   const prefix = `${account}/`;
   const info = await ctx.stream.info(prefix);
   const streams: Record<string, unknown> = {};
-  for (const [name, entry] of info) streams[name.slice(prefix.length)] = entry;
+  for (const [name, entry] of info) {
+    const key = name.slice(prefix.length);
+    if (keyPrefix === undefined || keyInScope(key, keyPrefix)) streams[key] = entry;
+  }
   sendJson(res, 200, { streams });
 }
 

@@ -27,7 +27,7 @@ export async function routeStream(
       ? ctx.auth.accountFor(grant, optionalAccount(query))
       : validateAccount(query.get('accountID') ?? undefined);
     ctx.auth.authorize(grant, account, 'read');
-    await streamInfo(ctx, account, res);
+    await streamInfo(ctx, account, res, grant.scope?.keyPrefix);
     return true;
   }
   if (path.startsWith('/ci/') && path.endsWith('/stream')) {
@@ -47,10 +47,11 @@ async function harnessStream(ctx: HandlerContext, method: string, req: IncomingM
   const account = validateAccount(query.get('accountID') ?? undefined);
   ctx.auth.authorize(grant, account, access);
   if (method === 'DELETE') {
-    await harnessClose(ctx, account, query, res);
+    await harnessClose(ctx, account, query, res, (key) => ctx.auth.authorize(grant, account, access, key));
     return;
   }
   const key = validateKey(query.get('key') ?? undefined);
+  ctx.auth.authorize(grant, account, access, key);
   await streamOp(ctx, method, account, key, 'harness', req, res, query);
 }
 
@@ -59,7 +60,7 @@ async function ciStream(ctx: HandlerContext, method: string, key: string, req: I
   if (access === undefined || method === 'HEAD') throw methodNotAllowed('POST, PUT, GET, DELETE');
   const grant = ctx.auth.identify(req, method === 'GET' ? query.get('token') : null);
   const account = ctx.auth.accountFor(grant, optionalAccount(query));
-  ctx.auth.authorize(grant, account, access);
+  ctx.auth.authorize(grant, account, access, key);
   if (method === 'DELETE') {
     if (!(await closeStream(ctx, internalName(account, key), query.get('snapshot') === 'true'))) {
       throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${key}"`);
@@ -81,22 +82,28 @@ async function streamOp(
 }
 
 /** DELETE /stream: one key, every key under a prefix (`prefix=true`), or a list (`keyList=a,b`). */
-async function harnessClose(ctx: HandlerContext, account: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+async function harnessClose(
+  ctx: HandlerContext, account: string, query: URLSearchParams, res: ServerResponse, authorizeKey: (key: string) => void,
+): Promise<void> {
   const snapshot = query.get('snapshot') === 'true';
   const keyList = query.get('keyList');
   if (keyList !== null && keyList !== '') {
     const keys = keyList.split(',').map((k) => validateKey(k.trim()));
+    if (keys.length > 1000) throw new ServiceError('LOGSVC_INVALID_PARAM', 'keyList holds more than 1000 keys');
+    keys.forEach(authorizeKey);
     for (const key of keys) await closeStream(ctx, internalName(account, key), snapshot);
     noContent(res);
     return;
   }
   if (query.get('prefix') === 'true') {
     const prefix = validatePrefix(query.get('key') ?? undefined);
+    authorizeKey(prefix);
     for (const name of await ctx.stream.list(internalName(account, prefix))) await closeStream(ctx, name, snapshot);
     noContent(res);
     return;
   }
   const key = validateKey(query.get('key') ?? undefined);
+  authorizeKey(key);
   if (!(await closeStream(ctx, internalName(account, key), snapshot))) {
     throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${key}"`);
   }

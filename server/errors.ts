@@ -22,6 +22,7 @@ export const ERRORS = {
   LOGSVC_STREAM_NOT_FOUND: { status: 404, message: 'no open stream with this key' },
   LOGSVC_BLOB_NOT_FOUND: { status: 404, message: 'no blob with this key' },
   LOGSVC_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  LOGSVC_REQUEST_TIMEOUT: { status: 408, message: 'the request body did not arrive in time' },
   LOGSVC_CONFLICT: { status: 409, message: 'conflict' },
   LOGSVC_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   LOGSVC_TOO_MANY_ENTRIES: { status: 413, message: 'too many blobs under the prefix' },

@@ -62,6 +62,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, listener)
     : http.createServer(options, listener);
 
+  // Slow or stalled clients: a socket idle this long is closed (tails opt out per request).
+  server.timeout = config.http.requestTimeoutSeconds * 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => {
