@@ -33,7 +33,7 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): void
     'Cache-Control': 'no-store',
   };
   // The rest of a refused upload is not worth reading.
-  if (error.code === 'LOGSVC_BODY_TOO_LARGE') headers.Connection = 'close';
+  if (error.code === 'LOGSVC_BODY_TOO_LARGE' || error.code === 'LOGSVC_REQUEST_TIMEOUT') headers.Connection = 'close';
   res.writeHead(error.status, headers);
   res.end(body);
 }

@@ -5,30 +5,44 @@ import type { IncomingMessage } from 'node:http';
 import { ServiceError } from '../server/errors.ts';
 import type { LineInput } from '../stream/log-stream.ts';
 
-/** The whole body, at most `maxBytes`, within `timeoutMs` (slow-client protection). */
-export async function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_000): Promise<Buffer> {
+/**
+ * The whole body, at most `maxBytes`, within `timeoutMs` (slow-client
+ * protection). On refusal the socket is left open so the error response can
+ * still be sent (with Connection: close).
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_000): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const parts: Buffer[] = [];
-  let total = 0;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    req.destroy();
-  }, timeoutMs);
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  if (declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise<Buffer>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    const finish = (err: Error | undefined) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        req.pause();
+        reject(err);
+      } else {
+        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
+      }
+    };
+    const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total > maxBytes) throw tooLarge(maxBytes);
-      parts.push(chunk);
-    }
-  } catch (err) {
-    if (timedOut) throw new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs / 1000} s`);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+      if (total > maxBytes) finish(tooLarge(maxBytes));
+      else parts.push(chunk);
+    };
+    const onEnd = () => finish(undefined);
+    const onError = (err: Error) => finish(err);
+    const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
+    const timer = setTimeout(() => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function tooLarge(maxBytes: number): ServiceError {

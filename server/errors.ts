@@ -26,6 +26,7 @@ export const ERRORS = {
   LOGSVC_CONFLICT: { status: 409, message: 'conflict' },
   LOGSVC_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   LOGSVC_TOO_MANY_ENTRIES: { status: 413, message: 'too many blobs under the prefix' },
+  LOGSVC_HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are too large' },
   LOGSVC_RANGE_NOT_SATISFIABLE: { status: 416, message: 'the range is outside the blob' },
   LOGSVC_TOO_MANY_TAILS: { status: 429, message: 'too many open tails for this account' },
   LOGSVC_INTERNAL: { status: 500, message: 'internal error' },

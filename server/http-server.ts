@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createRequestListener } from '../handler/app.ts';
 import type { Config } from './config.ts';
+import { ERRORS } from './errors.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface RunningServer {
@@ -17,6 +19,20 @@ export interface RunningServer {
 }
 
 export class StartupError extends Error {}
+
+/** Requests node:http cannot parse still get a JSON error with a code (DESIGN §5). */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'LOGSVC_HEADERS_TOO_LARGE', ERRORS.LOGSVC_HEADERS_TOO_LARGE.message]
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'LOGSVC_REQUEST_TIMEOUT', ERRORS.LOGSVC_REQUEST_TIMEOUT.message]
+      : [400, 'LOGSVC_BAD_REQUEST', `the request is not valid HTTP (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error_msg: message, code });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -62,8 +78,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, listener)
     : http.createServer(options, listener);
 
-  // Slow or stalled clients: a socket idle this long is closed (tails opt out per request).
-  server.timeout = config.http.requestTimeoutSeconds * 1000;
+  // Stalled clients: a socket idle this long is closed (tails opt out per
+  // request). Twice the body timeout, so a slow push still gets its 408.
+  server.timeout = config.http.requestTimeoutSeconds * 2000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => {
