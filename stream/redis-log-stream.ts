@@ -1,0 +1,323 @@
+// Redis Streams LogStream (DESIGN §7). One Redis stream per log stream; every
+// write is one Lua script call (redis-scripts.ts), so seqs, offsets, retention
+// and close are decided in Redis and are the same on every instance. Viewers
+// read through a per-instance fan-out (redis-fanout.ts): a fixed few Redis
+// connections per instance, however many viewers.
+import { Cluster } from 'ioredis';
+import { ServiceError } from '../server/errors.ts';
+import { formatDuration } from './format-duration.ts';
+import { normaliseLine, storedLineFromJson } from './line-codec.ts';
+import type {
+  CursorStart, LineInput, LogStream, OpenOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+} from './log-stream.ts';
+import { NotifyFanout } from './redis-cluster-fanout.ts';
+import type { RedisClient, RedisClientFactory } from './redis-connection.ts';
+import { BlockingFanout, type Fanout } from './redis-fanout.ts';
+import { RedisKeys, lineId } from './redis-keys.ts';
+import { StreamScripts } from './redis-scripts.ts';
+import { StreamWatch, lineOfEntry } from './redis-stream-watch.ts';
+
+export interface RedisLogStreamOptions {
+  /** Namespace of every key (default `logsvc:`); no braces. */
+  prefix?: string;
+  /** Cap of one XREAD BLOCK in ms (default 5000). Data and new keys wake the reader earlier. */
+  blockMs?: number;
+  /** Entries per stream per fan-out read (default 1000). */
+  readCount?: number;
+  /** Local buffer of recent lines per watched stream (defaults 2000 lines, 2 MiB; never above the stream limits). */
+  bufferLines?: number;
+  bufferBytes?: number;
+  /** How often watched streams are checked for idle expiry (default 5000 ms). */
+  expiryCheckMs?: number;
+  /** How long operations wait for the first connection before failing (default 5000 ms). */
+  connectWaitMs?: number;
+  /** Connection errors (the clients reconnect by themselves); default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+/** Redis errors that mean "not now" rather than "this request is wrong". */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MOVED|ASK)\b/;
+
+export function toServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(message)) {
+    return new ServiceError('LOGSVC_INTERNAL', `redis error: ${message}`, { cause: err });
+  }
+  return new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', `redis unavailable: ${message}`, { cause: err });
+}
+
+type Entry = [id: string, fields: string[]];
+
+class RedisCursor implements StreamCursor {
+  private released = false;
+
+  constructor(private readonly owner: RedisLogStream, private readonly watch: StreamWatch, public position: number) {
+    watch.subscribers++;
+  }
+
+  async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
+    const w = this.watch;
+    if (this.owner.stopped) throw new ServiceError('LOGSVC_SHUTTING_DOWN', 'the log stream backend is shutting down: reconnect to resume');
+    if (this.position < w.buffer.firstSeq) return this.readRedis(maxLines, maxBytes);
+    if (this.position >= w.nextSeq && !w.ended && this.owner.fanout.down) {
+      throw new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', 'redis unavailable: the stream reader lost its connection; resume with Last-Event-ID');
+    }
+    const lines = w.buffer.slice(this.position, maxLines, maxBytes);
+    this.position += lines.length;
+    return { lines, end: w.ended && this.position >= w.nextSeq };
+  }
+
+  /** Behind the local buffer: read Redis by entry id; what Redis trimmed is a dropped range. */
+  private async readRedis(maxLines: number, maxBytes: number): Promise<ReadBatch> {
+    const w = this.watch;
+    const entries: Entry[] = await this.owner.call(() => this.owner.command.xrange(
+      w.key, lineId(w.gen, this.position), `${w.gen + 1}-0`, 'COUNT', maxLines,
+    ));
+    const batch: ReadBatch = { lines: [], end: false };
+    let total = 0;
+    for (const entry of entries) {
+      const parsed = lineOfEntry(w.gen, entry);
+      if (parsed === undefined) continue;
+      if (batch.lines.length === 0 && parsed.seq > this.position) {
+        batch.dropped = { from: this.position, to: parsed.seq - 1 };
+        this.position = parsed.seq;
+      }
+      if (parsed.seq !== this.position) break;
+      if (batch.lines.length > 0 && total + parsed.line.event.length > maxBytes) break;
+      batch.lines.push(parsed.line);
+      total += parsed.line.event.length;
+      this.position++;
+    }
+    if (batch.lines.length === 0 && this.position < w.nextSeq) {
+      // Nothing left in Redis up to what the reader has seen: all of it was trimmed (or the stream is gone).
+      batch.dropped = { from: this.position, to: w.nextSeq - 1 };
+      this.position = w.nextSeq;
+    }
+    batch.end = w.ended && this.position >= w.nextSeq;
+    return batch;
+  }
+
+  waitForMore(signal: AbortSignal): Promise<void> {
+    const w = this.watch;
+    if (this.position < w.nextSeq || w.ended || signal.aborted || this.owner.fanout.down) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => { signal.removeEventListener('abort', done); resolve(); };
+      signal.addEventListener('abort', done, { once: true });
+      void w.changed().then(done);
+    });
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.watch.subscribers--;
+    if (this.watch.subscribers === 0) this.owner.fanout.detach(this.watch);
+  }
+}
+
+export class RedisLogStream implements LogStream {
+  /** @internal */ readonly command: RedisClient;
+  /** @internal */ readonly fanout: Fanout;
+  /** @internal */ stopped = false;
+  private readonly reader: RedisClient;
+  private readonly keys: RedisKeys;
+  private readonly scripts: StreamScripts;
+  private readonly connected: Promise<void>;
+  private readonly bufferLines: number;
+  private readonly bufferBytes: number;
+
+  constructor(clients: RedisClientFactory, private readonly limits: StreamLimits, options: RedisLogStreamOptions = {}) {
+    const onError = options.onError ?? (() => {});
+    this.keys = new RedisKeys(options.prefix ?? 'logsvc:');
+    this.command = clients('command');
+    this.reader = clients('reader');
+    // ioredis reports connection trouble as 'error' events; a listener keeps them from being "unhandled".
+    this.command.on('error', onError);
+    this.reader.on('error', onError);
+    this.scripts = new StreamScripts(this.command);
+    this.bufferLines = Math.max(1, Math.min(limits.maxLines, options.bufferLines ?? 2000));
+    this.bufferBytes = Math.max(1, Math.min(limits.maxBytes, options.bufferBytes ?? 2 * 1024 * 1024));
+    const fanoutOptions = {
+      blockMs: options.blockMs ?? 5000, count: options.readCount ?? 1000,
+      expiryCheckMs: options.expiryCheckMs ?? 5000, onError,
+    };
+    this.fanout = this.command instanceof Cluster
+      ? new NotifyFanout(this.reader, this.command, fanoutOptions, `${this.keys.prefix}notify`)
+      : new BlockingFanout(this.reader, this.command, fanoutOptions);
+    this.fanout.start();
+    this.connected = waitForReady(this.command, options.connectWaitMs ?? 5000);
+  }
+
+  async open(name: string, options: OpenOptions = {}): Promise<void> {
+    const ttlMs = Math.max(1, Math.round((options.ttlSeconds ?? this.limits.ttlSeconds) * 1000));
+    await this.call(() => this.scripts.open(this.keys.meta(name), this.keys.stream(name), ttlMs, Date.now()));
+  }
+
+  async push(name: string, lines: LineInput[]): Promise<number> {
+    const now = new Date().toISOString();
+    const args: (string | number)[] = [this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel];
+    const parts: [head: string, tail: string, textBytes: number][] = [];
+    for (const input of lines) {
+      // Seqs are allocated inside the script; a line without `pos` gets pos = seq,
+      // so its JSON is sent in two halves around the number.
+      const line = normaliseLine(input, 0, this.limits.maxLineBytes, now);
+      const json = JSON.stringify(line);
+      const textBytes = Buffer.byteLength(line.out, 'utf8');
+      if (input.pos === undefined) {
+        const head = `{"level":${JSON.stringify(line.level)},"pos":`;
+        if (!json.startsWith(`${head}0,`)) throw new ServiceError('LOGSVC_INTERNAL', 'unexpected line JSON layout');
+        parts.push([head, json.slice(head.length + 1), textBytes]);
+      } else {
+        parts.push([json, '', textBytes]);
+      }
+    }
+    for (const part of parts) args.push(...part);
+    const key = this.keys.stream(name);
+    const done = await this.call(() => this.scripts.push(this.keys.meta(name), key, args));
+    if (done === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    const watch = this.fanout.get(key);
+    if (watch !== undefined && watch.gen === done.gen && watch.nextSeq === done.first && parts.length > 0) {
+      let offset = done.textStart;
+      watch.appendPushed(parts.map(([head, tail, textBytes], i) => {
+        const seq = done.first + i;
+        const line = storedLineFromJson(seq, offset, textBytes, tail === '' ? head : `${head}${seq}${tail}`);
+        offset += textBytes;
+        return line;
+      }));
+    }
+    return done.first;
+  }
+
+  async close(name: string): Promise<boolean> {
+    const graceMs = Math.max(1, Math.round(this.limits.closedGraceSeconds * 1000));
+    const final = await this.call(() => this.scripts.close(this.keys.meta(name), this.keys.stream(name), graceMs, this.fanout.notifyChannel));
+    return final >= 0;
+  }
+
+  async exists(name: string): Promise<boolean> {
+    const [gen, closed] = await this.call(() => this.command.hmget(this.keys.meta(name), 'gen', 'closed'));
+    return gen !== null && gen !== undefined && closed !== '1';
+  }
+
+  async cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {
+    const [gen, closed, next, lo] = await this.call(() => this.command.hmget(this.keys.meta(name), 'gen', 'closed', 'next', 'lo'));
+    if (gen === null || gen === undefined || this.stopped) return null;
+    const nextSeq = Number(next ?? 0);
+    const watch = this.watchFor(name, Number(gen), nextSeq, closed === '1');
+    let position = 0;
+    if (start.kind === 'after') position = Math.min(start.seq + 1, nextSeq);
+    else if (start.kind === 'tail') position = Math.max(Number(lo ?? 0), nextSeq - start.lines);
+    return new RedisCursor(this, watch, Math.max(0, position));
+  }
+
+  async *lines(name: string): AsyncIterable<StoredLine> {
+    const [genText] = await this.call(() => this.command.hmget(this.keys.meta(name), 'gen'));
+    if (genText === null || genText === undefined) return;
+    const gen = Number(genText);
+    const key = this.keys.stream(name);
+    let from = lineId(gen, 0);
+    for (let page = 0; page < 1_000_000; page++) {
+      const entries: Entry[] = await this.call(() => this.command.xrange(key, from, `${gen + 1}-0`, 'COUNT', 1000));
+      for (const entry of entries) {
+        const parsed = lineOfEntry(gen, entry);
+        if (parsed !== undefined) yield parsed.line;
+      }
+      const last = entries[entries.length - 1];
+      if (entries.length < 1000 || last === undefined) return;
+      from = `(${last[0]}`;
+    }
+  }
+
+  async info(prefix: string): Promise<Map<string, StreamInfo>> {
+    const result = new Map<string, StreamInfo>();
+    const metas = await this.scanMeta(prefix);
+    await Promise.all(metas.map(async ({ name, key }) => {
+      const [[gen, closed, next], pttl] = await this.call(() => Promise.all([
+        this.command.hmget(key, 'gen', 'closed', 'next'), this.command.pttl(key),
+      ]));
+      if (gen === null || gen === undefined || closed === '1') return;
+      const watch = this.fanout.get(this.keys.stream(name));
+      const subscribers = watch !== undefined && watch.gen === Number(gen) ? watch.subscribers : 0;
+      result.set(name, { size: Number(next ?? 0), subscribers, ttl: formatDuration(Math.max(0, pttl)) });
+    }));
+    return result;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const metas = await this.scanMeta(prefix);
+    const open = await Promise.all(metas.map(async ({ name, key }) => {
+      const [gen, closed] = await this.call(() => this.command.hmget(key, 'gen', 'closed'));
+      return gen !== null && gen !== undefined && closed !== '1' ? name : undefined;
+    }));
+    return open.filter((n): n is string => n !== undefined).sort();
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.command.ping());
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.fanout.stop();
+    try {
+      await this.command.quit();
+    } catch {
+      this.command.disconnect();
+    }
+  }
+
+  /** Runs a Redis operation, turning its failures into catalogue errors (503 when Redis is unreachable). */
+  /** @internal */ async call<T>(op: () => Promise<T>): Promise<T> {
+    await this.connected;
+    try {
+      return await op();
+    } catch (err) {
+      throw toServiceError(err);
+    }
+  }
+
+  /** The watch this instance keeps for the stream's current generation, created on first use. */
+  private watchFor(name: string, gen: number, nextSeq: number, closed: boolean): StreamWatch {
+    const key = this.keys.stream(name);
+    const existing = this.fanout.get(key);
+    if (existing !== undefined && existing.gen === gen) return existing;
+    const watch = new StreamWatch(name, key, this.keys.meta(name), gen, nextSeq, closed, this.bufferLines, this.bufferBytes);
+    // A newer generation is already watched: this meta read was stale; serve it detached.
+    if (existing !== undefined && existing.gen > gen) watch.end();
+    else this.fanout.attach(watch);
+    return watch;
+  }
+
+  /** SCAN MATCH over the namespace (never KEYS), on every master of a Cluster. */
+  private async scanMeta(prefix: string): Promise<{ name: string; key: string }[]> {
+    const pattern = this.keys.metaPattern(prefix);
+    const nodes = this.command instanceof Cluster ? this.command.nodes('master') : [this.command];
+    const found = new Map<string, string>();
+    await this.call(() => Promise.all(nodes.map(async (node) => {
+      let cursor = '0';
+      for (let i = 0; i < 1_000_000; i++) {
+        const [nextCursor, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        for (const key of keys) {
+          const name = this.keys.nameOfMeta(key);
+          if (name !== undefined && name.startsWith(prefix)) found.set(key, name);
+        }
+        cursor = nextCursor;
+        if (cursor === '0') return;
+      }
+    })));
+    return [...found].map(([key, name]) => ({ key, name }));
+  }
+}
+
+/** Resolves when the client is first ready, or after `ms` (operations then fail fast on their own). */
+function waitForReady(client: RedisClient, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(timer); client.off('ready', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    client.once('ready', done);
+  });
+}

@@ -1,0 +1,123 @@
+// What one instance knows about one Redis stream that has local viewers: the
+// newest lines (a small LineRing, filled by the fan-out reader), how far the
+// reader got, whether the stream ended, and one shared wake promise, so a new
+// line costs the same with 1 or 1000 local viewers (as in memory-log-stream.ts).
+import { storedLineFromJson } from './line-codec.ts';
+import { LineRing } from './line-ring.ts';
+import type { StoredLine } from './log-stream.ts';
+import { lineId, parseId } from './redis-keys.ts';
+
+export type StreamEntry = [id: string, fields: string[]];
+
+/** Rebuilds a line from its entry (fields j, o, t, b as written by the push script); undefined for markers. */
+export function lineOfEntry(gen: number, entry: StreamEntry): { seq: number; line: StoredLine } | undefined {
+  const seq = seqOfEntry(gen, entry);
+  return seq === undefined ? undefined : { seq, line: lineAt(seq, entry) };
+}
+
+/** The seq of a line entry of generation `gen`; undefined for markers and other generations. */
+function seqOfEntry(gen: number, [id, f]: StreamEntry): number | undefined {
+  if (f[0] !== 'j') return undefined;
+  const { ms, seq } = parseId(id);
+  return ms === gen ? seq - 1 : undefined;
+}
+
+function lineAt(seq: number, [, f]: StreamEntry): StoredLine {
+  return storedLineFromJson(seq, Number(f[3]), Number(f[5]), f[1] ?? '');
+}
+
+export class StreamWatch {
+  /** Lines the reader has delivered: the buffer ends at `nextSeq`. */
+  buffer: LineRing;
+  /** Closed, expired or replaced by a reopen: nothing more will come. */
+  ended: boolean;
+  subscribers = 0;
+  private wake: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly key: string,
+    readonly metaKey: string,
+    readonly gen: number,
+    nextSeq: number,
+    ended: boolean,
+    private readonly bufferLines: number,
+    private readonly bufferBytes: number,
+  ) {
+    this.buffer = this.emptyBufferAt(nextSeq);
+    this.ended = ended;
+  }
+
+  get nextSeq(): number {
+    return this.buffer.nextSeq;
+  }
+
+  /** The entry id the reader continues after (XREAD semantics: strictly greater). */
+  get lastId(): string {
+    // lineId(gen, nextSeq - 1) is `<gen>-<nextSeq>`; for nextSeq 0 that is the open marker.
+    return lineId(this.gen, this.nextSeq - 1);
+  }
+
+  changed(): Promise<void> {
+    if (this.wake === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.wake = { promise, resolve };
+    }
+    return this.wake.promise;
+  }
+
+  notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.resolve();
+  }
+
+  /** Nothing more will come (close marker seen, stream expired, reopened, or shutdown). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.notify();
+  }
+
+  /** Takes entries read after `lastId`, in id order. */
+  accept(entries: StreamEntry[]): void {
+    let changed = false;
+    for (const entry of entries) {
+      if (this.ended) break;
+      const { ms } = parseId(entry[0]);
+      if (ms > this.gen) {
+        // The close marker (<gen+1>-0), or a newer generation after a reopen.
+        this.ended = true;
+        changed = true;
+        break;
+      }
+      const seq = seqOfEntry(this.gen, entry);
+      if (seq === undefined || seq < this.nextSeq) continue; // marker, or already here (e.g. pushed by this instance)
+      // A gap: lines were trimmed in Redis before this reader saw them. Viewers
+      // that need them read Redis and get a dropped range.
+      if (seq > this.nextSeq) this.buffer = this.emptyBufferAt(seq);
+      this.buffer.append(lineAt(seq, entry));
+      changed = true;
+    }
+    if (changed) this.notify();
+  }
+
+  /**
+   * Lines this instance just pushed, so its own viewers see them at once (as
+   * with the memory backend); taken only when they follow on directly, else
+   * the reader brings them in order.
+   */
+  appendPushed(lines: StoredLine[]): void {
+    if (this.ended || lines[0]?.seq !== this.nextSeq) return;
+    for (const line of lines) this.buffer.append(line);
+    this.notify();
+  }
+
+  private emptyBufferAt(seq: number): LineRing {
+    const ring = new LineRing(this.bufferLines, this.bufferBytes);
+    ring.firstSeq = seq;
+    ring.nextSeq = seq;
+    return ring;
+  }
+}
