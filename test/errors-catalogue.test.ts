@@ -1,0 +1,26 @@
+// The error catalogue and the README's table must not drift (STYLE §1).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ERRORS } from '../server/errors.ts';
+
+describe('error catalogue', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const rows = new Map([...readme.matchAll(/^\| `(LOGSVC_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
+
+  it('documents every code with its status in the README', () => {
+    for (const [code, { status }] of Object.entries(ERRORS)) {
+      assert.equal(rows.get(code), status, `${code} (${status}) is missing or wrong in the README's error table`);
+    }
+  });
+
+  it('documents no code the service does not have', () => {
+    for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in the README but not in server/errors.ts`);
+  });
+
+  it('uses real statuses: 4xx for client mistakes, 5xx only for server-side failures', () => {
+    for (const [code, { status }] of Object.entries(ERRORS)) {
+      assert.ok(status >= 400 && status < 600, code);
+      if (status >= 500) assert.match(code, /INTERNAL|UNAVAILABLE|SHUTTING_DOWN/);
+    }
+  });
+});
