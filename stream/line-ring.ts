@@ -5,6 +5,12 @@ import type { StoredLine } from './log-stream.ts';
 
 export class LineRing {
   private items: StoredLine[] = [];
+  /**
+   * Parallel to `items`: the seq of the first line of the run this line's
+   * event belongs to, a run being lines whose events lie back to back in one
+   * buffer (a push encoded by encodeLines). `events()` sends a run as one view.
+   */
+  private runStarts: number[] = [];
   /** Index in `items` of the oldest retained line; the array is compacted lazily. */
   private head = 0;
   private bytes = 0;
@@ -25,6 +31,10 @@ export class LineRing {
   }
 
   append(line: StoredLine): void {
+    const prev = this.items.length > this.head ? this.items[this.items.length - 1] : undefined;
+    const adjacent = prev !== undefined && prev.seq + 1 === line.seq && prev.event.buffer === line.event.buffer &&
+      prev.event.byteOffset + prev.event.length === line.event.byteOffset;
+    this.runStarts.push(adjacent ? this.runStarts[this.runStarts.length - 1]! : line.seq);
     this.items.push(line);
     this.bytes += line.event.length;
     this.nextSeq = line.seq + 1;
@@ -53,6 +63,28 @@ export class LineRing {
     return out;
   }
 
+  /**
+   * The events of the `count` retained lines from `seq` on, as one buffer for
+   * one socket write: a view per run (no copy), concatenated only when the
+   * range spans several runs. Cost: O(runs), not O(lines).
+   */
+  events(seq: number, count: number): Buffer {
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (let last = seq + count - 1; last >= seq;) {
+      const lastIndex = this.head + (last - this.firstSeq);
+      const first = Math.max(seq, this.runStarts[lastIndex]!);
+      const a = this.items[this.head + (first - this.firstSeq)]!.event;
+      const b = this.items[lastIndex]!.event;
+      const size = b.byteOffset + b.length - a.byteOffset;
+      parts.push(first === last ? a : Buffer.from(a.buffer, a.byteOffset, size));
+      total += size;
+      last = first - 1;
+    }
+    if (parts.length === 1) return parts[0]!;
+    return Buffer.concat(parts.reverse(), total);
+  }
+
   private dropOldest(): void {
     const line = this.items[this.head];
     if (line === undefined) return;
@@ -63,6 +95,7 @@ export class LineRing {
     // Compact when the dead prefix is over half of the array: amortised O(1).
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
+      this.runStarts = this.runStarts.slice(this.head);
       this.head = 0;
     }
   }

@@ -1,10 +1,9 @@
 // In-memory LogStream (DESIGN §7): one LineRing per stream, seqs assigned here,
-// idle streams expire. Viewers hold a cursor into the ring and are woken by a
-// single shared promise per stream, so a push costs the same with 1 or 1000
-// viewers waiting.
+// idle streams expire. Viewers hold a cursor into the ring; a push wakes the
+// viewers waiting on that stream, which then read the shared ring themselves.
 import { ServiceError } from '../server/errors.ts';
 import { formatDuration } from './format-duration.ts';
-import { encodeLine, normaliseLine } from './line-codec.ts';
+import { encodeLines, withJoinedEvents } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import type {
   CursorStart, LineInput, LogStream, OpenOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
@@ -17,27 +16,28 @@ class MemoryLog {
   expiresAt: number;
   /** Byte offset of the next line's text. */
   textOffset = 0;
-  private wake: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Viewers waiting for the next change; each is called once, then forgotten. */
+  private readonly waiters = new Set<() => void>();
 
   constructor(limits: StreamLimits, readonly ttlMs: number) {
     this.ring = new LineRing(limits.maxLines, limits.maxBytes);
     this.expiresAt = Date.now() + ttlMs;
   }
 
-  /** A promise every waiting viewer shares; settled by the next change. */
-  changed(): Promise<void> {
-    if (this.wake === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => { resolve = r; });
-      this.wake = { promise, resolve };
-    }
-    return this.wake.promise;
+  /** Calls `wake` once on the next change (lines, close), unless cancelled with offChange. */
+  onChange(wake: () => void): void {
+    this.waiters.add(wake);
+  }
+
+  offChange(wake: () => void): void {
+    this.waiters.delete(wake);
   }
 
   notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.resolve();
+    if (this.waiters.size === 0) return;
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of woken) wake();
   }
 }
 
@@ -56,6 +56,7 @@ class MemoryCursor implements StreamCursor {
       this.position = ring.firstSeq;
     }
     batch.lines = ring.slice(this.position, maxLines, maxBytes);
+    if (batch.lines.length > 1) withJoinedEvents(batch.lines, ring.events(this.position, batch.lines.length));
     this.position += batch.lines.length;
     batch.end = this.log.closed && this.position >= ring.nextSeq;
     return batch;
@@ -63,10 +64,17 @@ class MemoryCursor implements StreamCursor {
 
   waitForMore(signal: AbortSignal): Promise<void> {
     if (this.position < this.log.ring.nextSeq || this.log.closed || signal.aborted) return Promise.resolve();
+    // A waiter list rather than a shared promise: an interrupted wait (ping,
+    // viewer gone) leaves nothing behind on an idle stream.
     return new Promise<void>((resolve) => {
-      const done = () => { signal.removeEventListener('abort', done); resolve(); };
+      const log = this.log;
+      const done = () => {
+        log.offChange(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      log.onChange(done);
       signal.addEventListener('abort', done, { once: true });
-      void this.log.changed().then(done);
     });
   }
 
@@ -99,9 +107,7 @@ export class MemoryLogStream implements LogStream {
     if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
     const first = log.ring.nextSeq;
     const now = new Date().toISOString();
-    for (const input of lines) {
-      const seq = log.ring.nextSeq;
-      const stored = encodeLine(seq, log.textOffset, normaliseLine(input, seq, this.limits.maxLineBytes, now));
+    for (const stored of encodeLines(first, log.textOffset, lines, this.limits.maxLineBytes, now)) {
       log.textOffset += stored.textBytes;
       log.ring.append(stored);
     }

@@ -101,6 +101,10 @@ export class BlockingFanout extends Fanout {
   constructor(reader: RedisClient, command: RedisClient, options: FanoutOptions) {
     super(reader, command, options);
     reader.on('close', () => { this.readerId = undefined; });
+    // The read loop only clears `down` after a read, and it sleeps while no
+    // stream has local viewers: without this, the first viewer after an outage
+    // would find the reader "down" and be cut off at once.
+    reader.on('ready', () => { if (!this.stopped) this.setDown(false); });
   }
 
   start(): void {

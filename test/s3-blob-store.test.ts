@@ -79,7 +79,9 @@ describe('S3 blob store on s3rver', function () {
   it('streams a 128 MiB blob in by multipart upload and out again with the sha256 it was written with, in bounded memory', async () => {
     const size = 128 * MiB;
     const expected = patternSha256(size);
-    let peak = 0;
+    collectGarbage();
+    const baseline = process.memoryUsage().arrayBuffers;
+    let peak = baseline;
     // Live Buffer memory, sampled after a full GC so garbage awaiting collection does not count.
     const sampler = setInterval(() => { collectGarbage(); peak = Math.max(peak, process.memoryUsage().arrayBuffers); }, 50);
     try {
@@ -102,8 +104,10 @@ describe('S3 blob store on s3rver', function () {
     } finally {
       clearInterval(sampler);
     }
-    // Parts in flight (2 × 8 MiB, briefly copied) plus stream buffers: not the blob's 128 MiB.
-    assert.ok(peak < 64 * MiB, `peak Buffer memory ${Math.round(peak / MiB)} MiB`);
+    // Parts in flight and being cut (lib-storage copies each 8 MiB part) plus socket
+    // buffers: about 40-55 MiB here, whatever the blob's size; holding the blob would be ≥ 128.
+    const grew = peak - baseline;
+    assert.ok(grew < 80 * MiB, `Buffer memory grew by ${Math.round(grew / MiB)} MiB`);
     const head = await store.head('acct/big/log');
     assert.equal(head?.sha256, expected);
     assert.equal(head?.contentType, 'text/plain');

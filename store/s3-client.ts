@@ -1,0 +1,85 @@
+// The S3 client the S3 blob store talks through, and how S3's failures map onto
+// the error catalogue (DESIGN §5: 404 → "no such blob", unreachable → 503).
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { Config } from '../server/config.ts';
+import { ServiceError } from '../server/errors.ts';
+
+export type S3Config = NonNullable<Config['s3']>;
+
+/** Sockets per S3 host: every open download holds one for as long as its viewer reads. */
+const MAX_SOCKETS = 256;
+
+export function createS3Client(config: S3Config): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.pathStyle,
+    // Without static keys the SDK's default chain applies (env, profile, IMDS, IRSA…).
+    credentials: config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+      ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+      : undefined,
+    // The SDK's default (WHEN_SUPPORTED) sends streamed bodies with aws-chunked
+    // framing and trailing CRC32s, which S3-compatible servers (s3rver, older
+    // MinIO) store verbatim, and puts a checksum of an empty body into presigned
+    // PUT links. Content integrity is our own sha256 instead.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: 5000,
+      httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+      httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+    },
+  });
+}
+
+/** S3's "there is no such object" in its several spellings (HEAD has no body, so only a status). */
+export function isNotFound(err: unknown): boolean {
+  if (err instanceof S3ServiceException) {
+    return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket';
+  }
+  return false;
+}
+
+/** The S3 error name (or HTTP status) a failed request carried, when it reached S3 at all. */
+export function s3ErrorName(err: unknown): string | undefined {
+  return err instanceof S3ServiceException ? err.name : undefined;
+}
+
+export function httpStatusOf(err: unknown): number | undefined {
+  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+}
+
+/** S3 names that mean "this backend cannot serve", not "this request is wrong". */
+const UNAVAILABLE_NAMES = new Set([
+  'NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken',
+  'SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError',
+]);
+
+/**
+ * Turns a failure of an S3 call into a catalogue error. Anything that means S3
+ * cannot serve (no connection, timeouts, 5xx, throttling, bad credentials, no
+ * bucket) is LOGSVC_BACKEND_UNAVAILABLE (503, retry later); catalogue errors
+ * pass through; the rest is LOGSVC_INTERNAL.
+ */
+export function toServiceError(err: unknown, action: string): ServiceError {
+  if (err instanceof ServiceError) return err;
+  const status = httpStatusOf(err);
+  const name = err instanceof Error ? err.name : undefined;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (status === 416 || name === 'InvalidRange') {
+    return new ServiceError('LOGSVC_RANGE_NOT_SATISFIABLE', undefined, { cause: err });
+  }
+  const unreachable = (status === undefined ? isNetworkError(err) : status >= 500 || status === 403 || status === 429)
+    || (name !== undefined && UNAVAILABLE_NAMES.has(name));
+  if (unreachable) {
+    return new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', `S3 is unavailable (${action}): ${name ?? 'error'}: ${detail}`, { cause: err });
+  }
+  return new ServiceError('LOGSVC_INTERNAL', `S3 ${action} failed: ${name ?? 'error'}: ${detail}`, { cause: err });
+}
+
+/** No HTTP answer at all: refused, reset, DNS, TLS, socket timeout (Node's `E…` codes). */
+function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) || err.name === 'TimeoutError' || '$metadata' in err;
+}

@@ -1,0 +1,73 @@
+// A zip of every blob under a prefix, streamed (POST /blob/download, DESIGN §5.1).
+// yazl writes the archive; each entry's blob is opened only when yazl reaches
+// it (addReadStreamLazy), so one blob stream is open at a time, memory stays
+// constant and nothing touches the disk.
+import type { Readable } from 'node:stream';
+import { ZipFile } from 'yazl';
+import { ServiceError } from '../server/errors.ts';
+import type { BlobStore } from './blob-store.ts';
+
+export interface ZipOptions {
+  /** More blobs than this under the prefix is LOGSVC_TOO_MANY_ENTRIES, before any byte is sent. */
+  maxEntries: number;
+  /** Blobs to leave out (and not count), e.g. earlier zips stored under the prefix. */
+  skip?: (name: string) => boolean;
+}
+
+/**
+ * Resolves once the entries are counted; rejects with LOGSVC_BLOB_NOT_FOUND
+ * (nothing under `prefix`) or LOGSVC_TOO_MANY_ENTRIES. Entry names are blob
+ * names relative to `prefix`. A blob that vanishes or fails mid-archive errors
+ * the returned stream (a zip cannot skip an entry it has started).
+ */
+export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOptions): Promise<Readable> {
+  const names: string[] = [];
+  let count = 0;
+  for await (const entry of store.list(prefix)) {
+    if (options.skip?.(entry.name) === true) continue;
+    count++;
+    if (count <= options.maxEntries) names.push(entry.name);
+  }
+  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${prefix}"`);
+  if (count > options.maxEntries) {
+    throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
+      `${count} blobs under the prefix "${prefix}"; a zip holds at most ${options.maxEntries}`);
+  }
+
+  const zip = new ZipFile();
+  const output = zip.outputStream as Readable;
+  let current: Readable | undefined;
+  zip.on('error', (err: Error) => output.destroy(err));
+  // The reader went away: stop the blob being copied, or its socket lingers.
+  output.once('close', () => current?.destroy());
+  const mtime = new Date();
+
+  for (const name of names) {
+    zip.addReadStreamLazy(entryName(name, prefix), { mtime }, (callback) => {
+      store.get(name).then((blob) => {
+        if (output.destroyed) { blob?.body.destroy(); return; }
+        if (blob === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `blob "${name}" disappeared while zipping`);
+        current = blob.body;
+        // yazl does not listen for errors on streams it is handed lazily.
+        blob.body.once('error', (err) => output.destroy(err));
+        callback(null, blob.body);
+      }).catch((err: unknown) => output.destroy(err instanceof Error ? err : new Error(String(err))));
+    });
+  }
+  zip.end();
+  return output;
+}
+
+/**
+ * The blob's name below the prefix, made acceptable to zip readers: never
+ * empty or absolute, no backslashes, and not mistakable for a DOS drive ("c:…"), which yazl
+ * (rightly) refuses.
+ */
+function entryName(name: string, prefix: string): string {
+  let relative = name.slice(prefix.length).replace(/^\/+/, '');
+  if (relative === '') relative = name.slice(name.lastIndexOf('/') + 1);
+  // Zip readers take backslashes as separators (yazl turns them into "/").
+  relative = relative.replace(/\\/g, '_');
+  if (/^[A-Za-z]:/.test(relative)) relative = `${relative[0]}_${relative.slice(2)}`;
+  return relative;
+}

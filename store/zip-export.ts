@@ -1,0 +1,158 @@
+// POST /blob/download?accountID=&prefix= (DESIGN §5.1, Harness-compatible): the
+// zip of every blob under a prefix is written into the blob store in the
+// background, and the caller polls the same route for
+// {"link", "status", "expires"} until the status is "success" (then the link
+// downloads the zip) or "failed".
+//
+// Status lives in this process (a bounded map). Behind a load balancer a poll
+// may reach another instance: that one finds the zip object once it exists
+// and is recent (reuseSeconds), and otherwise builds it again — duplicate
+// work, never a wrong answer, since both write the same complete object.
+import { createHash } from 'node:crypto';
+import { ServiceError } from '../server/errors.ts';
+import type { BlobStore } from './blob-store.ts';
+import { zipBlobs } from './zip-archive.ts';
+
+export type ZipExportState = 'queued' | 'in_progress' | 'success' | 'failed';
+
+export interface ZipExportStatus {
+  /** GET link of the zip object; valid (and stable) from the first answer, usable once "success". */
+  link: string;
+  status: ZipExportState;
+  /** When the link expires, in nanoseconds since the Unix epoch (the Harness convention). */
+  expires: number;
+  /** Why it failed. */
+  message?: string;
+  /** The catalogue code of the failure (e.g. LOGSVC_TOO_MANY_ENTRIES). */
+  code?: string;
+}
+
+export interface ZipExportsOptions {
+  maxEntries: number;
+  linkExpirySeconds: number;
+  /** Signs a download link for a blob name; defaults to store.presign(name, 'GET', …). */
+  link?: (name: string, expiresInSeconds: number) => Promise<string>;
+  /** Zips built at the same time; further requests wait as "queued". Default 2. */
+  maxConcurrent?: number;
+  /** Exports remembered at once. Default 1000. */
+  maxTracked?: number;
+  /** A finished zip younger than this is handed out again instead of being rebuilt. Default 300. */
+  reuseSeconds?: number;
+}
+
+interface Job {
+  name: string;
+  prefix: string;
+  /** Earlier zips of the account, left out of a zip of the whole account. */
+  zipDir: string;
+  state: ZipExportState;
+  finishedAt?: number;
+  message?: string;
+  code?: string;
+}
+
+/** Zip objects live in the account, under a directory no CI id can name. */
+const ZIP_DIR = '~zip/';
+
+export class ZipExports {
+  private readonly jobs = new Map<string, Job>();
+  private readonly waiting: Job[] = [];
+  private running = 0;
+  private readonly link: (name: string, expiresInSeconds: number) => Promise<string>;
+
+  constructor(private readonly store: BlobStore, private readonly options: ZipExportsOptions) {
+    const presign = store.presign?.bind(store);
+    const link = options.link ?? (presign && ((name: string, seconds: number) => presign(name, 'GET', seconds)));
+    if (link === undefined) throw new Error('ZipExports needs a store that presigns links, or options.link');
+    this.link = link;
+  }
+
+  /** The blob name the zip of `prefix` (relative to the account) is stored under. */
+  static zipName(accountID: string, prefix: string): string {
+    return `${accountID}/${ZIP_DIR}${createHash('sha256').update(prefix).digest('hex')}.zip`;
+  }
+
+  /** Starts the export of `<accountID>/<prefix>` unless one is under way or recent, and reports on it. */
+  async request(accountID: string, prefix: string): Promise<ZipExportStatus> {
+    const name = ZipExports.zipName(accountID, prefix);
+    let job = this.jobs.get(name);
+    if (job !== undefined && (job.state === 'failed' || this.stale(job.finishedAt))) {
+      // A failure is reported once; the next request starts over.
+      this.jobs.delete(name);
+      if (job.state === 'failed') return this.report(job);
+      job = undefined;
+    }
+    if (job === undefined) {
+      const existing = await this.store.head(name);
+      const raced = this.jobs.get(name);
+      if (raced !== undefined) return this.report(raced);
+      job = { name, prefix: `${accountID}/${prefix}`, zipDir: `${accountID}/${ZIP_DIR}`, state: 'queued' };
+      if (existing !== null && !this.stale(Date.parse(existing.created))) {
+        job.state = 'success';
+        job.finishedAt = Date.parse(existing.created);
+      }
+      this.track(job);
+      if (job.state === 'queued') {
+        this.waiting.push(job);
+        // Built after this request has answered "queued".
+        setImmediate(() => this.pump());
+      }
+    }
+    return this.report(job);
+  }
+
+  private stale(finishedAt: number | undefined): boolean {
+    return finishedAt !== undefined && Date.now() - finishedAt > (this.options.reuseSeconds ?? 300) * 1000;
+  }
+
+  private async report(job: Job): Promise<ZipExportStatus> {
+    // The state as of this request, whatever the build does while the link is signed.
+    const { state, message, code } = job;
+    const seconds = this.options.linkExpirySeconds;
+    const expires = (Date.now() + seconds * 1000) * 1e6;
+    const status: ZipExportStatus = { link: await this.link(job.name, seconds), status: state, expires };
+    if (message !== undefined) status.message = message;
+    if (code !== undefined) status.code = code;
+    return status;
+  }
+
+  private track(job: Job): void {
+    if (this.jobs.size >= (this.options.maxTracked ?? 1000)) {
+      const finished = [...this.jobs.values()].find((j) => j.state === 'success' || j.state === 'failed');
+      if (finished === undefined) {
+        throw new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', 'too many zip exports in progress; retry later');
+      }
+      this.jobs.delete(finished.name);
+    }
+    this.jobs.set(job.name, job);
+  }
+
+  private pump(): void {
+    while (this.running < (this.options.maxConcurrent ?? 2)) {
+      const job = this.waiting.shift();
+      if (job === undefined) return;
+      this.running++;
+      void this.build(job).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  private async build(job: Job): Promise<void> {
+    job.state = 'in_progress';
+    try {
+      const zip = await zipBlobs(this.store, job.prefix, {
+        maxEntries: this.options.maxEntries,
+        skip: (name) => name.startsWith(job.zipDir),
+      });
+      await this.store.put(job.name, zip, { contentType: 'application/zip' });
+      job.state = 'success';
+    } catch (err) {
+      job.state = 'failed';
+      job.message = err instanceof Error ? err.message : String(err);
+      if (err instanceof ServiceError) job.code = err.code;
+    }
+    job.finishedAt = Date.now();
+  }
+}
