@@ -13,6 +13,7 @@ import { sendError } from './error-response.ts';
 import { healthRouter } from './health-routes.ts';
 import { routeStream } from './stream-routes.ts';
 import { tokenRouter } from './token-routes.ts';
+import { zipRouter } from './zip-routes.ts';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -59,6 +60,7 @@ function createExpressApp(ctx: HandlerContext, extraRoutes: express.Router[]): e
   app.use(healthRouter(ctx));
   app.use(tokenRouter(ctx));
   app.use(blobRouter(ctx));
+  app.use(zipRouter(ctx));
   for (const router of extraRoutes) app.use(router);
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new ServiceError('LOGSVC_NOT_FOUND', 'no such route: see the README for the API'));

@@ -19,7 +19,7 @@ export interface ZipExportStatus {
   /** GET link of the zip object; valid (and stable) from the first answer, usable once "success". */
   link: string;
   status: ZipExportState;
-  /** When the link expires, in nanoseconds since the Unix epoch (the Harness convention). */
+  /** The link's lifetime in nanoseconds (a Go time.Duration, as in the link routes and Harness). */
   expires: number;
   /** Why it failed. */
   message?: string;
@@ -109,7 +109,7 @@ export class ZipExports {
     // The state as of this request, whatever the build does while the link is signed.
     const { state, message, code } = job;
     const seconds = this.options.linkExpirySeconds;
-    const expires = (Date.now() + seconds * 1000) * 1e6;
+    const expires = seconds * 1e9;
     const status: ZipExportStatus = { link: await this.link(job.name, seconds), status: state, expires };
     if (message !== undefined) status.message = message;
     if (code !== undefined) status.code = code;

@@ -1,0 +1,85 @@
+// Zip of a whole build (DESIGN §5.1): GET /ci/:project/:build/logs.zip streams
+// it; the Harness route POST /blob/download answers {link, status, expires}
+// where the link fetches the same zip — a signed link to this service on LMDB
+// (built on the fly when fetched), or an S3 presigned link to a zip object
+// that is written on the first request.
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Router } from 'express';
+import { ServiceError } from '../server/errors.ts';
+import { ZipExports } from '../store/zip-export.ts';
+import { zipBlobs } from '../store/zip-archive.ts';
+import { publicBase } from './blob-handlers.ts';
+import { queryOf } from './blob-routes.ts';
+import type { HandlerContext } from './context.ts';
+import { internalName, validateAccount, validateCiId, validatePrefix } from './keys.ts';
+import { optionalAccount } from './stream-routes.ts';
+
+/** Zip objects ZipExports stores live under "<account>/~zip/": never part of another zip. */
+const isStoredZip = (name: string) => name.includes('/~zip/');
+
+export function zipRouter(ctx: HandlerContext): Router {
+  const r = Router();
+  const exports = ctx.store.presign !== undefined
+    ? new ZipExports(ctx.store, { maxEntries: ctx.config.limits.zipMaxEntries, linkExpirySeconds: ctx.config.linkExpirySeconds })
+    : undefined;
+
+  r.get('/ci/:project/:build/logs.zip', async (req, res) => {
+    const query = queryOf(req);
+    const grant = ctx.auth.identify(req, query.get('token'));
+    const p = req.params;
+    const prefix = `${validateCiId('project', p.project)}/${validateCiId('build', p.build)}`;
+    const account = ctx.auth.accountFor(grant, optionalAccount(query));
+    ctx.auth.authorize(grant, account, 'read', prefix);
+    await sendZip(ctx, res, internalName(account, `${prefix}/`), `${p.project}-${p.build}-logs.zip`);
+  });
+
+  r.post('/blob/download', async (req, res) => {
+    const query = queryOf(req);
+    const grant = ctx.auth.identify(req);
+    const account = validateAccount(query.get('accountID') ?? undefined);
+    const prefix = validatePrefix(query.get('prefix') ?? undefined);
+    ctx.auth.authorize(grant, account, 'read', prefix);
+    if (exports !== undefined) {
+      res.status(200).json(await exports.request(account, prefix));
+      return;
+    }
+    await countEntries(ctx, internalName(account, prefix));
+    const seconds = ctx.config.linkExpirySeconds;
+    const signed = ctx.links.sign({ method: 'ZIP', accountID: account, key: prefix, expires: Math.floor(Date.now() / 1000) + seconds });
+    res.status(200).json({ link: `${publicBase(ctx, req)}/links/zip?${signed}`, status: 'success', expires: seconds * 1e9 });
+  });
+
+  r.get('/links/zip', async (req, res) => {
+    const target = ctx.links.verify(queryOf(req), 'ZIP');
+    const prefix = validatePrefix(target.key);
+    await sendZip(ctx, res, internalName(target.accountID, prefix), `${prefix.replace(/[^A-Za-z0-9._-]+/g, '-')}.zip`);
+  });
+  return r;
+}
+
+async function sendZip(ctx: HandlerContext, res: ServerResponse, prefix: string, filename: string): Promise<void> {
+  // Counting happens before the first byte: errors are still proper JSON answers.
+  const zip = await zipBlobs(ctx.store, prefix, { maxEntries: ctx.config.limits.zipMaxEntries, skip: isStoredZip });
+  res.writeHead(200, {
+    'Content-Type': 'application/zip',
+    'Content-Disposition': `attachment; filename="${filename.replace(/"/g, '')}"`,
+    'Cache-Control': 'no-store',
+  });
+  await pipeline(zip, res).catch((err: unknown) => {
+    ctx.log.warn({ err, prefix }, 'zip download ended early');
+    res.destroy();
+  });
+}
+
+/** The same checks zipBlobs makes, answered now rather than when the link is used. */
+async function countEntries(ctx: HandlerContext, prefix: string): Promise<void> {
+  let count = 0;
+  for await (const entry of ctx.store.list(prefix)) {
+    if (isStoredZip(entry.name)) continue;
+    if (++count > ctx.config.limits.zipMaxEntries) {
+      throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES', `more than ${ctx.config.limits.zipMaxEntries} blobs under the prefix`);
+    }
+  }
+  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', 'no blobs under the prefix');
+}
