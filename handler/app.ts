@@ -3,7 +3,6 @@
 // Express app, and one error renderer for both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import { ServiceError } from '../server/errors.ts';
 import { redactUrl } from '../server/logger.ts';
 import { blobRouter } from './blob-routes.ts';
@@ -11,6 +10,7 @@ import type { HandlerContext } from './context.ts';
 import { applyCors } from './cors.ts';
 import { sendError } from './error-response.ts';
 import { healthRouter } from './health-routes.ts';
+import { metricsRouter } from './metrics.ts';
 import { routeStream } from './stream-routes.ts';
 import { tokenRouter } from './token-routes.ts';
 import { zipRouter } from './zip-routes.ts';
@@ -20,7 +20,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export function createRequestListener(ctx: HandlerContext, extraRoutes: express.Router[] = []): RequestListener {
   const app = createExpressApp(ctx, extraRoutes);
   return (req, res) => {
-    logAccess(ctx.log, req, res);
+    logAccess(ctx, req, res);
     if (applyCors(ctx.config.cors, req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -42,10 +42,12 @@ function isStreamPath(path: string): boolean {
 }
 
 /** One line per request; 4xx at info, 5xx at error, the rest at debug. Secrets in the URL are redacted. */
-function logAccess(log: Logger, req: IncomingMessage, res: ServerResponse): void {
+function logAccess(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): void {
   const start = performance.now();
+  const log = ctx.log;
   res.once('close', () => {
     const status = res.statusCode;
+    ctx.metrics.countRequest(req.method ?? 'GET', status);
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (!log.isLevelEnabled(level)) return;
     log[level]({ method: req.method, url: redactUrl(req.url ?? ''), status, ms: Math.round(performance.now() - start) }, 'request');
@@ -59,6 +61,7 @@ function createExpressApp(ctx: HandlerContext, extraRoutes: express.Router[]): e
   app.set('query parser', 'simple');
   app.use(healthRouter(ctx));
   app.use(tokenRouter(ctx));
+  app.use(metricsRouter(ctx));
   app.use(blobRouter(ctx));
   app.use(zipRouter(ctx));
   for (const router of extraRoutes) app.use(router);

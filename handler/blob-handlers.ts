@@ -14,7 +14,9 @@ export async function uploadBlob(ctx: HandlerContext, account: string, key: stri
     throw new ServiceError('LOGSVC_BODY_TOO_LARGE', `the blob is over the limit of ${maxBytes} bytes`);
   }
   const contentType = req.headers['content-type'] ?? 'application/octet-stream';
-  await ctx.store.put(internalName(account, key), req, { contentType, maxBytes });
+  const meta = await ctx.store.put(internalName(account, key), req, { contentType, maxBytes });
+  ctx.metrics.blobUploads++;
+  ctx.metrics.blobBytesUploaded += meta.size;
   res.writeHead(204);
   res.end();
 }

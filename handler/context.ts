@@ -6,6 +6,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { SignedLinks } from '../store/signed-links.ts';
 import type { LogStream } from '../stream/log-stream.ts';
 import type { Authenticator } from './auth.ts';
+import type { Metrics } from './metrics.ts';
 import type { TailCounter } from './tail-counter.ts';
 
 export interface HandlerContext {
@@ -15,6 +16,7 @@ export interface HandlerContext {
   auth: Authenticator;
   links: SignedLinks;
   tails: TailCounter;
+  metrics: Metrics;
   log: Logger;
   /** Aborted when the server starts shutting down. */
   shutdown: AbortSignal;

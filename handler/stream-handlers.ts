@@ -29,6 +29,8 @@ export async function pushLines(ctx: HandlerContext, name: string, req: Incoming
   const body = await readBody(req, ctx.config.limits.maxPushBytes, ctx.config.http.requestTimeoutSeconds * 1000);
   const lines = parsePushBody(body, req.headers['content-type']);
   await ctx.stream.push(name, lines);
+  ctx.metrics.pushRequests++;
+  ctx.metrics.linesPushed += lines.length;
   noContent(res);
 }
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Authenticator } from '../handler/auth.ts';
 import type { HandlerContext } from '../handler/context.ts';
+import { Metrics } from '../handler/metrics.ts';
 import { TailCounter } from '../handler/tail-counter.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { LmdbBlobStore } from '../store/lmdb-blob-store.ts';
@@ -31,6 +32,7 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     auth: new Authenticator(config.auth),
     links: new SignedLinks(config.auth.secret),
     tails: new TailCounter(config.limits.maxTailsPerAccount),
+    metrics: new Metrics(),
   };
   return {
     context,
