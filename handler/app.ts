@@ -38,7 +38,8 @@ export function createRequestListener(ctx: HandlerContext, extraRoutes: express.
 }
 
 function isStreamPath(path: string): boolean {
-  return path === '/stream' || path === '/stream/info' || path === '/ci/streams' || (path.startsWith('/ci/') && path.endsWith('/stream'));
+  return path === '/stream' || path === '/stream/info' || path === '/stream/raw' || path === '/ci/streams' ||
+    (path.startsWith('/ci/') && (path.endsWith('/stream') || path.endsWith('/raw')));
 }
 
 /** One line per request; 4xx at info, 5xx at error, the rest at debug. Secrets in the URL are redacted. */

@@ -2,11 +2,13 @@
 // node:http: no Express middleware between the socket and the handler.
 //   Harness: /stream, /stream/info   (?accountID=&key=)
 //   CI:      /ci/:project/:build/:stage/:step/stream, /ci/streams
+//   Raw text by byte offset: /stream/raw, /ci/:project/:build/:stage/:step/raw
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServiceError } from '../server/errors.ts';
 import type { Access } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { ciKey, internalName, validateAccount, validateKey, validatePrefix } from './keys.ts';
+import { rawTail } from './raw-tail.ts';
 import { closeStream, noContent, openStream, pushLines, streamInfo, tailStream } from './stream-handlers.ts';
 
 const ACCESS: Record<string, Access> = { POST: 'write', PUT: 'write', DELETE: 'write', GET: 'read', HEAD: 'read' };
@@ -28,6 +30,26 @@ export async function routeStream(
       : validateAccount(query.get('accountID') ?? undefined);
     ctx.auth.authorize(grant, account, 'read');
     await streamInfo(ctx, account, res, grant.scope?.keyPrefix);
+    return true;
+  }
+  if (path === '/stream/raw') {
+    if (method !== 'GET') throw methodNotAllowed('GET');
+    const grant = ctx.auth.identify(req, query.get('token'));
+    const account = validateAccount(query.get('accountID') ?? undefined);
+    const key = validateKey(query.get('key') ?? undefined);
+    ctx.auth.authorize(grant, account, 'read', key);
+    await rawTail(ctx, account, key, req, res, query);
+    return true;
+  }
+  if (path.startsWith('/ci/') && path.endsWith('/raw')) {
+    const parts = path.split('/');
+    if (parts.length !== 7) return false;
+    if (method !== 'GET') throw methodNotAllowed('GET');
+    const key = ciKey({ project: segment(parts[2]), build: segment(parts[3]), stage: segment(parts[4]), step: segment(parts[5]) });
+    const grant = ctx.auth.identify(req, query.get('token'));
+    const account = ctx.auth.accountFor(grant, optionalAccount(query));
+    ctx.auth.authorize(grant, account, 'read', key);
+    await rawTail(ctx, account, key, req, res, query);
     return true;
   }
   if (path.startsWith('/ci/') && path.endsWith('/stream')) {

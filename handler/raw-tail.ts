@@ -1,0 +1,160 @@
+// Raw log text with resume by byte offset (what taskcluster livelog and
+// tailsrv offer): GET …/raw?offset=N streams the log's text — the
+// concatenation of `out` — from byte N, follows it live, and ends when the
+// stream closes. X-Log-Offset says where the body really starts; a reader
+// resumes after a cut by asking for offset + bytes received. When bytes it
+// needs are no longer retained, the response starts (or ends) at the gap
+// instead of skipping it silently, and X-Log-Offset shows the jump.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { ServiceError } from '../server/errors.ts';
+import { decodeLine } from '../stream/line-codec.ts';
+import type { StoredLine, StreamCursor } from '../stream/log-stream.ts';
+import { blobRows } from './blob-tail.ts';
+import type { HandlerContext } from './context.ts';
+import { internalName } from './keys.ts';
+
+const BATCH_LINES = 2000;
+const BATCH_BYTES = 256 * 1024;
+
+/** `offset=N` (from byte N) or `offset=-N` (the last N bytes); default 0. */
+export function parseOffset(raw: string | null): number {
+  if (raw === null || raw === '') return 0;
+  if (!/^-?\d{1,15}$/.test(raw)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'offset must be an integer byte offset (negative: from the end)');
+  return Number(raw);
+}
+
+export async function rawTail(
+  ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
+): Promise<void> {
+  const offset = parseOffset(query.get('offset'));
+  const name = internalName(account, key);
+  const release = ctx.tails.acquire(account);
+  req.socket.setTimeout(0);
+  const viewerLeft = new AbortController();
+  res.on('close', () => viewerLeft.abort());
+  try {
+    const cursor = await ctx.stream.cursor(name, { kind: 'beginning' });
+    if (cursor !== null) {
+      await followText(ctx, cursor, offset, res, viewerLeft.signal);
+      return;
+    }
+    let blob = await ctx.store.get(name);
+    if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
+    let from = offset;
+    if (offset < 0) {
+      // The text's length is only known after one pass over the snapshot (streamed, not buffered).
+      let size = 0;
+      for await (const out of blobTexts(blob.body, ctx.config.stream.maxLineBytes)) size += out.length;
+      from = Math.max(0, size + offset);
+      blob = await ctx.store.get(name);
+      if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
+    }
+    await serveBlobText(blob.body, from, res, ctx.config.stream.maxLineBytes);
+  } finally {
+    release();
+  }
+}
+
+function start(res: ServerResponse, offset: number): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+    'X-Log-Offset': String(offset),
+  });
+}
+
+async function write(res: ServerResponse, data: Buffer, signal: AbortSignal): Promise<void> {
+  if (data.length === 0 || res.destroyed || res.writableEnded || res.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => { res.off('drain', done); signal.removeEventListener('abort', done); resolve(); };
+    res.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function text(line: StoredLine): Buffer {
+  return Buffer.from(decodeLine(line).out, 'utf8');
+}
+
+async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: number, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  try {
+    let pending = await cursor.read(BATCH_LINES, BATCH_BYTES);
+    let lines = pending.lines;
+    let position = requested;
+    if (requested < 0) {
+      // The last |N| bytes of what is there now: read up to the current end first.
+      const all = [...lines];
+      while (!pending.end && pending.lines.length > 0) {
+        pending = await cursor.read(BATCH_LINES, BATCH_BYTES);
+        all.push(...pending.lines);
+      }
+      const last = all[all.length - 1];
+      position = Math.max(0, (last ? last.offset + last.textBytes : 0) + requested);
+      lines = all;
+    }
+    // Bytes before the oldest retained line are gone: start there, and say so.
+    const oldest = lines[0];
+    if (oldest !== undefined && oldest.offset > position) position = oldest.offset;
+    start(res, position);
+    let ended = pending.end;
+    for (;;) {
+      const pieces: Buffer[] = [];
+      for (const line of lines) {
+        const end = line.offset + line.textBytes;
+        if (end <= position) continue;
+        const bytes = text(line);
+        pieces.push(line.offset >= position ? bytes : bytes.subarray(position - line.offset));
+        position = end;
+      }
+      await write(res, Buffer.concat(pieces), signal);
+      if (ended || signal.aborted) break;
+      const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
+      if (batch.dropped) break; // a gap: end here; the reader resumes and sees X-Log-Offset jump
+      lines = batch.lines;
+      ended = batch.end;
+      if (lines.length === 0 && !ended) {
+        await cursor.waitForMore(AbortSignal.any([signal, ctx.shutdown]));
+        if (ctx.shutdown.aborted) break;
+      }
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  } finally {
+    cursor.release();
+  }
+}
+
+/** The snapshot is NDJSON of lines: its text is the concatenation of their `out` (plain text blobs are their own text). */
+async function* blobTexts(body: Readable, maxLineBytes: number): AsyncGenerator<Buffer> {
+  for await (const row of blobRows(body, maxLineBytes * 2 + 4096)) {
+    const s = row.toString('utf8');
+    let out = `${s}\n`;
+    try {
+      const v = JSON.parse(s) as { out?: unknown };
+      if (typeof v?.out === 'string') out = v.out;
+    } catch {
+      // not a line: the row itself is text
+    }
+    yield Buffer.from(out, 'utf8');
+  }
+}
+
+async function serveBlobText(body: Readable, from: number, res: ServerResponse, maxLineBytes: number): Promise<void> {
+  let position = 0;
+  let started = false;
+  const signal = new AbortController().signal;
+  for await (const chunk of blobTexts(body, maxLineBytes)) {
+    const next = position + chunk.length;
+    if (next > from) {
+      if (!started) { start(res, from); started = true; }
+      await write(res, position >= from ? chunk : chunk.subarray(from - position), signal);
+    }
+    position = next;
+    if (res.destroyed) return;
+  }
+  if (!started) start(res, Math.min(from, position));
+  res.end();
+}

@@ -1,0 +1,115 @@
+// Raw log text with resume by byte offset (livelog / tail -f style).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startTestServer, type TestServer } from './support/in-process-server.ts';
+
+interface RawSession {
+  status: number;
+  offset: string | undefined;
+  text(): string;
+  ended(ms?: number): Promise<void>;
+  until(predicate: (text: string) => boolean, ms?: number): Promise<void>;
+  close(): void;
+}
+
+function openRaw(url: string): Promise<RawSession> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      let body = '';
+      let done = false;
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => { done = true; });
+      res.on('close', () => { done = true; });
+      const waitFor = async (cond: () => boolean, ms: number, what: string) => {
+        const deadline = Date.now() + ms;
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error(`${what} not reached in ${ms} ms; got ${JSON.stringify(body.slice(-200))}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      resolve({
+        status: res.statusCode ?? 0,
+        offset: res.headers['x-log-offset'] as string | undefined,
+        text: () => body,
+        ended: (ms = 5000) => waitFor(() => done, ms, 'end'),
+        until: (p, ms = 5000) => waitFor(() => p(body), ms, 'condition'),
+        close: () => req.destroy(),
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('raw log text by byte offset', function () {
+  this.timeout(20000);
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ LOG_SERVICE_STREAM_MAX_LINES: '5', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' }); });
+  after(async () => server.destroy());
+  const ci = (id: string, path: string) => `${server.url}/ci/p/${id}/s/t/${path}`;
+  const push = (id: string, text: string) => fetch(ci(id, 'stream'), { method: 'PUT', body: text, headers: { 'Content-Type': 'text/plain' } });
+
+  it('streams the text from a byte offset, follows it live, and ends when the stream closes', async () => {
+    await fetch(ci('r1', 'stream'), { method: 'POST' });
+    await push('r1', 'hello\nworld\n');
+    const raw = await openRaw(`${ci('r1', 'raw')}?offset=3`);
+    assert.equal(raw.status, 200);
+    assert.equal(raw.offset, '3');
+    await raw.until((t) => t === 'lo\nworld\n');
+    await push('r1', 'more é\n');
+    await raw.until((t) => t === 'lo\nworld\nmore é\n');
+    await fetch(ci('r1', 'stream'), { method: 'DELETE' });
+    await raw.ended();
+    assert.equal(raw.text(), 'lo\nworld\nmore é\n');
+  });
+
+  it('resumes at offset + bytes received with no gap and no duplicate, like tail -f after a cut', async () => {
+    await fetch(ci('r2', 'stream'), { method: 'POST' });
+    await push('r2', 'abc\ndef\n');
+    const first = await openRaw(ci('r2', 'raw'));
+    await first.until((t) => t.length === 8);
+    first.close();
+    await push('r2', 'ghi\n');
+    const second = await openRaw(`${ci('r2', 'raw')}?offset=${Buffer.byteLength(first.text())}`);
+    await second.until((t) => t === 'ghi\n');
+    second.close();
+  });
+
+  it('serves the last N bytes with a negative offset', async () => {
+    await fetch(ci('r3', 'stream'), { method: 'POST' });
+    await push('r3', 'one\ntwo\nthree\n');
+    const raw = await openRaw(`${ci('r3', 'raw')}?offset=-6`);
+    assert.equal(raw.offset, '8');
+    await raw.until((t) => t === 'three\n');
+    raw.close();
+  });
+
+  it('starts at the oldest retained byte when the requested bytes are gone, and says so in X-Log-Offset', async () => {
+    await fetch(ci('r4', 'stream'), { method: 'POST' });
+    await push('r4', '1\n2\n3\n4\n5\n6\n7\n'); // the ring keeps 5 lines: "3\n" starts at byte 4
+    const raw = await openRaw(`${ci('r4', 'raw')}?offset=0`);
+    assert.equal(raw.offset, '4');
+    await raw.until((t) => t === '3\n4\n5\n6\n7\n');
+    raw.close();
+  });
+
+  it('serves a finished log from its snapshot blob by offset, including the Harness route', async () => {
+    await fetch(ci('r5', 'stream'), { method: 'POST' });
+    await push('r5', 'alpha\nbeta\n');
+    await fetch(`${ci('r5', 'stream')}?snapshot=true`, { method: 'DELETE' });
+    await new Promise((r) => setTimeout(r, 1200)); // past the 0 s grace, swept each second
+    const raw = await openRaw(`${ci('r5', 'raw')}?offset=2`);
+    await raw.ended();
+    assert.equal(raw.text(), 'pha\nbeta\n');
+    const tail = await openRaw(`${server.url}/stream/raw?accountID=default&key=p/r5/s/t&offset=-5`);
+    await tail.ended();
+    assert.deepEqual([tail.offset, tail.text()], ['6', 'beta\n']);
+  });
+
+  it('answers 404 when there is neither stream nor log, and 400 for a bad offset', async () => {
+    assert.equal((await fetch(ci('none', 'raw'))).status, 404);
+    const bad = await fetch(`${ci('r1', 'raw')}?offset=abc`);
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { code: string }).code, 'LOGSVC_INVALID_PARAM');
+  });
+});
