@@ -109,26 +109,30 @@ export function parseText(text: string): LineInput[] {
   return lines;
 }
 
+function badLine(index: number, why: string): ServiceError {
+  return new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
+}
+
+// Called once per pushed line: no closures or throwaway objects on the way.
 function checkLine(value: unknown, index: number): LineInput {
-  const bad = (why: string) => new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('expected an object like {"out": "text\\n"}');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badLine(index, 'expected an object like {"out": "text\\n"}');
   const v = value as Record<string, unknown>;
-  if (typeof v.out !== 'string') throw bad('"out" must be a string');
+  if (typeof v.out !== 'string') throw badLine(index, '"out" must be a string');
   const line: LineInput = { out: v.out };
   if (v.level !== undefined) {
-    if (typeof v.level !== 'string' || v.level.length > 32) throw bad('"level" must be a string of at most 32 characters');
+    if (typeof v.level !== 'string' || v.level.length > 32) throw badLine(index, '"level" must be a string of at most 32 characters');
     line.level = v.level;
   }
   if (v.pos !== undefined) {
-    if (typeof v.pos !== 'number' || !Number.isSafeInteger(v.pos) || v.pos < 0) throw bad('"pos" must be a non-negative integer');
+    if (typeof v.pos !== 'number' || !Number.isSafeInteger(v.pos) || v.pos < 0) throw badLine(index, '"pos" must be a non-negative integer');
     line.pos = v.pos;
   }
   if (v.time !== undefined) {
-    if (typeof v.time !== 'string' || v.time.length > 64 || Number.isNaN(Date.parse(v.time))) throw bad('"time" must be an RFC 3339 timestamp');
+    if (typeof v.time !== 'string' || v.time.length > 64 || Number.isNaN(Date.parse(v.time))) throw badLine(index, '"time" must be an RFC 3339 timestamp');
     line.time = v.time;
   }
   if (v.args !== undefined && v.args !== null) {
-    if (typeof v.args !== 'object' || Array.isArray(v.args)) throw bad('"args" must be an object');
+    if (typeof v.args !== 'object' || Array.isArray(v.args)) throw badLine(index, '"args" must be an object');
     line.args = v.args as Record<string, unknown>;
   }
   return line;

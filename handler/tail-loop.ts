@@ -3,6 +3,7 @@
 // has taken the previous batch, so a slow viewer never holds more than one
 // batch and never slows anyone else; if it falls behind the retained history
 // it is told with a `dropped` event.
+import { joinEvents } from '../stream/line-codec.ts';
 import type { StreamCursor } from '../stream/log-stream.ts';
 import type { SseWriter, TerminalStyle } from './sse-writer.ts';
 
@@ -20,15 +21,103 @@ const BATCH_BYTES = 256 * 1024;
 
 export type TailOutcome = 'ended' | 'viewer-left' | 'lifetime' | 'shutdown' | 'failed';
 
+/**
+ * What interrupts a wait for new lines: the viewer leaving, the server
+ * stopping, or the idle timer (ping / lifetime). One per tail, not one per
+ * wait: a busy stream wakes each viewer many times a second, and a fresh
+ * AbortSignal.timeout + AbortSignal.any per wake cost a timer and a composite
+ * signal each. The single timer is only re-armed when it fires.
+ */
+/**
+ * Tails waiting on the server's shutdown signal. One listener per signal,
+ * not one per tail: thousands of listeners on one AbortSignal cost a linear
+ * removal each and trip Node's MaxListenersExceeded warning.
+ */
+const shutdownWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onShutdown(signal: AbortSignal, wake: () => void): void {
+  let waiters = shutdownWaiters.get(signal);
+  if (waiters === undefined) {
+    const set = new Set<() => void>();
+    waiters = set;
+    shutdownWaiters.set(signal, set);
+    signal.addEventListener('abort', () => { for (const w of [...set]) w(); }, { once: true });
+  }
+  waiters.add(wake);
+}
+
+function offShutdown(signal: AbortSignal, wake: () => void): void {
+  shutdownWaiters.get(signal)?.delete(wake);
+}
+
+class WaitInterrupt {
+  private controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  /** When the current wait started (undefined: not waiting). */
+  private waitingSince: number | undefined;
+  /** Set when the timer interrupted the current wait. */
+  timedOut = false;
+  private readonly abort = () => this.controller.abort();
+
+  constructor(
+    private readonly viewerLeft: AbortSignal, private readonly shutdown: AbortSignal,
+    private readonly pingIntervalMs: number, private readonly deadline: number,
+  ) {
+    viewerLeft.addEventListener('abort', this.abort, { once: true });
+    onShutdown(shutdown, this.abort);
+  }
+
+  /** The signal for the next wait (already aborted when the viewer left or the server stops); starts the idle clock. */
+  begin(): AbortSignal {
+    if (this.timedOut) {
+      this.timedOut = false;
+      this.controller = new AbortController();
+    }
+    if (this.viewerLeft.aborted || this.shutdown.aborted) this.controller.abort();
+    this.waitingSince = Date.now();
+    if (this.timer === undefined) this.arm(Math.min(this.pingIntervalMs, this.deadline - this.waitingSince));
+    return this.controller.signal;
+  }
+
+  end(): void {
+    this.waitingSince = undefined;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.fire(), Math.max(1, ms));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    if (this.waitingSince === undefined) return; // busy: the next wait re-arms
+    const now = Date.now();
+    const due = Math.min(this.waitingSince + this.pingIntervalMs, this.deadline);
+    if (now >= due) {
+      this.timedOut = true;
+      this.controller.abort();
+      return;
+    }
+    this.arm(due - now);
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.viewerLeft.removeEventListener('abort', this.abort);
+    offShutdown(this.shutdown, this.abort);
+  }
+}
+
 export async function followStream(cursor: StreamCursor, sse: SseWriter, options: TailOptions): Promise<TailOutcome> {
   const deadline = Date.now() + options.maxLifetimeMs;
+  const interrupt = new WaitInterrupt(sse.signal, options.shutdown, options.pingIntervalMs, deadline);
   try {
     for (;;) {
       if (sse.isClosed) return 'viewer-left';
       const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
       if (batch.dropped) await sse.dropped(batch.dropped.from, batch.dropped.to);
-      if (batch.lines.length === 1) await sse.write(batch.lines[0]!.event);
-      else if (batch.lines.length > 1) await sse.write(Buffer.concat(batch.lines.map((l) => l.event)));
+      // Lines pushed together share one buffer: joinEvents sends them as one view, no copy.
+      if (batch.lines.length > 0) await sse.write(joinEvents(batch.lines));
       if (batch.end) {
         await sse.terminal(options.terminal);
         return 'ended';
@@ -44,9 +133,9 @@ export async function followStream(cursor: StreamCursor, sse: SseWriter, options
         sse.end();
         return 'lifetime';
       }
-      const timeout = AbortSignal.timeout(Math.min(options.pingIntervalMs, left));
-      await cursor.waitForMore(AbortSignal.any([sse.signal, timeout, options.shutdown]));
-      if (timeout.aborted && !sse.isClosed) await sse.ping();
+      await cursor.waitForMore(interrupt.begin());
+      interrupt.end();
+      if (interrupt.timedOut && !sse.isClosed) await sse.ping();
     }
   } catch {
     // The backend failed mid-tail (e.g. Redis went away): end without a
@@ -54,6 +143,7 @@ export async function followStream(cursor: StreamCursor, sse: SseWriter, options
     sse.end();
     return 'failed';
   } finally {
+    interrupt.dispose();
     cursor.release();
   }
 }
