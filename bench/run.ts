@@ -6,7 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './lib/processes.ts';
-import { blobDownload, blobUpload } from './scenarios/blob.ts';
+import { blobDownload, blobUpload, diskWriteMbPerS } from './scenarios/blob.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { idleViewers } from './scenarios/idle-viewers.ts';
 import { ingest } from './scenarios/ingest.ts';
@@ -84,6 +84,8 @@ const machine = {
   memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
+  /** Durable (fsync'd) write rate of the disk under the data directory, when the blob scenarios ran. */
+  disk_write_mb_per_s: diskWriteMbPerS ?? null,
 };
 const report = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', machine, ...results };
 mkdirSync(resultsDir, { recursive: true });
@@ -92,7 +94,8 @@ writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2
 const fmt = (v: number | string | null | undefined) =>
   typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : String(v)) : String(v ?? '');
 console.log(`\nlog-service benchmarks — ${report.mode} run, ${report.date}`);
-console.log(`machine: ${machine.cores} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}\n`);
+console.log(`machine: ${machine.cores} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}` +
+  `${machine.disk_write_mb_per_s !== null ? `, disk durable write ${machine.disk_write_mb_per_s} MB/s` : ''}\n`);
 const rows = verdicts.map((v) => [
   v.key,
   Object.entries(v.figures).map(([k, x]) => `${k}=${fmt(x)}`).join('  '),

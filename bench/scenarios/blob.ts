@@ -14,6 +14,9 @@ interface ClientResult { status: number; bytes: number; seconds: number; mb_per_
 type Figures = Record<string, number>;
 
 const results: { upload?: Figures; download?: Figures } = {};
+
+/** The durable write rate of the disk under the LMDB directory, measured in this run (see bench/gen/disk-write.ts). */
+export let diskWriteMbPerS: number | undefined;
 let pending: Promise<void> | undefined;
 
 async function client(port: number, path: string, mode: 'upload' | 'download', bytes: number): Promise<ClientResult> {
@@ -38,13 +41,16 @@ async function measureBoth(options: BenchOptions): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'log-service-bench-blob-'));
   const path = '/blob?accountID=bench&key=blob/1';
   try {
+    const disk = await startGenerator<{ mb_per_s: number }>('disk-write.ts', { dir: dataDir, bytes }, 300_000).result;
+    diskWriteMbPerS = round(disk.mb_per_s, 1);
     const up = await startLogService({ dataDir, cpuProfDir: options.profileDir('blob_upload') });
     let upload: ClientResult;
     let upRss: number;
     try {
       upload = await client(up.port, path, 'upload', bytes);
       upRss = procStatusMb(up.pid, 'VmHWM');
-      process.stderr.write(`\n  blob_upload: server VmHWM ${upRss.toFixed(0)} MB, RssAnon now ${procStatusMb(up.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(up.pid, 'RssFile').toFixed(0)} MB\n`);
+      process.stderr.write(`\n  blob_upload: ${upload.mb_per_s.toFixed(0)} MB/s = ${(upload.mb_per_s / disk.mb_per_s).toFixed(2)} × the disk's durable write rate (${disk.mb_per_s.toFixed(0)} MB/s)\n`);
+      process.stderr.write(`  blob_upload: server VmHWM ${upRss.toFixed(0)} MB, RssAnon now ${procStatusMb(up.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(up.pid, 'RssFile').toFixed(0)} MB\n`);
     } finally {
       await up.stop();
     }
