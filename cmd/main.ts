@@ -2,6 +2,9 @@
 // per command group. Exit codes: 0 success, 1 server or network failure, 2 bad usage.
 import { Command, CommanderError } from 'commander';
 import { registerServerCommand } from './server-command.ts';
+import { registerCistoreCommand } from './cistore-command.ts';
+import { registerCistreamCommand } from './cistream-command.ts';
+import { registerClientHelp } from './cli-connection.ts';
 
 const program = new Command('log-service')
   .description('CI build log service: live log streams over SSE, blob store, and the clients for both.')
@@ -9,6 +12,9 @@ const program = new Command('log-service')
   .exitOverride();
 
 registerServerCommand(program);
+registerCistoreCommand(program);
+registerCistreamCommand(program);
+registerClientHelp(program);
 
 try {
   await program.parseAsync(process.argv);

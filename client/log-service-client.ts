@@ -1,0 +1,96 @@
+// The typed client (DESIGN §2 `client/`): what pipelines embed and the CLI is
+// built on. Streams and blobs are addressed by CI ids {project, build, stage,
+// step} (path routes) or by Harness {accountID, key} (query routes).
+import type { Readable } from 'node:stream';
+import { openDownload } from './blob-download.ts';
+import { BlobHandle, sendUpload } from './blob-handle.ts';
+import { HttpTransport } from './http-transport.ts';
+import { linkUrl } from './link.ts';
+import { LogServiceError } from './log-service-error.ts';
+import { streamInfoRoute } from './routes.ts';
+import { StreamHandle } from './stream-handle.ts';
+import { hasTlsMaterial, readTlsMaterial } from './tls-dispatcher.ts';
+import type {
+  Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, UploadOptions, UploadSource,
+} from './types.ts';
+
+const DEFAULTS = { timeoutMs: 30_000, retries: 3, retryDelayMs: 200, userAgent: 'log-service-client/0.1' };
+
+export class LogServiceClient {
+  private readonly transport: HttpTransport;
+
+  constructor(options: LogServiceClientOptions) {
+    let server: URL;
+    try {
+      server = new URL(options.server);
+    } catch {
+      throw new TypeError(`invalid server URL: ${String(options.server)}`);
+    }
+    if (server.protocol !== 'http:' && server.protocol !== 'https:') {
+      throw new TypeError(`invalid server URL: ${server.href} (expected http:// or https://)`);
+    }
+    const tls = { ca: options.ca, cert: options.cert, key: options.key };
+    this.transport = new HttpTransport({
+      server,
+      token: options.token,
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      retries: Math.max(0, options.retries ?? DEFAULTS.retries),
+      retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,
+      userAgent: options.userAgent ?? DEFAULTS.userAgent,
+      tls: hasTlsMaterial(tls) ? readTlsMaterial(tls) : undefined,
+    });
+  }
+
+  /** The base URL calls go to. */
+  get server(): URL {
+    return new URL(this.transport.config.server.href);
+  }
+
+  /** A live stream: open, push, close, info, tail. */
+  stream(address: Address): StreamHandle {
+    return new StreamHandle(this.transport, address, async (signal) => {
+      const accountID = 'accountID' in address ? address.accountID : undefined;
+      const streams = await this.listStreams({ accountID, signal });
+      return new Map(streams.map(({ key, ...info }) => [key, info]));
+    });
+  }
+
+  /** A blob: upload, download, exists, delete, links. */
+  blob(address: Address): BlobHandle {
+    return new BlobHandle(this.transport, address);
+  }
+
+  /**
+   * Open streams, sorted by key: the caller's account (`GET /ci/streams`), or
+   * with `accountID` that account's (`GET /stream/info?accountID=`).
+   */
+  async listStreams(options: CallOptions & { accountID?: string | undefined } = {}): Promise<OpenStream[]> {
+    const route = streamInfoRoute(options.accountID);
+    const answer = await this.transport.json({
+      method: 'GET', url: this.transport.url(route.path, route.query), idempotent: true,
+      signal: options.signal, timeoutMs: options.timeoutMs,
+    });
+    const streams = (typeof answer === 'object' && answer !== null ? (answer as { streams?: unknown }).streams : undefined);
+    if (typeof streams !== 'object' || streams === null) {
+      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${route.path}: expected {"streams": {…}}, got ${JSON.stringify(answer)}`);
+    }
+    return Object.entries(streams as Record<string, Partial<StreamInfo>>)
+      .map(([key, info]) => ({ key, size: Number(info.size ?? 0), subscribers: Number(info.subscribers ?? 0), ttl: String(info.ttl ?? '') }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** PUTs `source` to an upload link (from `uploadLink()`); the link is the credential, no token is sent. */
+  async uploadUsingLink(link: string | Link, source: UploadSource, options: UploadOptions = {}): Promise<void> {
+    await sendUpload(this.transport, linkUrl(link, this.transport.config.server), false, source, options);
+  }
+
+  /** GETs a download link (from `downloadLink()`) as a stream; no token is sent. */
+  downloadUsingLink(link: string | Link, options: DownloadOptions = {}): Promise<Readable> {
+    return openDownload(this.transport, { url: linkUrl(link, this.transport.config.server), credentials: false }, options);
+  }
+
+  /** Releases pooled TLS connections (plain-HTTP connections need no closing). */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}

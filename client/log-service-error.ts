@@ -1,0 +1,76 @@
+// The one error type the client throws. Callers match on `err.code` (STYLE §2):
+// the server's catalogue code (server/errors.ts, rendered as
+// {"error_msg", "code"} — DESIGN §5) or one of the client-side codes below.
+import type { ErrorCode } from '../server/errors.ts';
+
+/** Failures that happen on the client's side of the wire. */
+export type ClientErrorCode =
+  /** The server could not be reached, or the connection broke mid-call. */
+  | 'LOGSVC_NETWORK'
+  /** No progress within `timeoutMs`. */
+  | 'LOGSVC_TIMEOUT'
+  /** The caller's AbortSignal fired. */
+  | 'LOGSVC_ABORTED'
+  /** The reply was not what the API promises (not JSON, a redirect, an HTML error page from a proxy). */
+  | 'LOGSVC_BAD_RESPONSE';
+
+/**
+ * Every code a `LogServiceError` can carry. `(string & {})` keeps the type open
+ * for codes a newer server may add, while editors still suggest the known ones.
+ */
+export type LogServiceErrorCode = ErrorCode | ClientErrorCode | (string & {});
+
+export interface LogServiceErrorOptions {
+  /** HTTP status, when the server answered. */
+  status?: number;
+  method?: string;
+  url?: string;
+  cause?: unknown;
+  /** Set when the connection was never established, so nothing reached the server. */
+  notSent?: boolean;
+}
+
+export class LogServiceError extends Error {
+  readonly code: LogServiceErrorCode;
+  /** HTTP status of the server's answer; undefined for client-side failures. */
+  readonly status: number | undefined;
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  /** True when the request provably never reached the server (connection refused, DNS failure). */
+  readonly notSent: boolean;
+
+  constructor(code: LogServiceErrorCode, message: string, options: LogServiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LogServiceError';
+    this.code = code;
+    this.status = options.status;
+    this.method = options.method;
+    this.url = options.url;
+    this.notSent = options.notSent ?? false;
+  }
+}
+
+export function isLogServiceError(err: unknown): err is LogServiceError {
+  return err instanceof LogServiceError;
+}
+
+/**
+ * Code for an error reply that did not carry a catalogue code (a proxy's 502
+ * page, an S3 XML error from a presigned link): the catalogue entry with the
+ * same meaning, so callers can still match on `code`.
+ */
+export function codeForStatus(status: number): LogServiceErrorCode {
+  switch (status) {
+    case 400: return 'LOGSVC_BAD_REQUEST';
+    case 401: return 'LOGSVC_UNAUTHORIZED';
+    case 403: return 'LOGSVC_FORBIDDEN';
+    case 404: return 'LOGSVC_NOT_FOUND';
+    case 405: return 'LOGSVC_METHOD_NOT_ALLOWED';
+    case 409: return 'LOGSVC_CONFLICT';
+    case 413: return 'LOGSVC_BODY_TOO_LARGE';
+    case 415: return 'LOGSVC_UNSUPPORTED_MEDIA_TYPE';
+    case 416: return 'LOGSVC_RANGE_NOT_SATISFIABLE';
+    case 502: case 503: case 504: return 'LOGSVC_BACKEND_UNAVAILABLE';
+    default: return status >= 500 ? 'LOGSVC_INTERNAL' : 'LOGSVC_BAD_RESPONSE';
+  }
+}

@@ -1,0 +1,92 @@
+// The options every client command shares (where the service is, the token,
+// TLS files) and the client they configure. `.env` in the working directory
+// is loaded before options resolve, so a pipeline can keep them in a file;
+// the real environment wins over the file, the command line over both.
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { config as loadDotenv } from 'dotenv';
+import { LogServiceClient } from '../client/index.ts';
+import { UsageError } from './cli-output.ts';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8079';
+
+export interface ConnectionFlags {
+  server: string;
+  token?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export const CONNECTION_ENV_HELP = `
+Environment (also read from ./.env; the command line wins):
+  LOG_SERVICE_SERVER            base URL of the service (default ${DEFAULT_SERVER})
+  LOG_SERVICE_TOKEN             token, sent as X-Harness-Token
+  LOG_SERVICE_CLIENT_CA_FILE    CA certificate(s) to trust (PEM), like --ca-file
+  LOG_SERVICE_CLIENT_CERT_FILE  client certificate for mutual TLS, like --cert-file
+  LOG_SERVICE_CLIENT_KEY_FILE   key of the client certificate, like --key-file
+
+Exit codes: 0 success, 1 server or network failure, 2 bad usage.`;
+
+/**
+ * A command group whose subcommands talk to the service. commander reads
+ * option env vars while parsing the subcommand, i.e. after the group's
+ * preSubcommand hook: that is where `.env` is loaded.
+ */
+export function clientCommandGroup(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .hook('preSubcommand', () => {
+      loadDotenv({ quiet: true });
+    });
+}
+
+export function addConnectionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--server <url>', 'base URL of the log service').env('LOG_SERVICE_SERVER').default(DEFAULT_SERVER))
+    .addOption(new Option('--token <token>', 'token sent as X-Harness-Token').env('LOG_SERVICE_TOKEN'))
+    .addOption(new Option('--ca-file <path>', 'CA certificate(s) to trust for the server (PEM)').env('LOG_SERVICE_CLIENT_CA_FILE'))
+    .addOption(new Option('--cert-file <path>', 'client certificate for mutual TLS (PEM)').env('LOG_SERVICE_CLIENT_CERT_FILE'))
+    .addOption(new Option('--key-file <path>', 'key of the client certificate (PEM)').env('LOG_SERVICE_CLIENT_KEY_FILE'));
+}
+
+export function clientFrom(flags: ConnectionFlags): LogServiceClient {
+  let url: URL;
+  try {
+    url = new URL(flags.server);
+  } catch {
+    throw new UsageError(`--server: not a URL: "${flags.server}" (expected e.g. ${DEFAULT_SERVER})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--server: expected an http:// or https:// URL, got "${flags.server}"`);
+  }
+  if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) {
+    throw new UsageError('--cert-file and --key-file go together (mutual TLS needs both)');
+  }
+  for (const [option, path] of [['--ca-file', flags.caFile], ['--cert-file', flags.certFile], ['--key-file', flags.keyFile]] as const) {
+    if (path !== undefined && !existsSync(path)) throw new UsageError(`${option}: no such file "${path}"`);
+  }
+  return new LogServiceClient({
+    server: url,
+    ...(flags.token !== undefined && flags.token !== '' ? { token: flags.token } : {}),
+    ...(flags.caFile !== undefined ? { ca: flags.caFile } : {}),
+    ...(flags.certFile !== undefined ? { cert: flags.certFile } : {}),
+    ...(flags.keyFile !== undefined ? { key: flags.keyFile } : {}),
+  });
+}
+
+/** The root `--help` epilogue for the client commands (registered from cmd/main.ts). */
+export function registerClientHelp(program: Command): void {
+  program.addHelpText('after', `
+Examples (a build step streaming its log, then storing it):
+  log-service cistream open web 42 test unit
+  make test 2>&1 | log-service cistream push web 42 test unit
+  log-service cistream close --snapshot web 42 test unit
+  log-service cistream tail web 42 test unit            # in another terminal: follow it live
+  log-service cistore upload web 42 test unit build.log
+  log-service cistore download web 42 test unit -o build.log
+
+Run "log-service <command> <subcommand> --help" for the arguments and options of each.
+${CONNECTION_ENV_HELP}`);
+}
