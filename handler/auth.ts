@@ -65,6 +65,22 @@ export class Authenticator {
     }
   }
 
+  /**
+   * Like authorize, for operations over every key that starts with `prefix`
+   * (close by prefix, zip). Listing matches by string prefix, so a scoped
+   * token may only use prefixes that cannot reach past its scope: its own
+   * prefix followed by "/" (e.g. scope "p/b" allows "p/b/" and "p/b/s/", not "p/b" or "p/").
+   */
+  authorizePrefix(grant: Grant, account: string, access: Access, prefix: string): void {
+    this.authorize(grant, account, access);
+    const scope = grant.scope;
+    if (scope === undefined || scope.keyPrefix === '') return;
+    const base = scope.keyPrefix.endsWith('/') ? scope.keyPrefix : `${scope.keyPrefix}/`;
+    if (!prefix.startsWith(base)) {
+      throw new ServiceError('LOGSVC_FORBIDDEN', `the token only opens keys under "${base}": use a prefix that starts with it`);
+    }
+  }
+
   /** The account CI routes use: the token's, or `requested` / "default" for the global token. */
   accountFor(grant: Grant, requested: string | undefined): string {
     if (!grant.global) return grant.account!;

@@ -53,36 +53,69 @@ export function rowToLineJson(row: Buffer, seq: number, created: string, maxLine
   return JSON.stringify({ level: 'info', pos: seq, out: truncateOut(`${text}\n`, maxLineBytes), time: created });
 }
 
-export async function serveBlobAsStream(
-  body: Readable, created: string, start: CursorStart, sse: SseWriter, maxLineBytes: number, maxTailLines: number,
-): Promise<void> {
-  const rows = blobRows(body, maxLineBytes * 2 + 4096);
-  const first = start.kind === 'after' ? start.seq + 1 : 0;
+/**
+ * Where a snapshot starts in its stream. A stream whose ring had trimmed its
+ * oldest lines is snapshotted from its oldest retained line; the snapshot's
+ * Content-Type then carries that line's seq and text offset as parameters
+ * (`application/x-ndjson; first-seq=150; first-offset=9000`) so a blob keeps
+ * the ids and byte offsets the live stream had.
+ */
+export function snapshotOrigin(contentType: string): { firstSeq: number; firstOffset: number } {
+  const param = (name: string) => {
+    const m = new RegExp(`;\\s*${name}=(\\d{1,15})`).exec(contentType);
+    return m ? Number(m[1]) : 0;
+  };
+  return { firstSeq: param('first-seq'), firstOffset: param('first-offset') };
+}
+
+export function snapshotContentType(firstSeq: number, firstOffset: number): string {
+  return firstSeq === 0 && firstOffset === 0
+    ? 'application/x-ndjson'
+    : `application/x-ndjson; first-seq=${firstSeq}; first-offset=${firstOffset}`;
+}
+
+export interface BlobSource {
+  contentType: string;
+  created: string;
+  /** Opens the blob's body (again): a tail of the last N lines reads it twice rather than buffering it. */
+  open(): Promise<Readable | null>;
+}
+
+export async function serveBlobAsStream(source: BlobSource, start: CursorStart, sse: SseWriter, maxLineBytes: number): Promise<void> {
+  const { firstSeq } = snapshotOrigin(source.contentType);
+  const maxRow = maxLineBytes * 2 + 4096;
+  let from: number;
   if (start.kind === 'tail') {
-    // Keep only the last N rows: bounded by the tail size we allow.
-    const keep = Math.min(start.lines, maxTailLines);
-    const ring: { seq: number; json: string }[] = [];
-    let seq = 0;
-    for await (const row of rows) {
-      if (keep > 0) {
-        ring.push({ seq, json: rowToLineJson(row, seq, created, maxLineBytes) });
-        if (ring.length > keep) ring.shift();
-      }
-      seq++;
+    // First pass: count the rows (nothing kept); the second pass sends the last N.
+    const body = await source.open();
+    if (body === null) return;
+    let rows = 0;
+    for await (const row of blobRows(body, maxRow)) {
+      void row;
+      rows++;
+      if (sse.isClosed) { body.destroy(); return; }
     }
-    for (const r of ring) await sse.write(`id: ${r.seq}\ndata: ${r.json}\n\n`);
+    from = firstSeq + Math.max(0, rows - start.lines);
   } else {
-    let seq = 0;
-    let out: string[] = [];
-    for await (const row of rows) {
-      if (sse.isClosed) return;
-      if (seq >= first) out.push(`id: ${seq}\ndata: ${rowToLineJson(row, seq, created, maxLineBytes)}\n\n`);
-      seq++;
-      if (out.length >= 500) {
-        await sse.write(out.join(''));
-        out = [];
-      }
+    from = start.kind === 'after' ? start.seq + 1 : 0;
+    // DESIGN §6: lines the viewer needs that the snapshot does not hold are reported, not skipped.
+    if (from < firstSeq) {
+      await sse.dropped(from, firstSeq - 1);
+      from = firstSeq;
     }
-    if (out.length > 0) await sse.write(out.join(''));
   }
+  const body = await source.open();
+  if (body === null) return;
+  let seq = firstSeq;
+  let out: string[] = [];
+  for await (const row of blobRows(body, maxRow)) {
+    if (sse.isClosed) { body.destroy(); return; }
+    if (seq >= from) out.push(`id: ${seq}\ndata: ${rowToLineJson(row, seq, source.created, maxLineBytes)}\n\n`);
+    seq++;
+    if (out.length >= 500) {
+      await sse.write(out.join(''));
+      out = [];
+    }
+  }
+  if (out.length > 0) await sse.write(out.join(''));
 }

@@ -109,6 +109,9 @@ export function parseText(text: string): LineInput[] {
   return lines;
 }
 
+/** `args` are metadata, not log text: kept small so one line cannot carry megabytes. */
+const MAX_ARGS_CHARS = 16 * 1024;
+
 function badLine(index: number, why: string): ServiceError {
   return new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
 }
@@ -133,6 +136,13 @@ function checkLine(value: unknown, index: number): LineInput {
   }
   if (v.args !== undefined && v.args !== null) {
     if (typeof v.args !== 'object' || Array.isArray(v.args)) throw badLine(index, '"args" must be an object');
+    let encoded: string | undefined;
+    try {
+      encoded = JSON.stringify(v.args);
+    } catch {
+      throw badLine(index, '"args" is nested too deeply');
+    }
+    if (encoded.length > MAX_ARGS_CHARS) throw badLine(index, `"args" is over ${MAX_ARGS_CHARS} characters of JSON`);
     line.args = v.args as Record<string, unknown>;
   }
   return line;

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { ServiceError } from '../server/errors.ts';
 import { decodeLine } from '../stream/line-codec.ts';
 import type { StoredLine, StreamCursor } from '../stream/log-stream.ts';
-import { blobRows } from './blob-tail.ts';
+import { blobRows, snapshotOrigin } from './blob-tail.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
 
@@ -41,16 +41,18 @@ export async function rawTail(
     }
     let blob = await ctx.store.get(name);
     if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
+    // A snapshot of a trimmed stream starts at its oldest retained byte (see snapshotOrigin).
+    const { firstOffset } = snapshotOrigin(blob.meta.contentType);
     let from = offset;
     if (offset < 0) {
       // The text's length is only known after one pass over the snapshot (streamed, not buffered).
       let size = 0;
       for await (const out of blobTexts(blob.body, ctx.config.stream.maxLineBytes)) size += out.length;
-      from = Math.max(0, size + offset);
+      from = firstOffset + Math.max(0, size + offset);
       blob = await ctx.store.get(name);
       if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
     }
-    await serveBlobText(blob.body, from, res, ctx.config.stream.maxLineBytes);
+    await serveBlobText(blob.body, Math.max(from, firstOffset), firstOffset, res, ctx.config.stream.maxLineBytes, viewerLeft.signal);
   } finally {
     release();
   }
@@ -142,18 +144,22 @@ async function* blobTexts(body: Readable, maxLineBytes: number): AsyncGenerator<
   }
 }
 
-async function serveBlobText(body: Readable, from: number, res: ServerResponse, maxLineBytes: number): Promise<void> {
-  let position = 0;
+async function serveBlobText(
+  body: Readable, from: number, firstOffset: number, res: ServerResponse, maxLineBytes: number, signal: AbortSignal,
+): Promise<void> {
+  let position = firstOffset;
   let started = false;
-  const signal = new AbortController().signal;
   for await (const chunk of blobTexts(body, maxLineBytes)) {
+    if (signal.aborted) {
+      body.destroy();
+      return;
+    }
     const next = position + chunk.length;
     if (next > from) {
       if (!started) { start(res, from); started = true; }
       await write(res, position >= from ? chunk : chunk.subarray(from - position), signal);
     }
     position = next;
-    if (res.destroyed) return;
   }
   if (!started) start(res, Math.min(from, position));
   res.end();

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { ServiceError } from '../server/errors.ts';
 import { lineJson } from '../stream/line-codec.ts';
 import type { CursorStart, StoredLine } from '../stream/log-stream.ts';
-import { serveBlobAsStream } from './blob-tail.ts';
+import { serveBlobAsStream, snapshotContentType } from './blob-tail.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
@@ -73,10 +73,11 @@ export async function tailStream(
       ctx.log.debug({ name, outcome }, 'tail finished');
       return;
     }
-    const blob = await ctx.store.get(name);
-    if (blob !== null) {
+    const meta = await ctx.store.head(name);
+    if (meta !== null) {
       sse.start(3000);
-      await serveBlobAsStream(blob.body, blob.meta.created, start, sse, ctx.config.stream.maxLineBytes, ctx.config.stream.maxLines);
+      const open = async () => (await ctx.store.get(name))?.body ?? null;
+      await serveBlobAsStream({ contentType: meta.contentType, created: meta.created, open }, start, sse, ctx.config.stream.maxLineBytes);
       await sse.terminal(style);
       return;
     }
@@ -90,12 +91,32 @@ export async function tailStream(
 }
 
 /** Closes one stream, snapshotting it first into the blob store when asked. */
+/**
+ * Closes one stream, snapshotting it into the blob store when asked. A
+ * snapshot that failed (say S3 was down) can be retried with the same DELETE
+ * while the closed stream is still in its grace period.
+ */
 export async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
-  const closed = await ctx.stream.close(name);
-  if (closed && snapshot) {
-    await ctx.store.put(name, Readable.from(ndjson(ctx.stream.lines(name))), { contentType: 'application/x-ndjson' });
+  let closed = await ctx.stream.close(name);
+  if (!closed && snapshot) {
+    const justClosed = await ctx.stream.cursor(name, { kind: 'beginning' });
+    justClosed?.release();
+    closed = justClosed !== null;
   }
+  if (closed && snapshot) await writeSnapshot(ctx, name);
   return closed;
+}
+
+async function writeSnapshot(ctx: HandlerContext, name: string): Promise<void> {
+  const lines = ctx.stream.lines(name)[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const contentType = first.done === true ? 'application/x-ndjson' : snapshotContentType(first.value.seq, first.value.offset);
+  async function* all(): AsyncGenerator<StoredLine> {
+    if (first.done === true) return;
+    yield first.value;
+    for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
+  }
+  await ctx.store.put(name, Readable.from(ndjson(all())), { contentType });
 }
 
 /** NDJSON of the lines' JSON, in chunks of about 64 KiB. */

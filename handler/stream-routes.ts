@@ -69,7 +69,9 @@ async function harnessStream(ctx: HandlerContext, method: string, req: IncomingM
   const account = validateAccount(query.get('accountID') ?? undefined);
   ctx.auth.authorize(grant, account, access);
   if (method === 'DELETE') {
-    await harnessClose(ctx, account, query, res, (key) => ctx.auth.authorize(grant, account, access, key));
+    await harnessClose(ctx, account, query, res,
+      (key) => ctx.auth.authorize(grant, account, access, key),
+      (prefix) => ctx.auth.authorizePrefix(grant, account, access, prefix));
     return;
   }
   const key = validateKey(query.get('key') ?? undefined);
@@ -105,7 +107,8 @@ async function streamOp(
 
 /** DELETE /stream: one key, every key under a prefix (`prefix=true`), or a list (`keyList=a,b`). */
 async function harnessClose(
-  ctx: HandlerContext, account: string, query: URLSearchParams, res: ServerResponse, authorizeKey: (key: string) => void,
+  ctx: HandlerContext, account: string, query: URLSearchParams, res: ServerResponse,
+  authorizeKey: (key: string) => void, authorizePrefix: (prefix: string) => void,
 ): Promise<void> {
   const snapshot = query.get('snapshot') === 'true';
   const keyList = query.get('keyList');
@@ -119,7 +122,7 @@ async function harnessClose(
   }
   if (query.get('prefix') === 'true') {
     const prefix = validatePrefix(query.get('key') ?? undefined);
-    authorizeKey(prefix);
+    authorizePrefix(prefix);
     for (const name of await ctx.stream.list(internalName(account, prefix))) await closeStream(ctx, name, snapshot);
     noContent(res);
     return;

@@ -30,7 +30,7 @@ export function zipRouter(ctx: HandlerContext): Router {
     const p = req.params;
     const prefix = `${validateCiId('project', p.project)}/${validateCiId('build', p.build)}`;
     const account = ctx.auth.accountFor(grant, optionalAccount(query));
-    ctx.auth.authorize(grant, account, 'read', prefix);
+    ctx.auth.authorizePrefix(grant, account, 'read', `${prefix}/`);
     await sendZip(ctx, res, internalName(account, `${prefix}/`), `${p.project}-${p.build}-logs.zip`);
   });
 
@@ -39,7 +39,7 @@ export function zipRouter(ctx: HandlerContext): Router {
     const grant = ctx.auth.identify(req);
     const account = validateAccount(query.get('accountID') ?? undefined);
     const prefix = validatePrefix(query.get('prefix') ?? undefined);
-    ctx.auth.authorize(grant, account, 'read', prefix);
+    ctx.auth.authorizePrefix(grant, account, 'read', prefix);
     if (exports !== undefined) {
       res.status(200).json(await exports.request(account, prefix));
       return;

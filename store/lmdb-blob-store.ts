@@ -52,7 +52,10 @@ export class LmdbBlobStore implements BlobStore {
       finished(body, (err) => { if (err) meter.destroy(err); });
       body.pipe(meter);
       for await (const chunk of chunked(meter, CHUNK_SIZE)) {
-        writes.push(this.chunks.put([uploadId, index++], chunk));
+        const write = this.chunks.put([uploadId, index++], chunk);
+        // Awaited below; until then a failure must not count as unhandled (it would end the process).
+        write.catch(() => {});
+        writes.push(write);
         if (writes.length >= MAX_PENDING_WRITES) await writes.shift();
       }
       await Promise.all(writes);

@@ -106,6 +106,33 @@ describe('raw log text by byte offset', function () {
     assert.deepEqual([tail.offset, tail.text()], ['6', 'beta\n']);
   });
 
+  it('keeps the live byte offsets of a trimmed stream when serving its snapshot', async () => {
+    await fetch(ci('r6', 'stream'), { method: 'POST' });
+    await push('r6', '1\n2\n3\n4\n5\n6\n7\n'); // ring of 5: the snapshot starts at "3\n", byte 4
+    await fetch(`${ci('r6', 'stream')}?snapshot=true`, { method: 'DELETE' });
+    await new Promise((r) => setTimeout(r, 1200));
+    const from6 = await openRaw(`${ci('r6', 'raw')}?offset=6`);
+    await from6.ended();
+    assert.deepEqual([from6.offset, from6.text()], ['6', '4\n5\n6\n7\n']);
+    const from0 = await openRaw(`${ci('r6', 'raw')}?offset=0`);
+    await from0.ended();
+    assert.deepEqual([from0.offset, from0.text()], ['4', '3\n4\n5\n6\n7\n'], 'the jump over trimmed bytes shows in X-Log-Offset');
+  });
+
+  it('releases a raw download of a blob when the reader goes away mid-body', async () => {
+    const key = 'p/big/s/t';
+    const big = Buffer.alloc(30 * 1024 * 1024, 'x\n');
+    await fetch(`${server.url}/ci/${key}/blob`, { method: 'PUT', body: big });
+    const before = server.services.context.tails.total();
+    const readers = await Promise.all([1, 2, 3].map(() => openRaw(`${server.url}/ci/${key}/raw`)));
+    for (const r of readers) r.close();
+    const deadline = Date.now() + 5000;
+    while (server.services.context.tails.total() > before) {
+      assert.ok(Date.now() < deadline, `${server.services.context.tails.total() - before} raw downloads still counted as open`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
   it('answers 404 when there is neither stream nor log, and 400 for a bad offset', async () => {
     assert.equal((await fetch(ci('none', 'raw'))).status, 404);
     const bad = await fetch(`${ci('r1', 'raw')}?offset=abc`);

@@ -171,13 +171,16 @@ describe('streams over HTTP', function () {
         ['[{"out": "ok\\n"}, {"nope": 1}]', 'application/json', 400, 'LOGSVC_INVALID_LINE'],
         ['[{"out": "x", "pos": -1}]', 'application/json', 400, 'LOGSVC_INVALID_LINE'],
         ['[{"out": "x", "time": "yesterday"}]', 'application/json', 400, 'LOGSVC_INVALID_LINE'],
+        [`[{"out": "x", "args": {"a": ${'['.repeat(100000)}${']'.repeat(100000)}}}]`, 'application/json', 400, 'LOGSVC_INVALID_LINE'],
+        [`[{"out": "x", "args": {"a": "${'y'.repeat(20000)}"}}]`, 'application/json', 400, 'LOGSVC_INVALID_LINE'],
         ['{"out":"a"}\nnot json\n', 'application/x-ndjson', 400, 'LOGSVC_INVALID_JSON'],
         ['<xml/>', 'application/xml', 415, 'LOGSVC_UNSUPPORTED_MEDIA_TYPE'],
       ];
       for (const [body, type, status, code] of cases) {
         const r = await call('PUT', h(k), body, type);
-        assert.equal(r.status, status, body);
-        assert.equal(r.json().code, code, body);
+        const label = body.length > 80 ? `${body.slice(0, 80)}… (${body.length} chars)` : body;
+        assert.equal(r.status, status, label);
+        assert.equal(r.json().code, code, label);
         assert.ok(String(r.json().error_msg).length > 5);
       }
       const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as { streams: Record<string, { size: number }> };
@@ -297,6 +300,41 @@ describe('streams over HTTP', function () {
   });
 
   describe('snapshots', () => {
+    it('keeps the live ids of a trimmed stream in its snapshot, and reports the trimmed lines as dropped', async () => {
+      const k = key();
+      await call('POST', h(k));
+      for (let i = 0; i < 3; i++) await push(k, texts(250, i * 250)); // the ring keeps 500: seqs 250..749
+      await call('DELETE', h(k, '&snapshot=true'));
+      const deadline = Date.now() + 5000;
+      while (await server.services.context.stream.cursor(`acct/${k}`, { kind: 'beginning' }) !== null) {
+        assert.ok(Date.now() < deadline);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const resumed = await openSse(h(k), { 'Last-Event-ID': '700' });
+      await resumed.ended();
+      assert.deepEqual(lineEvents(resumed.events()).map((e) => Number(e.id)), Array.from({ length: 49 }, (_, i) => 701 + i));
+      const whole = await openSse(h(k));
+      await whole.ended();
+      const evs = whole.events();
+      assert.deepEqual(JSON.parse(evs.find((e) => e.event === 'dropped')!.data!), { from: 0, to: 249 });
+      assert.equal(lineEvents(evs)[0]!.id, '250');
+      assert.equal(outs(evs)[0], 'line 250\n');
+      const last = await openSse(h(k, '&tail=2'));
+      await last.ended();
+      assert.deepEqual(lineEvents(last.events()).map((e) => e.id), ['748', '749']);
+    });
+
+    it('takes a snapshot on a second DELETE while the just-closed stream is still in its grace period', async () => {
+      const k = key();
+      await call('POST', h(k));
+      await push(k, texts(2));
+      assert.equal((await call('DELETE', h(k))).status, 204);
+      assert.equal((await call('DELETE', h(k, '&snapshot=true'))).status, 204, 'retrying the snapshot works');
+      const blob = await call('GET', `${server.url}/blob?accountID=acct&key=${encodeURIComponent(k)}`);
+      assert.equal(blob.text.trimEnd().split('\n').length, 2);
+    });
+
+
     it('writes the stream as NDJSON on close with snapshot=true, and serves the finished log from the blob on the same endpoint', async () => {
       const k = key();
       await call('POST', h(k));

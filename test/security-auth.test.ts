@@ -163,6 +163,26 @@ describe('authentication and authorization on every route', function () {
       ac.abort();
     });
 
+    it('keeps prefix operations of a scoped token inside its scope (close by prefix, zip)', async () => {
+      const g = { 'X-Harness-Token': GLOBAL };
+      for (const k of ['sc/b/s/t', 'sc/bb/victim/step']) {
+        await fetch(`${server.url}/stream?accountID=acct&key=${k}`, { method: 'POST', headers: g });
+        await fetch(`${server.url}/blob?accountID=acct&key=${k}`, { method: 'PUT', body: `blob of ${k}`, headers: g });
+      }
+      const mint = async (access: string) => (await fetch(`${server.url}/token?accountID=acct&key=sc/b&access=${access}`, { headers: g })).text();
+      const write = { 'X-Harness-Token': await mint('write') };
+      const read = { 'X-Harness-Token': await mint('read') };
+      // "sc/b" as a string prefix would reach "sc/bb/…": refused; "sc/b/" is fine.
+      assert.equal((await fetch(`${server.url}/stream?accountID=acct&key=sc/b&prefix=true`, { method: 'DELETE', headers: write })).status, 403);
+      assert.equal((await fetch(`${server.url}/blob/download?accountID=acct&prefix=sc/b`, { method: 'POST', headers: read })).status, 403);
+      assert.equal((await fetch(`${server.url}/stream?accountID=acct&key=sc/b/&prefix=true`, { method: 'DELETE', headers: write })).status, 204);
+      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`, { headers: g })).json()) as { streams: Record<string, unknown> };
+      assert.ok('sc/bb/victim/step' in info.streams, 'the stream outside the scope is still open');
+      assert.ok(!('sc/b/s/t' in info.streams));
+      const zip = await fetch(`${server.url}/blob/download?accountID=acct&prefix=sc/b/`, { method: 'POST', headers: read });
+      assert.equal(zip.status, 200);
+    });
+
     it('rejects bad token requests with 400 and a code', async () => {
       for (const q of ['accountID=acct&access=admin', 'accountID=acct&ttl=0', 'accountID=acct&ttl=abc', 'accountID=acct&key=../x&access=read', 'accountID=']) {
         const res = await fetch(`${server.url}/token?${q}`, { headers: { 'X-Harness-Token': GLOBAL } });
