@@ -19,8 +19,16 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 export function createRequestListener(ctx: HandlerContext, extraRoutes: express.Router[] = []): RequestListener {
   const app = createExpressApp(ctx, extraRoutes);
+  // Development mode: no token, loopback bind. Checking Host stops DNS rebinding
+  // (a web page whose name resolves to 127.0.0.1 reading the logs).
+  const devMode = !ctx.auth.enabled && !ctx.config.auth.disabled;
   return (req, res) => {
     logAccess(ctx, req, res);
+    if (devMode && !isLoopbackHost(req.headers.host)) {
+      sendError(res, new ServiceError('LOGSVC_FORBIDDEN',
+        'development mode (no token) answers only requests addressed to localhost / 127.0.0.1; set LOG_SERVICE_GLOBAL_TOKEN to serve other hosts'));
+      return;
+    }
     if (applyCors(ctx.config.cors, req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -35,6 +43,12 @@ export function createRequestListener(ctx: HandlerContext, extraRoutes: express.
     }
     app(req, res);
   };
+}
+
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: only reachable on our loopback bind anyway
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
 function isStreamPath(path: string): boolean {

@@ -21,7 +21,9 @@ export async function uploadBlob(ctx: HandlerContext, account: string, key: stri
   res.end();
 }
 
-export async function downloadBlob(ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function downloadBlob(
+  ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse, attempt = 1,
+): Promise<void> {
   const name = internalName(account, key);
   const meta = await ctx.store.head(name);
   if (meta === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
@@ -58,6 +60,12 @@ export async function downloadBlob(ctx: HandlerContext, account: string, key: st
   }
   const blob = await ctx.store.get(name, range);
   if (blob === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
+  if (blob.meta.etag !== meta.etag) {
+    // Replaced between head and get: the headers describe the old version. Start over once.
+    blob.body.destroy();
+    if (attempt < 2) return downloadBlob(ctx, account, key, req, res, attempt + 1);
+    throw new ServiceError('LOGSVC_CONFLICT', 'the blob is being replaced; retry');
+  }
   res.writeHead(status, headers);
   await pipeline(blob.body, res).catch((err: unknown) => {
     // The viewer went away or the blob changed under us: the connection is cut,
@@ -67,8 +75,9 @@ export async function downloadBlob(ctx: HandlerContext, account: string, key: st
   });
 }
 
+/** DESIGN §5.1: delete → 204, also when there was nothing to delete (idempotent, as in Harness). */
 export async function deleteBlob(ctx: HandlerContext, account: string, key: string, res: ServerResponse): Promise<void> {
-  if (!(await ctx.store.delete(internalName(account, key)))) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
+  await ctx.store.delete(internalName(account, key));
   res.writeHead(204);
   res.end();
 }

@@ -81,6 +81,7 @@ function text(line: StoredLine): Buffer {
 }
 
 async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: number, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + ctx.config.limits.tailMaxSeconds * 1000;
   try {
     let pending = await cursor.read(BATCH_LINES, BATCH_BYTES);
     let lines = pending.lines;
@@ -111,13 +112,14 @@ async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: 
         position = end;
       }
       await write(res, Buffer.concat(pieces), signal);
-      if (ended || signal.aborted) break;
+      if (ended || signal.aborted || Date.now() >= deadline) break; // at the lifetime: resume by offset
       const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
       if (batch.dropped) break; // a gap: end here; the reader resumes and sees X-Log-Offset jump
       lines = batch.lines;
       ended = batch.end;
       if (lines.length === 0 && !ended) {
-        await cursor.waitForMore(AbortSignal.any([signal, ctx.shutdown]));
+        const lifetime = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+        await cursor.waitForMore(AbortSignal.any([signal, ctx.shutdown, lifetime]));
         if (ctx.shutdown.aborted) break;
       }
     }

@@ -122,16 +122,16 @@ export async function followStream(cursor: StreamCursor, sse: SseWriter, options
         await sse.terminal(options.terminal);
         return 'ended';
       }
+      // Checked on busy streams too: a tail that always has lines still reconnects in time.
+      if (Date.now() >= deadline) {
+        await sse.write(': reconnect: connection lifetime reached, resume with Last-Event-ID\n\n');
+        sse.end();
+        return 'lifetime';
+      }
       if (batch.lines.length > 0) continue;
       if (options.shutdown.aborted) {
         sse.end();
         return 'shutdown';
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        await sse.write(': reconnect: connection lifetime reached, resume with Last-Event-ID\n\n');
-        sse.end();
-        return 'lifetime';
       }
       await cursor.waitForMore(interrupt.begin());
       interrupt.end();

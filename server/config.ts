@@ -58,7 +58,7 @@ const schema = z.object({
   LOG_SERVICE_TAIL_MAX_SECONDS: z.coerce.number().min(1).max(7 * 24 * 3600).default(3600),
   LOG_SERVICE_MAX_HEADER_BYTES: bytes(1024).default(16 * 1024),
   LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(60),
-  LOG_SERVICE_CORS_ORIGINS: z.string().min(1).default('*'),
+  LOG_SERVICE_CORS_ORIGINS: z.string().min(1).optional(),
   LOG_SERVICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_SERVICE_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
 });
@@ -164,7 +164,13 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     tls: e.LOG_SERVICE_TLS_CERT_FILE !== undefined && e.LOG_SERVICE_TLS_KEY_FILE !== undefined
       ? { certFile: e.LOG_SERVICE_TLS_CERT_FILE, keyFile: e.LOG_SERVICE_TLS_KEY_FILE, caFile: e.LOG_SERVICE_TLS_CA_FILE }
       : undefined,
-    cors: { origins: e.LOG_SERVICE_CORS_ORIGINS.trim() === '*' ? '*' : (list(e.LOG_SERVICE_CORS_ORIGINS) ?? []) },
+    // Default "*" only when auth is on: without auth, any web page the developer
+    // opens could otherwise read the logs through the browser.
+    cors: {
+      origins: e.LOG_SERVICE_CORS_ORIGINS === undefined
+        ? (e.LOG_SERVICE_GLOBAL_TOKEN !== undefined && !e.LOG_SERVICE_DISABLE_AUTH ? '*' : [])
+        : e.LOG_SERVICE_CORS_ORIGINS.trim() === '*' ? '*' : (list(e.LOG_SERVICE_CORS_ORIGINS) ?? []),
+    },
     lmdb: { path: e.LOG_SERVICE_LMDB_PATH },
     s3: e.LOG_SERVICE_S3_BUCKET === undefined ? undefined : {
       bucket: e.LOG_SERVICE_S3_BUCKET, prefix: e.LOG_SERVICE_S3_PREFIX, endpoint: e.LOG_SERVICE_S3_ENDPOINT,

@@ -11,7 +11,7 @@
 // A failed, cut or too-large body never reaches the final key: the multipart
 // upload is aborted (lib-storage, leavePartsOnError: false) and any previous
 // blob under the name stays as it was.
-import { pipeline, Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, PutObjectCommand, UploadPartCopyCommand, type CompletedPart, type S3Client,
@@ -54,7 +54,10 @@ export async function uploadObject(target: UploadTarget, body: Readable, options
   // the meter; its own error is LOGSVC_BODY_TOO_LARGE. Either is what put reports.
   let failure: Error | undefined;
   meter.once('error', (err) => { failure = err; });
-  pipeline(body, meter, () => {});
+  // Not pipeline(): it would destroy the request socket when the meter refuses
+  // a too-large body, and the client would never see the 413.
+  finished(body, (err) => { if (err) meter.destroy(err); });
+  body.pipe(meter);
   const chunks: AsyncIterator<Buffer> = meter[Symbol.asyncIterator]();
   try {
     const first: Buffer[] = [];
@@ -69,6 +72,7 @@ export async function uploadObject(target: UploadTarget, body: Readable, options
     if (ended) return await putWhole(target, Buffer.concat(first), meter.digest(), contentType);
     return await putMultipart(target, Readable.from(concatChunks(first, chunks), { objectMode: false }), meter, contentType);
   } catch (err) {
+    body.unpipe(meter);
     meter.destroy();
     throw failure ?? toServiceError(err, 'upload');
   }

@@ -132,7 +132,9 @@ export class MemoryLogStream implements LogStream {
     if (log === undefined) return null;
     const ring = log.ring;
     let position = 0;
-    if (start.kind === 'after') position = Math.min(start.seq + 1, ring.nextSeq);
+    // An id past the end belongs to an earlier stream under this name (it was
+    // reopened): the viewer needs all of this one, from the start.
+    if (start.kind === 'after') position = start.seq + 1 > ring.nextSeq ? 0 : start.seq + 1;
     else if (start.kind === 'tail') position = Math.max(ring.firstSeq, ring.nextSeq - start.lines);
     return new MemoryCursor(log, Math.max(0, position));
   }

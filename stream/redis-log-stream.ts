@@ -101,11 +101,7 @@ class RedisCursor implements StreamCursor {
   waitForMore(signal: AbortSignal): Promise<void> {
     const w = this.watch;
     if (this.position < w.nextSeq || w.ended || signal.aborted || this.owner.fanout.down) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => { signal.removeEventListener('abort', done); resolve(); };
-      signal.addEventListener('abort', done, { once: true });
-      void w.changed().then(done);
-    });
+    return w.waitForChange(signal);
   }
 
   release(): void {
@@ -206,7 +202,9 @@ export class RedisLogStream implements LogStream {
     const nextSeq = Number(next ?? 0);
     const watch = this.watchFor(name, Number(gen), nextSeq, closed === '1');
     let position = 0;
-    if (start.kind === 'after') position = Math.min(start.seq + 1, nextSeq);
+    // An id past the end belongs to an earlier stream under this name (it was
+    // reopened): the viewer needs all of this one, from the start.
+    if (start.kind === 'after') position = start.seq + 1 > nextSeq ? 0 : start.seq + 1;
     else if (start.kind === 'tail') position = Math.max(Number(lo ?? 0), nextSeq - start.lines);
     return new RedisCursor(this, watch, Math.max(0, position));
   }

@@ -32,7 +32,8 @@ export class StreamWatch {
   /** Closed, expired or replaced by a reopen: nothing more will come. */
   ended: boolean;
   subscribers = 0;
-  private wake: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Waiting cursors; each removes itself when its wait ends, so idle streams hold no stale waiters. */
+  private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly name: string,
@@ -58,19 +59,25 @@ export class StreamWatch {
     return lineId(this.gen, this.nextSeq - 1);
   }
 
-  changed(): Promise<void> {
-    if (this.wake === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => { resolve = r; });
-      this.wake = { promise, resolve };
-    }
-    return this.wake.promise;
+  /** Resolves at the next change, or when `signal` aborts; leaves nothing behind either way. */
+  waitForChange(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.resolve();
+    if (this.waiters.size === 0) return;
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const done of waiting) done();
   }
 
   /** Nothing more will come (close marker seen, stream expired, reopened, or shutdown). */

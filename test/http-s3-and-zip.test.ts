@@ -48,7 +48,7 @@ describe('the service on S3 (s3rver)', function () {
   let server: TestServer;
   before(async () => {
     s3 = await startS3rver();
-    server = await startTestServer({ ...s3Env(s3), LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' });
+    server = await startTestServer({ ...s3Env(s3), LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0', LOG_SERVICE_MAX_BLOB_BYTES: '20MiB' });
   });
   after(async () => {
     await server?.destroy();
@@ -67,6 +67,17 @@ describe('the service on S3 (s3rver)', function () {
     assert.equal(res.headers.get('content-range'), 'bytes 7-9/10');
     assert.equal(await res.text(), '789', 'the suffix range is resolved by our code, not by s3rver');
     assert.equal((await fetch(url, { method: 'DELETE' })).status, 204);
+    assert.equal((await fetch(url)).status, 404);
+  });
+
+  it('answers a streamed upload over the blob limit with 413 and stores nothing', async () => {
+    const url = `${server.url}/blob?accountID=acct&key=too/big`;
+    const res = await fetch(url, {
+      method: 'PUT', duplex: 'half',
+      body: new ReadableStream({ start(c) { for (let i = 0; i < 24; i++) c.enqueue(new Uint8Array(1024 * 1024)); c.close(); } }),
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_BODY_TOO_LARGE');
     assert.equal((await fetch(url)).status, 404);
   });
 

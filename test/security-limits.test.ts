@@ -20,11 +20,27 @@ describe('CORS', function () {
   this.timeout(20000);
   let open: TestServer;
   let restricted: TestServer;
+  let dev: TestServer;
   before(async () => {
-    open = await startTestServer();
+    open = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: 'cors-token' });
+    dev = await startTestServer();
     restricted = await startTestServer({ LOG_SERVICE_CORS_ORIGINS: 'https://ci.example.com, https://logs.example.com' });
   });
-  after(async () => { await open.destroy(); await restricted.destroy(); });
+  after(async () => { await open.destroy(); await restricted.destroy(); await dev.destroy(); });
+
+  it('sends no CORS headers by default in development mode (no token), so web pages cannot read local logs', async () => {
+    const res = await fetch(`${dev.url}/stream/info?accountID=a`, { headers: { Origin: 'https://evil.example' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('refuses requests for other host names in development mode (DNS rebinding)', async () => {
+    const reply = await rawExchange(dev.port, 'GET /stream/info?accountID=a HTTP/1.1\r\nHost: evil.example:8079\r\nConnection: close\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 403/);
+    assert.match(reply, /"code":"LOGSVC_FORBIDDEN"/);
+    const ok = await rawExchange(dev.port, 'GET /healthz HTTP/1.1\r\nHost: localhost:8079\r\nConnection: close\r\n\r\n');
+    assert.match(ok, /^HTTP\/1\.1 200/);
+  });
 
   it('answers a preflight on every route family with methods, the headers clients send, and a max age', async () => {
     for (const path of ['/stream?accountID=a&key=k', '/ci/p/b/s/t/stream', '/blob?accountID=a&key=k', '/ci/p/b/s/t/blob', '/token']) {
@@ -102,13 +118,13 @@ describe('limits', function () {
 
   it('answers a push whose body stalls with 408 LOGSVC_REQUEST_TIMEOUT', async () => {
     await fetch(h('slow'), { method: 'POST' });
-    const reply = await rawExchange(server.port, 'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":', 4000);
+    const reply = await rawExchange(server.port, 'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":', 4000);
     assert.match(reply, /^HTTP\/1\.1 408/);
     assert.match(reply, /"code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 
   it('answers oversized headers with 431 and a JSON error', async () => {
-    const reply = await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+    const reply = await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
     assert.match(reply, /^HTTP\/1\.1 431/);
     assert.match(reply, /"code":"LOGSVC_HEADERS_TOO_LARGE"/);
   });
