@@ -127,6 +127,18 @@ export class HttpTransport {
     }
   }
 
+  /** A call whose reply is plain text (e.g. GET /token). */
+  async text(req: HttpRequest): Promise<string> {
+    const { response, deadline, method, url } = await this.send(req);
+    try {
+      return await response.text();
+    } catch (err) {
+      throw asClientError(err, deadline, method, url);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
   /** A call whose reply body does not matter; resolves with the status. */
   async status(req: HttpRequest): Promise<number> {
     const { response, deadline, method, url } = await this.send(req);

@@ -14,5 +14,5 @@ export type { ClientErrorCode, LogServiceErrorCode } from './log-service-error.t
 export type {
   Address, BatchLimits, BlobStat, ByteRange, CallOptions, CiAddress, CloseOptions, DownloadOptions, HarnessAddress,
   LineInput, Link, LogLine, LogServiceClientOptions, OpenOptions, OpenStream, PemSource, PushOptions, PushResult,
-  PushSource, StreamInfo, TailEvent, TailOptions, TransferProgress, UploadOptions, UploadSource,
+  PushSource, StreamInfo, TailEvent, TailOptions, TokenRequest, TransferProgress, UploadOptions, UploadSource,
 } from './types.ts';

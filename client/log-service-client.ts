@@ -11,7 +11,7 @@ import { streamInfoRoute } from './routes.ts';
 import { StreamHandle } from './stream-handle.ts';
 import { hasTlsMaterial, readTlsMaterial } from './tls-dispatcher.ts';
 import type {
-  Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, UploadOptions, UploadSource,
+  Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, TokenRequest, UploadOptions, UploadSource,
 } from './types.ts';
 
 const DEFAULTS = { timeoutMs: 30_000, retries: 3, retryDelayMs: 200, userAgent: 'log-service-client/0.1' };
@@ -58,6 +58,22 @@ export class LogServiceClient {
   /** A blob: upload, download, exists, delete, links. */
   blob(address: Address): BlobHandle {
     return new BlobHandle(this.transport, address);
+  }
+
+  /**
+   * Mints a token (GET /token; the client's token must be the global token).
+   * Without `key`/`access` it is an account token in the Harness format; with
+   * them, a token scoped to keys under `key` for reading or for writing.
+   */
+  async mintToken(request: TokenRequest, options: CallOptions = {}): Promise<string> {
+    const query: Record<string, string | undefined> = {
+      accountID: request.accountID, key: request.key, access: request.access,
+      ttl: request.ttlSeconds === undefined ? undefined : String(request.ttlSeconds),
+    };
+    const token = await this.transport.text({
+      method: 'GET', url: this.transport.url('/token', query), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs,
+    });
+    return token.trim();
   }
 
   /**

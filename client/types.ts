@@ -163,3 +163,14 @@ export interface Link {
   link: string;
   expires: number;
 }
+
+/** What `mintToken` asks for. */
+export interface TokenRequest {
+  accountID: string;
+  /** Limit the token to keys under this prefix (needs `access`). */
+  key?: string;
+  /** Limit the token to reading (tail, download, info) or writing (open, push, close, upload). */
+  access?: 'read' | 'write';
+  /** Lifetime in seconds (server default 48 h). */
+  ttlSeconds?: number;
+}

@@ -5,6 +5,7 @@ import { registerServerCommand } from './server-command.ts';
 import { registerCistoreCommand } from './cistore-command.ts';
 import { registerCistreamCommand } from './cistream-command.ts';
 import { registerClientHelp } from './cli-connection.ts';
+import { registerTokenCommand } from './token-command.ts';
 
 const program = new Command('log-service')
   .description('CI build log service: live log streams over SSE, blob store, and the clients for both.')
@@ -14,6 +15,7 @@ const program = new Command('log-service')
 registerServerCommand(program);
 registerCistoreCommand(program);
 registerCistreamCommand(program);
+registerTokenCommand(program);
 registerClientHelp(program);
 
 try {
