@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import yauzl from 'yauzl';
 import type { BlobStore } from '../store/blob-store.ts';
 import { createS3BlobStore } from '../store/s3-blob-store.ts';
 import { zipBlobs } from '../store/zip-archive.ts';
 import { ZipExports, type ZipExportState, type ZipExportStatus } from '../store/zip-export.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
+import { unzip } from './support/unzip.ts';
 
 const MiB = 1024 * 1024;
 
@@ -18,28 +18,6 @@ async function readAll(body: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Every entry of a zip as name → content, read with yauzl. */
-async function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
-  const archive = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => (err ? reject(err) : resolve(file)));
-  });
-  const entries = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    archive.on('error', reject);
-    archive.on('end', () => resolve());
-    archive.on('entry', (entry: yauzl.Entry) => {
-      archive.openReadStream(entry, (err, stream) => {
-        if (err) { reject(err); return; }
-        readAll(stream).then((content) => {
-          entries.set(entry.fileName, content);
-          archive.readEntry();
-        }, reject);
-      });
-    });
-    archive.readEntry();
-  });
-  return entries;
-}
 
 const put = (store: BlobStore, name: string, content: string | Buffer) =>
   store.put(name, Readable.from([Buffer.from(content)]));
