@@ -28,7 +28,7 @@ export class NotifyFanout extends Fanout {
     this.reader.subscribe(this.notifyChannel).then(() => {
       this.setDown(false);
       this.schedule(this.live().map((w) => w.key));
-    }, (err: unknown) => this.setDown(true, err));
+    }, (err: unknown) => { if (!this.stopped) this.setDown(true, err); });
   }
 
   start(): void {
