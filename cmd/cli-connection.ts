@@ -81,11 +81,12 @@ export function registerClientHelp(program: Command): void {
   program.addHelpText('after', `
 Examples (a build step streaming its log, then storing it):
   log-service cistream open web 42 test unit
-  make test 2>&1 | log-service cistream push web 42 test unit
-  log-service cistream close --snapshot web 42 test unit
-  log-service cistream tail web 42 test unit            # in another terminal: follow it live
-  log-service cistore upload web 42 test unit build.log
+  make test 2>&1 | tee build.log | log-service cistream push web 42 test unit
+  log-service cistream close web 42 test unit
+  log-service cistore upload web 42 test unit build.log # the whole log, kept after the stream is gone
+  log-service cistream tail web 42 test unit            # in another terminal: follow it live (or replay it)
   log-service cistore download web 42 test unit -o build.log
+  log-service token --account acme --key web/42 --access write   # a runner's token (needs the global token)
 
 Run "log-service <command> <subcommand> --help" for the arguments and options of each.
 ${CONNECTION_ENV_HELP}`);

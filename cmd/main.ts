@@ -9,7 +9,8 @@ import { registerTokenCommand } from './token-command.ts';
 
 const program = new Command('log-service')
   .description('CI build log service: live log streams over SSE, blob store, and the clients for both.')
-  .showHelpAfterError()
+  // Usage errors stay one line plus a pointer to --help (README: a failure is one line on stderr).
+  .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
 registerServerCommand(program);
