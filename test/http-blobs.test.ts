@@ -165,6 +165,14 @@ describe('blobs over HTTP (LMDB)', function () {
     assert.deepEqual(await res.json(), { error_msg: 'no such route: see the README for the API', code: 'LOGSVC_NOT_FOUND' });
   });
 
+  it('answers 409 LOGSVC_CONFLICT to a token request on a server with no secret', async () => {
+    const res = await fetch(`${server.url}/token?accountID=acct`);
+    assert.equal(res.status, 409);
+    const body = (await res.json()) as { code: string; error_msg: string };
+    assert.equal(body.code, 'LOGSVC_CONFLICT');
+    assert.match(body.error_msg, /LOG_SERVICE_SECRET/);
+  });
+
   it('reports liveness and readiness', async () => {
     assert.deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: 'ok' });
     const ready = await fetch(`${server.url}/ready/healthz`);
