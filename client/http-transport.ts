@@ -94,7 +94,10 @@ export class HttpTransport {
       let failure: LogServiceError;
       let retryAfter: string | null = null;
       try {
-        const response = await fetch(req.url, await this.init(req, deadline));
+        // The race makes a timeout or abort end the call even if fetch itself never
+        // settles (seen with Node's bundled undici when a TLS peer drops the connection
+        // after the handshake): an unsettled fetch would leave the CLI hanging.
+        const response = await Promise.race([fetch(req.url, await this.init(req, deadline)), rejectOnAbort(deadline.signal)]);
         deadline.touch();
         if (response.ok || req.accept?.includes(response.status)) {
           return { response, deadline, method: req.method, url: req.url.href };
@@ -281,4 +284,12 @@ function isTlsFailure(err: LogServiceError): boolean {
   if (err.code !== 'LOGSVC_NETWORK') return false;
   const errno = errnoOf(err.cause) ?? '';
   return /CERT|ERR_TLS|ERR_SSL|SELF_SIGNED|UNABLE_TO/.test(errno);
+}
+
+/** Rejects when `signal` aborts; never settles otherwise (and holds no timer or listener after the abort). */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
