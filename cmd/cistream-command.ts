@@ -1,6 +1,7 @@
 // `log-service cistream …`: live log streams by CI step (DESIGN §5.2, §6) —
 // open, push (a message or all of stdin, batched), tail (follows to the end,
 // resumes after network errors), close, and the list of open streams.
+import { PassThrough } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CiAddress, TailOptions } from '../client/index.ts';
 import { addStepArguments, stepAddress, stepName } from './ci-step-arguments.ts';
@@ -57,7 +58,25 @@ ${CONNECTION_ENV_HELP}`)
       const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
       const options = flags.level === undefined ? {} : { level: flags.level };
       if (message !== undefined) await stream.push(message.endsWith('\n') ? message : `${message}\n`, options);
-      else await stream.push(process.stdin, options);
+      else {
+        // Through a relay: when the push fails, stdin itself is not destroyed and is read to its
+        // end, so a producer piping into us (make | tee build.log | …) does not die of a broken
+        // pipe because the log service failed. The failure still exits 1.
+        const relay = new PassThrough();
+        process.stdin.pipe(relay);
+        try {
+          await stream.push(relay, options);
+        } catch (err) {
+          process.stdin.unpipe(relay);
+          relay.destroy();
+          process.stdin.resume();
+          await new Promise<void>((resolve) => {
+            if (process.stdin.readableEnded) resolve();
+            else process.stdin.once('end', resolve).once('error', () => resolve());
+          });
+          throw err;
+        }
+      }
     }));
 
   addConnectionOptions(addStepArguments(cistream.command('tail'))
