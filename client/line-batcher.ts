@@ -23,6 +23,10 @@ export class LineBatcher {
   private failure: { error: unknown } | undefined;
   private sentLines = 0;
   private requests = 0;
+  /** Batches handed to the chain and not yet done. */
+  private inFlight = 0;
+  /** The interval passed while a send was in flight: flush as soon as it is done. */
+  private flushAfterSend = false;
 
   constructor(
     private readonly send: (body: Buffer, lines: number) => Promise<void>,
@@ -41,6 +45,13 @@ export class LineBatcher {
     } else {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
+        // With a send in flight, wait for it: against a slow server the lines then
+        // gather into bigger batches (bounded by maxLines/maxBytes, where add waits)
+        // instead of piling up as many small queued requests.
+        if (this.inFlight > 0) {
+          this.flushAfterSend = true;
+          return;
+        }
         // The error is kept and rethrown by the next add/finish.
         this.flush().catch(() => undefined);
       }, this.limits.intervalMs);
@@ -56,14 +67,21 @@ export class LineBatcher {
       const body = Buffer.from(`${this.pending.join('\n')}\n`, 'utf8');
       this.pending = [];
       this.pendingBytes = 0;
+      this.inFlight++;
       this.chain = this.chain.then(async () => {
-        if (this.failure !== undefined) return;
         try {
+          if (this.failure !== undefined) return;
           this.requests++;
           await this.send(body, lines);
           this.sentLines += lines;
         } catch (error) {
           this.failure = { error };
+        } finally {
+          this.inFlight--;
+          if (this.inFlight === 0 && this.flushAfterSend) {
+            this.flushAfterSend = false;
+            if (this.pending.length > 0 && this.failure === undefined) this.flush().catch(() => undefined);
+          }
         }
       });
     }
@@ -80,6 +98,7 @@ export class LineBatcher {
   discard(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.flushAfterSend = false;
     this.pending = [];
     this.pendingBytes = 0;
   }
