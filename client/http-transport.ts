@@ -27,6 +27,11 @@ export interface HttpRequest {
   idempotent: boolean;
   /** Statuses besides 2xx that are answers rather than errors (e.g. 404 for "exists"). */
   accept?: readonly number[];
+  /**
+   * Statuses that mean success when they answer a retry: the earlier attempt may
+   * have been applied before its reply was lost (a second close finds nothing to close).
+   */
+  acceptOnRetry?: readonly number[];
   /** False for presigned/signed links: no token, redirects followed (S3 may redirect). */
   credentials?: boolean;
   signal?: AbortSignal | undefined;
@@ -99,7 +104,7 @@ export class HttpTransport {
         // after the handshake): an unsettled fetch would leave the CLI hanging.
         const response = await Promise.race([fetch(req.url, await this.init(req, deadline)), rejectOnAbort(deadline.signal)]);
         deadline.touch();
-        if (response.ok || req.accept?.includes(response.status)) {
+        if (response.ok || req.accept?.includes(response.status) || (attempt > 0 && req.acceptOnRetry?.includes(response.status))) {
           return { response, deadline, method: req.method, url: req.url.href };
         }
         retryAfter = response.headers.get('retry-after');

@@ -54,6 +54,13 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
       deadline.dispose();
       throw new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${live.url}: no body`, { status: response.status });
     }
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.toLowerCase().startsWith('text/event-stream')) {
+      // A proxy's login page or an HTML error served with 200 is not a tail: say so instead of reconnecting forever.
+      deadline.dispose();
+      void body.cancel().catch(() => undefined);
+      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${live.url}: expected text/event-stream, got "${type || 'no Content-Type'}"`, { status: response.status });
+    }
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const queue: Parsed[] = [];
@@ -86,13 +93,15 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
           break; // network error: reconnect
         }
         if (chunk.done || idleExpired) break;
-        // Bytes arrived: the path to the server works again.
-        failingSince = undefined;
-        failures = 0;
         armIdle();
         parser.feed(decoder.decode(chunk.value, { stream: true }));
         for (const event of queue.splice(0)) {
           if (event.type === 'end') return;
+          // Progress (a line or a dropped range), not just bytes: every response starts with
+          // "retry:" and a ping, so bytes alone would let a connection that keeps ending early
+          // reset the give-up clock forever.
+          failingSince = undefined;
+          failures = 0;
           if (idleTimer !== undefined) clearTimeout(idleTimer);
           yield event; // the consumer's pace is not the server's silence: the idle timer waits
           armIdle();

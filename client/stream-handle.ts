@@ -87,7 +87,9 @@ export class StreamHandle {
   /** Closes the stream; `snapshot` first writes it to the blob store under the same key. */
   async close(options: CloseOptions = {}): Promise<void> {
     const query = options.snapshot === true ? { snapshot: 'true' } : {};
-    await this.transport.status({ method: 'DELETE', url: this.url(query), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs });
+    await this.transport.status({
+      method: 'DELETE', url: this.url(query), idempotent: true, acceptOnRetry: [404], signal: options.signal, timeoutMs: options.timeoutMs,
+    });
   }
 
   /** Size, subscribers and TTL of this stream, or undefined when it is not open. */

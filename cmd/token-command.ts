@@ -2,6 +2,7 @@
 // (GET /token). Needs the global token (--token / LOG_SERVICE_TOKEN). Prints
 // the token on stdout, so it can go straight into a runner's environment.
 import type { Command } from 'commander';
+import { config as loadDotenv } from 'dotenv';
 import { addConnectionOptions, clientFrom, CONNECTION_ENV_HELP, type ConnectionFlags } from './cli-connection.ts';
 import { runAction, UsageError, writeStdout } from './cli-output.ts';
 
@@ -13,6 +14,11 @@ interface TokenFlags extends ConnectionFlags {
 }
 
 export function registerTokenCommand(program: Command): void {
+  // commander reads option env vars while parsing `token`'s options, after the
+  // root's preSubcommand hook: load ./.env there, as the command groups do.
+  program.hook('preSubcommand', (_root, sub) => {
+    if (sub.name() === 'token') loadDotenv({ quiet: true });
+  });
   addConnectionOptions(program.command('token'))
     .description('mint an account token, or one scoped to a key prefix for reading or writing (needs the global token)')
     .requiredOption('--account <id>', 'the account the token opens')

@@ -29,6 +29,21 @@ describe('log-service token (CLI against a server process)', function () {
     assert.equal(raw.subarray(4, raw.length - 32).toString(), 'acme');
   });
 
+  it('reads the server and token from ./.env like the other commands', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const cwd = await mkdtemp(join(tmpdir(), 'logsvc-token-env-'));
+    try {
+      await writeFile(join(cwd, '.env'), `LOG_SERVICE_SERVER=${server.url}\nLOG_SERVICE_TOKEN=cli-global\n`);
+      const minted = await runCli(['token', '--account', 'acme'], { cwd });
+      assert.equal(minted.code, 0, minted.stderr);
+      assert.match(minted.stdout.toString(), /^[A-Za-z0-9_-]+=*\n$/);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('exits 1 with one line when the token is not the global token, and 2 on bad usage', async () => {
     const denied = await runCli(['token', '--account', 'acme'], { env: env('not-global') });
     assert.equal(denied.code, 1);
