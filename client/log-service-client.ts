@@ -29,6 +29,9 @@ export class LogServiceClient {
     if (server.protocol !== 'http:' && server.protocol !== 'https:') {
       throw new TypeError(`invalid server URL: ${server.href} (expected http:// or https://)`);
     }
+    if (server.username !== '' || server.password !== '') {
+      throw new TypeError('invalid server URL: it must not contain a user name or password (use the token option)');
+    }
     const tls = { ca: options.ca, cert: options.cert, key: options.key };
     this.transport = new HttpTransport({
       server,

@@ -51,7 +51,9 @@ export class StreamHandle {
         await batcher.add(source);
       } else if (isArray(source)) {
         for (const item of source) {
-          await batcher.add(typeof item === 'string' ? textLine(item.endsWith('\n') ? item : `${item}\n`) : item);
+          if (typeof item !== 'string') await batcher.add(item);
+          // Cut like text: a line over the server's limit becomes several lines, so no byte is lost.
+          else for (const out of splitText(item.endsWith('\n') ? item : `${item}\n`)) await batcher.add(textLine(out));
         }
       } else {
         const splitter = new TextLineSplitter();

@@ -61,6 +61,10 @@ export function clientFrom(flags: ConnectionFlags): LogServiceClient {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--server: expected an http:// or https:// URL, got "${flags.server}"`);
   }
+  if (url.username !== '' || url.password !== '') {
+    // Never echo the URL: it holds a password. Credentials go in --token.
+    throw new UsageError('--server: the URL must not contain a user name or password; pass credentials with --token');
+  }
   if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) {
     throw new UsageError('--cert-file and --key-file go together (mutual TLS needs both)');
   }

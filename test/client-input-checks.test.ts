@@ -1,0 +1,39 @@
+// The client's handling of odd input (issue: typed client).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LogServiceClient } from '../client/index.ts';
+import { runCli } from './support/cli-process.ts';
+
+describe('client input checks', function () {
+  this.timeout(20000);
+
+  it('refuses a server URL with a user name or password, without echoing it', async () => {
+    assert.throws(() => new LogServiceClient({ server: 'http://user:s3cret@127.0.0.1:8079' }), (err: Error) => err instanceof TypeError && !err.message.includes('s3cret'));
+    const res = await runCli(['cistream', 'info', '--server', 'http://user:s3cret@127.0.0.1:1']);
+    assert.equal(res.code, 2);
+    assert.doesNotMatch(res.stderr, /s3cret/);
+  });
+
+  it('cuts an over-long string in an array push into several lines, losing no byte', async () => {
+    const bodies: string[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => { body += c; });
+      req.on('end', () => { bodies.push(body); res.writeHead(204); res.end(); });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const long = 'x'.repeat(100_000);
+      await new LogServiceClient({ server: url }).stream({ project: 'p', build: '1', stage: 's', step: 't' }).push([long, 'short']);
+      const lines = bodies.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { out: string }).out);
+      assert.ok(lines.length >= 3, `${lines.length} lines`);
+      assert.ok(lines.every((l) => Buffer.byteLength(l) <= 64 * 1024));
+      assert.equal(lines.join(''), `${long}\nshort\n`);
+    } finally {
+      server.close();
+    }
+  });
+});
