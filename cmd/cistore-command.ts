@@ -87,6 +87,11 @@ ${CONNECTION_ENV_HELP}`)
       const address = stepAddress(project, build, stage, step);
       const client = clientFrom(flags);
       const toStdout = flags.output === undefined || flags.output === '-';
+      if (!toStdout) {
+        const output = flags.output as string;
+        if ((await stat(output).catch(() => undefined))?.isDirectory() === true) throw new UsageError(`-o ${output}: is a directory; give a file name`);
+        if ((await stat(dirname(output)).catch(() => undefined))?.isDirectory() !== true) throw new UsageError(`-o ${output}: no such directory ${dirname(output)}`);
+      }
       const progress = transferProgress(`download ${stepName(project, build, stage, step)}`);
       try {
         const body = await client.blob(address).download({ onProgress: (p) => progress.onProgress(p) });

@@ -15,6 +15,15 @@ describe('client input checks', function () {
     assert.doesNotMatch(res.stderr, /s3cret/);
   });
 
+  it('treats a download -o that is a directory or has no parent directory as bad usage (exit 2), writing nothing', async () => {
+    const { tmpdir } = await import('node:os');
+    for (const output of [tmpdir(), '/nonexistent-dir/x.log']) {
+      const res = await runCli(['cistore', 'download', 'p', '1', 's', 't', '-o', output, '--server', 'http://127.0.0.1:1']);
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /^log-service: -o /);
+    }
+  });
+
   it('cuts an over-long string in an array push into several lines, losing no byte', async () => {
     const bodies: string[] = [];
     const server = http.createServer((req, res) => {
