@@ -57,8 +57,7 @@ export class StreamHandle {
         }
       } else {
         const splitter = new TextLineSplitter();
-        for await (const item of source) {
-          if (options.signal?.aborted) break;
+        for await (const item of untilAborted(source, options.signal)) {
           if (typeof item === 'string' || item instanceof Uint8Array) {
             for (const out of splitter.push(item)) await batcher.add(textLine(out));
           } else {
@@ -115,4 +114,29 @@ function isLineInput(value: unknown): value is LineInput {
 
 function isArray(value: unknown): value is readonly (string | LineInput)[] {
   return Array.isArray(value);
+}
+
+/**
+ * Iterates `source` until `signal` aborts, even while the source is quiet (a
+ * build that prints nothing for a minute): the pending read is abandoned and
+ * the source's iterator is told to stop.
+ */
+async function* untilAborted<T>(source: AsyncIterable<T> | Iterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  const iterator = Symbol.asyncIterator in source
+    ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+    : (async function* () { yield* source as Iterable<T>; })();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    else signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done === true || signal?.aborted === true) return;
+      yield next.value;
+    }
+  } finally {
+    void iterator.return?.()?.catch?.(() => undefined);
+  }
 }

@@ -24,6 +24,27 @@ describe('client input checks', function () {
     }
   });
 
+  it('ends a push with LOGSVC_ABORTED when its signal aborts while the source is quiet', async () => {
+    const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(204); res.end(); }); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { PassThrough } = await import('node:stream');
+      const quiet = new PassThrough();
+      quiet.write('first line\n'); // then nothing more, and never ended
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 200);
+      const started = Date.now();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await assert.rejects(
+        new LogServiceClient({ server: url }).stream({ project: 'p', build: '1', stage: 's', step: 't' }).push(quiet, { signal: ac.signal }),
+        { code: 'LOGSVC_ABORTED' },
+      );
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    } finally {
+      server.close();
+    }
+  });
+
   it('cuts an over-long string in an array push into several lines, losing no byte', async () => {
     const bodies: string[] = [];
     const server = http.createServer((req, res) => {
