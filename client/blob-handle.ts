@@ -59,7 +59,7 @@ export class BlobHandle {
     return answer;
   }
 
-  /** Deletes the blob. Rejects with LOGSVC_BLOB_NOT_FOUND when there was none. */
+  /** Deletes the blob. Idempotent: deleting a blob that is already gone succeeds too (the server answers 204). */
   async delete(options: CallOptions = {}): Promise<void> {
     await this.transport.status({ method: 'DELETE', url: this.url(), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs });
   }

@@ -14,17 +14,20 @@ import type {
   Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, TokenRequest, UploadOptions, UploadSource,
 } from './types.ts';
 
-const DEFAULTS = { timeoutMs: 30_000, retries: 3, retryDelayMs: 200, userAgent: 'log-service-client/0.1' };
+const DEFAULTS = { server: 'http://127.0.0.1:8079', timeoutMs: 30_000, retries: 3, retryDelayMs: 200, userAgent: 'log-service-client/0.1' };
 
 export class LogServiceClient {
   private readonly transport: HttpTransport;
 
-  constructor(options: LogServiceClientOptions) {
+  constructor(options: LogServiceClientOptions = {}) {
+    // The two settings every pipeline has in its environment (the CLI's names); options win.
+    const serverOption = options.server ?? nonEmpty(process.env.LOG_SERVICE_SERVER) ?? DEFAULTS.server;
+    const token = options.token === null ? undefined : options.token ?? nonEmpty(process.env.LOG_SERVICE_TOKEN);
     let server: URL;
     try {
-      server = new URL(options.server);
+      server = new URL(serverOption);
     } catch {
-      throw new TypeError(`invalid server URL: ${String(options.server)}`);
+      throw new TypeError(`invalid server URL: ${String(serverOption)}`);
     }
     if (server.protocol !== 'http:' && server.protocol !== 'https:') {
       throw new TypeError(`invalid server URL: ${server.href} (expected http:// or https://)`);
@@ -35,7 +38,7 @@ export class LogServiceClient {
     const tls = { ca: options.ca, cert: options.cert, key: options.key };
     this.transport = new HttpTransport({
       server,
-      token: options.token,
+      token: token === '' ? undefined : token,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       retries: Math.max(0, options.retries ?? DEFAULTS.retries),
       retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,
@@ -112,4 +115,8 @@ export class LogServiceClient {
   close(): Promise<void> {
     return this.transport.close();
   }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }

@@ -64,9 +64,18 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const queue: Parsed[] = [];
+    const connection = { firstLine: true, comments: 0 };
     const parser = createParser({
-      onEvent: (message) => queue.push(...toEvents(message, cursor, live.url)),
+      onEvent: (message) => queue.push(...toEvents(message, cursor, connection, live.url)),
       onRetry: (ms) => { reconnectDelay = ms; },
+      // Every response opens with one ": ping"; a later comment (an idle ping, the
+      // lifetime ": reconnect") proves the server kept this connection up, so a
+      // quiet stream that is cut at its lifetime never counts as failing.
+      onComment: () => {
+        if (++connection.comments < 2) return;
+        failingSince = undefined;
+        failures = 0;
+      },
     });
     // From here on the idle timer decides when the connection is dead: the server
     // pings when idle (every 15 s by default), so silence means a broken path.
@@ -127,8 +136,10 @@ function isTransient(err: LogServiceError): boolean {
 }
 
 /** One SSE message → the events it stands for; advances `cursor` past them. */
-function toEvents(message: EventSourceMessage, cursor: { lastSeq: number | undefined }, url: string): Parsed[] {
-  const lastSeq = cursor.lastSeq;
+function toEvents(
+  message: EventSourceMessage, cursor: { lastSeq: number | undefined }, connection: { firstLine: boolean }, url: string,
+): Parsed[] {
+  let lastSeq = cursor.lastSeq;
   switch (message.event) {
     case 'eof':
       return [{ type: 'end' }];
@@ -150,6 +161,11 @@ function toEvents(message: EventSourceMessage, cursor: { lastSeq: number | undef
       if (seq === undefined || typeof line?.out !== 'string') {
         throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${url}: malformed line event (id ${message.id ?? 'missing'})`);
       }
+      // The server continues after Last-Event-ID, so a first line at or before it
+      // means the key now holds a new stream (closed and reopened, seq from 0
+      // again; README "Where a tail starts"): follow the new one from there.
+      if (connection.firstLine && lastSeq !== undefined && seq <= lastSeq) lastSeq = undefined;
+      connection.firstLine = false;
       if (lastSeq !== undefined && seq <= lastSeq) return []; // already delivered before a reconnect
       const events: Parsed[] = [];
       // Never skip silently (DESIGN §6): a hole the server did not report is reported here.

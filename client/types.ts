@@ -24,10 +24,16 @@ export type Address = CiAddress | HarnessAddress;
 export type PemSource = string | Buffer;
 
 export interface LogServiceClientOptions {
-  /** Base URL of the service, e.g. "http://127.0.0.1:8079" (a path prefix is kept). */
-  server: string | URL;
-  /** Sent as `X-Harness-Token`. The client never reads the environment; the CLI passes LOG_SERVICE_TOKEN in. */
-  token?: string;
+  /**
+   * Base URL of the service, e.g. "http://127.0.0.1:8079" (a path prefix is kept).
+   * Default: `LOG_SERVICE_SERVER` from the environment, else http://127.0.0.1:8079.
+   */
+  server?: string | URL;
+  /**
+   * Sent as `X-Harness-Token`. Default: `LOG_SERVICE_TOKEN` from the environment.
+   * Pass `null` to send no token even when the variable is set.
+   */
+  token?: string | null;
   /**
    * Longest time a call may go without progress (no response headers, no body
    * bytes sent or received), in ms. Default 30 000. Infinity disables it.

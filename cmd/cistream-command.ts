@@ -56,6 +56,9 @@ whichever comes first), so a whole build log streams in few requests and still s
 ${CONNECTION_ENV_HELP}`)
     .action(runAction(streamOf, async (project: string, build: string, stage: string, step: string, message: string | undefined, flags: ConnectionFlags & { level?: string }) => {
       const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
+      if (flags.level !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(flags.level)) {
+        throw new UsageError(`--level: expected a level name of 1-32 letters, digits, _ or - (e.g. info, warn, error), got "${flags.level}"`);
+      }
       const options = flags.level === undefined ? {} : { level: flags.level };
       if (message !== undefined) await stream.push(message.endsWith('\n') ? message : `${message}\n`, options);
       else {

@@ -2,7 +2,7 @@
 // TLS files) and the client they configure. `.env` in the working directory
 // is loaded before options resolve, so a pipeline can keep them in a file;
 // the real environment wins over the file, the command line over both.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { LogServiceClient } from '../client/index.ts';
@@ -69,11 +69,14 @@ export function clientFrom(flags: ConnectionFlags): LogServiceClient {
     throw new UsageError('--cert-file and --key-file go together (mutual TLS needs both)');
   }
   for (const [option, path] of [['--ca-file', flags.caFile], ['--cert-file', flags.certFile], ['--key-file', flags.keyFile]] as const) {
-    if (path !== undefined && !existsSync(path)) throw new UsageError(`${option}: no such file "${path}"`);
+    if (path === undefined) continue;
+    if (!existsSync(path)) throw new UsageError(`${option}: no such file "${path}"`);
+    if (!statSync(path).isFile()) throw new UsageError(`${option}: "${path}" is not a file (expected a PEM file)`);
   }
   return new LogServiceClient({
     server: url,
-    ...(flags.token !== undefined && flags.token !== '' ? { token: flags.token } : {}),
+    // The CLI has already read LOG_SERVICE_TOKEN (env and ./.env) through --token: null stops the client reading it again.
+    token: flags.token !== undefined && flags.token !== '' ? flags.token : null,
     ...(flags.caFile !== undefined ? { ca: flags.caFile } : {}),
     ...(flags.certFile !== undefined ? { cert: flags.certFile } : {}),
     ...(flags.keyFile !== undefined ? { key: flags.keyFile } : {}),

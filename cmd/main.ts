@@ -9,9 +9,15 @@ import { registerTokenCommand } from './token-command.ts';
 
 const program = new Command('log-service')
   .description('CI build log service: live log streams over SSE, blob store, and the clients for both.')
-  // Usage errors stay one line plus a pointer to --help (README: a failure is one line on stderr).
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  // A failure is one line on stderr (README), commander's usage errors too:
+  // "log-service: <what is wrong> (see --help)", the same prefix as our own.
+  .configureOutput({ outputError: (text, write) => write(`${usageLine(text)}\n`) });
+
+function usageLine(text: string): string {
+  const message = text.trim().replace(/^error:\s*/, '').replace(/^log-service:\s*/, '').replace(/\s*[\r\n]+\s*/g, ' ');
+  return `log-service: ${message} (see --help)`;
+}
 
 registerServerCommand(program);
 registerCistoreCommand(program);

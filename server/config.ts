@@ -38,6 +38,7 @@ const schema = z.object({
   LOG_SERVICE_REDIS_USE_TLS: bool.default(false),
   LOG_SERVICE_REDIS_CA_FILE: z.string().min(1).optional(),
   LOG_SERVICE_REDIS_SENTINELS: z.string().min(1).optional(),
+  LOG_SERVICE_REDIS_USE_SENTINEL: bool.optional(),
   LOG_SERVICE_REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   LOG_SERVICE_REDIS_CLUSTER_NODES: z.string().min(1).optional(),
   LOG_SERVICE_TLS_CERT_FILE: z.string().min(1).optional(),
@@ -63,15 +64,26 @@ const schema = z.object({
   LOG_SERVICE_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
 });
 
-/** Older names accepted for the same settings (the seed's MinIO names, livelog's TLS names, AWS's). */
+/**
+ * Other names accepted for the same settings: the seed's MinIO names,
+ * livelog's TLS names, the Harness log-service's Redis names, AWS's region.
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are deliberately not aliased: the
+ * SDK's default chain reads them together with AWS_SESSION_TOKEN, so
+ * temporary credentials work and a key is never paired with another
+ * family's secret.
+ */
 const ALIASES: Record<string, string[]> = {
   LOG_SERVICE_S3_BUCKET: ['LOG_SERVICE_MINIO_BUCKET'],
   LOG_SERVICE_S3_PREFIX: ['LOG_SERVICE_MINIO_PREFIX'],
   LOG_SERVICE_S3_ENDPOINT: ['LOG_SERVICE_MINIO_ENDPOINT'],
   LOG_SERVICE_S3_PATH_STYLE: ['LOG_SERVICE_MINIO_PATH_STYLE'],
-  LOG_SERVICE_S3_ACCESS_KEY_ID: ['LOG_SERVICE_MINIO_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID'],
-  LOG_SERVICE_S3_SECRET_ACCESS_KEY: ['LOG_SERVICE_MINIO_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY'],
+  LOG_SERVICE_S3_ACCESS_KEY_ID: ['LOG_SERVICE_MINIO_ACCESS_KEY_ID'],
+  LOG_SERVICE_S3_SECRET_ACCESS_KEY: ['LOG_SERVICE_MINIO_SECRET_ACCESS_KEY'],
   LOG_SERVICE_S3_REGION: ['LOG_SERVICE_MINIO_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'],
+  LOG_SERVICE_REDIS_USE_TLS: ['LOG_SERVICE_REDIS_SSL_ENABLED'],
+  LOG_SERVICE_REDIS_CA_FILE: ['LOG_SERVICE_REDIS_SSL_CA_CERT_PATH'],
+  LOG_SERVICE_REDIS_SENTINELS: ['LOG_SERVICE_REDIS_SENTINEL_ADDRS'],
+  LOG_SERVICE_REDIS_SENTINEL_NAME: ['LOG_SERVICE_REDIS_MASTER_NAME'],
   LOG_SERVICE_TLS_CERT_FILE: ['SERVER_CRT_FILE'],
   LOG_SERVICE_TLS_KEY_FILE: ['SERVER_KEY_FILE'],
 };
@@ -148,10 +160,18 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     const path = e[f];
     if (path !== undefined && !existsSync(path)) problems.push(`${f}: no such file "${path}"`);
   }
+  if ((e.LOG_SERVICE_S3_ACCESS_KEY_ID === undefined) !== (e.LOG_SERVICE_S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push('LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK\'s default credential chain)');
+  }
+  if (e.LOG_SERVICE_REDIS_USE_SENTINEL === true && e.LOG_SERVICE_REDIS_SENTINELS === undefined) {
+    problems.push('LOG_SERVICE_REDIS_USE_SENTINEL: needs LOG_SERVICE_REDIS_SENTINELS (or LOG_SERVICE_REDIS_SENTINEL_ADDRS) = host:port,…');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  const redisWanted = e.LOG_SERVICE_REDIS_URL ?? e.LOG_SERVICE_REDIS_ENDPOINT ?? e.LOG_SERVICE_REDIS_SENTINELS ?? e.LOG_SERVICE_REDIS_CLUSTER_NODES;
+  // Harness reads its sentinel addresses only when USE_SENTINEL is true; ours count unless it is explicitly false.
+  const sentinels = e.LOG_SERVICE_REDIS_USE_SENTINEL === false ? undefined : e.LOG_SERVICE_REDIS_SENTINELS;
+  const redisWanted = e.LOG_SERVICE_REDIS_URL ?? e.LOG_SERVICE_REDIS_ENDPOINT ?? sentinels ?? e.LOG_SERVICE_REDIS_CLUSTER_NODES;
   const config: Config = {
     http: {
       host, port, publicUrl: e.LOG_SERVICE_PUBLIC_URL?.replace(/\/+$/, ''),
@@ -180,7 +200,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     redis: redisWanted === undefined ? undefined : {
       url: e.LOG_SERVICE_REDIS_URL, endpoint: e.LOG_SERVICE_REDIS_ENDPOINT, password: e.LOG_SERVICE_REDIS_PASSWORD,
       tls: e.LOG_SERVICE_REDIS_USE_TLS, caFile: e.LOG_SERVICE_REDIS_CA_FILE,
-      sentinels: list(e.LOG_SERVICE_REDIS_SENTINELS), sentinelName: e.LOG_SERVICE_REDIS_SENTINEL_NAME,
+      sentinels: list(sentinels), sentinelName: e.LOG_SERVICE_REDIS_SENTINEL_NAME,
       clusterNodes: list(e.LOG_SERVICE_REDIS_CLUSTER_NODES),
     },
     stream: {

@@ -75,7 +75,8 @@ describe('log-service cistore (CLI against a server process)', function () {
     const file = join(dir, 'big.bin');
     await pipeline(patternStream(size, 7), createWriteStream(file));
     const expected = await sha256Of(patternStream(size, 7));
-    const idle = await runCli(['cistore', 'download', 'web', '42', 'test', 'stdin'], { env: env() }); // a small call: the baseline
+    assert.equal((await fetch(`${server.url}/ci/web/42/test/small/blob`, { method: 'PUT', body: 'small\n' })).status, 204);
+    const idle = await runCli(['cistore', 'download', 'web', '42', 'test', 'small'], { env: env() }); // a small call: the baseline
     const up = await runCli(['cistore', 'upload', 'web', '42', 'test', 'big', file], { env: env(), timeoutMs: 120_000 });
     assert.equal(up.code, 0, up.stderr);
     const { sink, digest } = hashingSink();
@@ -88,6 +89,17 @@ describe('log-service cistore (CLI against a server process)', function () {
       assert.ok(grown(up.peakRssKb) < 64, `upload grew the CLI by ${grown(up.peakRssKb)} MiB`);
       assert.ok(grown(down.peakRssKb) < 64, `download grew the CLI by ${grown(down.peakRssKb)} MiB`);
     }
+    // The same 100 MB through stdin: streamed too, not read whole before sending.
+    const fromStdin = await runCli(['cistore', 'upload', 'web', '42', 'test', 'big-stdin'], { env: env(), input: patternStream(size, 7), timeoutMs: 120_000 });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    if (idle.peakRssKb !== undefined && fromStdin.peakRssKb !== undefined) {
+      const grown = Math.round((fromStdin.peakRssKb - idle.peakRssKb) / 1024);
+      assert.ok(grown < 64, `a stdin upload grew the CLI by ${grown} MiB`);
+    }
+    const stdinCopy = hashingSink();
+    const back = await runCli(['cistore', 'download', 'web', '42', 'test', 'big-stdin'], { env: env(), stdout: stdinCopy.sink, timeoutMs: 120_000 });
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(stdinCopy.digest(), expected);
     const out = join(dir, 'big.out');
     const toFile = await runCli(['cistore', 'download', 'web', '42', 'test', 'big', '-o', out], { env: env(), timeoutMs: 120_000 });
     assert.equal(toFile.code, 0, toFile.stderr);
@@ -116,11 +128,19 @@ describe('log-service cistore (CLI against a server process)', function () {
     assert.equal(existsSync(out), false, 'no file is left behind');
   });
 
-  it('exits 1 with one line naming the server when nothing listens there', async () => {
+  it('exits 1 with one line naming the server when nothing listens there, for every client command', async () => {
     const port = await freePort();
-    const res = await runCli(['cistore', 'download', ...STEP, '--server', `http://127.0.0.1:${port}`], { env: env() });
-    assert.equal(res.code, 1);
-    assert.equal(res.stderr, `log-service: cannot reach http://127.0.0.1:${port}: connection refused (LOGSVC_NETWORK)\n`);
+    const commands = [
+      ['cistore', 'download', ...STEP], ['cistore', 'upload', ...STEP, '-'], ['cistore', 'upload-link', ...STEP], ['cistore', 'download-link', ...STEP],
+      ['cistream', 'open', ...STEP], ['cistream', 'push', ...STEP, 'hello'], ['cistream', 'push', ...STEP], ['cistream', 'tail', ...STEP],
+      ['cistream', 'close', ...STEP], ['cistream', 'info'],
+    ];
+    for (const args of commands) {
+      const res = await runCli([...args, '--server', `http://127.0.0.1:${port}`], { env: env(), input: 'a line\n' });
+      assert.equal(res.code, 1, args.join(' '));
+      assert.equal(res.stdout.length, 0, args.join(' '));
+      assert.equal(res.stderr, `log-service: cannot reach http://127.0.0.1:${port}: connection refused (LOGSVC_NETWORK)\n`, args.join(' '));
+    }
   });
 
   it('exits 2 on bad usage: a missing argument, an invalid ID, a bad --server, a missing file', async () => {

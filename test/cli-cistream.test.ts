@@ -130,7 +130,9 @@ describe('log-service cistream (CLI against a server process)', function () {
     const cases: [string[], RegExp][] = [
       [['cistream', 'tail', '--from', '1', '--tail', '2', ...step], /--from and --tail exclude each other/],
       [['cistream', 'tail', '--from', 'abc', ...step], /--from must be a non-negative integer/],
-      [['cistream', 'open', '--ttl', '-5', ...step], /--ttl|unknown option/],
+      [['cistream', 'open', '--ttl', '-5', ...step], /--ttl must be a non-negative integer/],
+      [['cistream', 'push', '--level', '', 'hi', ...step], /--level: expected a level name/],
+      [['cistream', 'bogus'], /unknown command 'bogus'/],
       [['cistream', 'push', 'web', '42'], /missing required argument/],
       [['cistream', 'open', 'web', '..', 'test', 'unit'], /invalid build "\.\."/],
     ];
@@ -138,6 +140,7 @@ describe('log-service cistream (CLI against a server process)', function () {
       const res = await runCli(args, { env: env() });
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, message);
+      assert.match(res.stderr, /^log-service: [^\n]+ \(see --help\)\n$/, 'one line, one prefix');
     }
   });
 

@@ -15,6 +15,37 @@ describe('client input checks', function () {
     assert.doesNotMatch(res.stderr, /s3cret/);
   });
 
+  it('takes the server and token from LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN when no option is given', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers['x-harness-token'] as string | undefined);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"streams":{}}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const saved = { server: process.env.LOG_SERVICE_SERVER, token: process.env.LOG_SERVICE_TOKEN };
+    try {
+      process.env.LOG_SERVICE_SERVER = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      process.env.LOG_SERVICE_TOKEN = 'from-env';
+      await new LogServiceClient().listStreams();
+      await new LogServiceClient({ token: 'from-option' }).listStreams();
+      await new LogServiceClient({ token: null }).listStreams();
+      assert.deepEqual(seen, ['from-env', 'from-option', undefined]);
+    } finally {
+      for (const [name, value] of [['LOG_SERVICE_SERVER', saved.server], ['LOG_SERVICE_TOKEN', saved.token]] as const) {
+        if (value === undefined) delete process.env[name]; else process.env[name] = value;
+      }
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('treats a --ca-file, --cert-file or --key-file that is a directory as bad usage naming the option', async () => {
+    const { tmpdir } = await import('node:os');
+    const res = await runCli(['cistream', 'info', '--ca-file', tmpdir(), '--server', 'https://127.0.0.1:1']);
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /^log-service: --ca-file: ".*" is not a file/);
+  });
+
   it('treats a download -o that is a directory or has no parent directory as bad usage (exit 2), writing nothing', async () => {
     const { tmpdir } = await import('node:os');
     for (const output of [tmpdir(), '/nonexistent-dir/x.log']) {

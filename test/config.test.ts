@@ -17,15 +17,39 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http), 'the config object is frozen');
   });
 
-  it('accepts the seed MinIO names, livelog TLS names and AWS credentials as aliases', () => {
+  it('accepts the seed MinIO names, livelog TLS names and the AWS region as aliases', () => {
     const c = loadConfig({
       LOG_SERVICE_MINIO_BUCKET: 'b', LOG_SERVICE_MINIO_ENDPOINT: 'http://127.0.0.1:9000', LOG_SERVICE_MINIO_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: 'ak', AWS_SECRET_ACCESS_KEY: 'sk', AWS_REGION: 'eu-west-1',
+      LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'ak', LOG_SERVICE_MINIO_SECRET_ACCESS_KEY: 'sk', AWS_REGION: 'eu-west-1',
     });
     assert.deepEqual(c.s3, {
       bucket: 'b', prefix: '', endpoint: 'http://127.0.0.1:9000', pathStyle: true, region: 'eu-west-1', accessKeyId: 'ak', secretAccessKey: 'sk',
     });
     assert.throws(() => loadConfig({ SERVER_CRT_FILE: '/nope.crt', SERVER_KEY_FILE: '/nope.key' }), /LOG_SERVICE_TLS_CERT_FILE: no such file/);
+  });
+
+  it('leaves AWS_* credentials to the SDK chain, so a session token is never dropped and families never mix', () => {
+    assert.throws(() => loadConfig({
+      LOG_SERVICE_S3_BUCKET: 'b', AWS_ACCESS_KEY_ID: 'ak', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st',
+      LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'minio-key',
+    }), /LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together/, 'a MinIO key is never paired with the AWS secret');
+    const sdkChain = loadConfig({ LOG_SERVICE_S3_BUCKET: 'b', AWS_ACCESS_KEY_ID: 'ak', AWS_SECRET_ACCESS_KEY: 'sk' });
+    assert.equal(sdkChain.s3?.accessKeyId, undefined);
+    assert.equal(sdkChain.s3?.secretAccessKey, undefined);
+  });
+
+  it('accepts the Harness log-service Redis names', () => {
+    const c = loadConfig({
+      LOG_SERVICE_REDIS_ENDPOINT: '10.0.0.9:6379', LOG_SERVICE_REDIS_SSL_ENABLED: 'true', LOG_SERVICE_REDIS_SSL_CA_CERT_PATH: '/etc/hostname',
+      LOG_SERVICE_REDIS_USE_SENTINEL: 'true', LOG_SERVICE_REDIS_MASTER_NAME: 'logs', LOG_SERVICE_REDIS_SENTINEL_ADDRS: '10.0.0.1:26379,10.0.0.2:26379',
+    });
+    assert.equal(c.redis?.tls, true);
+    assert.equal(c.redis?.caFile, '/etc/hostname');
+    assert.equal(c.redis?.sentinelName, 'logs');
+    assert.deepEqual(c.redis?.sentinels, ['10.0.0.1:26379', '10.0.0.2:26379']);
+    const ignored = loadConfig({ LOG_SERVICE_REDIS_USE_SENTINEL: 'false', LOG_SERVICE_REDIS_SENTINEL_ADDRS: '10.0.0.1:26379' });
+    assert.equal(ignored.redis, undefined, 'Harness ignores sentinel addresses unless USE_SENTINEL is true');
+    assert.throws(() => loadConfig({ LOG_SERVICE_REDIS_USE_SENTINEL: 'true' }), /LOG_SERVICE_REDIS_USE_SENTINEL: needs LOG_SERVICE_REDIS_SENTINELS/);
   });
 
   it('reads sizes with binary units', () => {
