@@ -8,6 +8,10 @@ import { truncateOut } from '../stream/line-codec.ts';
 import type { CursorStart } from '../stream/log-stream.ts';
 import type { SseWriter } from './sse-writer.ts';
 
+const BATCH_LINES = 500;
+/** Characters per write (UTF-16 units; at most 3 bytes each on the wire). */
+const BATCH_BYTES = 256 * 1024;
+
 export async function* blobRows(body: Readable, maxRowBytes: number): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let held = 0;
@@ -39,13 +43,21 @@ export async function* blobRows(body: Readable, maxRowBytes: number): AsyncGener
   if (held > 0) yield Buffer.concat(pending, held);
 }
 
-/** The line JSON for one blob row: the row itself when it is a line object. */
+/**
+ * The line JSON for one blob row. A line object is written out again, never
+ * passed through: JSON may hold a raw CR between tokens, which SSE reads as a
+ * line end (WHATWG HTML §9.2.6), and an uploaded row may carry an `out` over
+ * the line limit. JSON.stringify emits neither.
+ */
 export function rowToLineJson(row: Buffer, seq: number, created: string, maxLineBytes: number): string {
   const text = row.toString('utf8');
-  if (text.startsWith('{')) {
+  if (text.trimStart().startsWith('{')) {
     try {
       const v = JSON.parse(text) as { out?: unknown };
-      if (typeof v === 'object' && v !== null && typeof v.out === 'string') return text;
+      if (typeof v === 'object' && v !== null && typeof v.out === 'string') {
+        v.out = truncateOut(v.out, maxLineBytes);
+        return JSON.stringify(v);
+      }
     } catch {
       // not JSON: served as text below
     }
@@ -108,13 +120,21 @@ export async function serveBlobAsStream(source: BlobSource, start: CursorStart, 
   if (body === null) return;
   let seq = firstSeq;
   let out: string[] = [];
+  let held = 0;
   for await (const row of blobRows(body, maxRow)) {
     if (sse.isClosed) { body.destroy(); return; }
-    if (seq >= from) out.push(`id: ${seq}\ndata: ${rowToLineJson(row, seq, source.created, maxLineBytes)}\n\n`);
+    if (seq >= from) {
+      const event = `id: ${seq}\ndata: ${rowToLineJson(row, seq, source.created, maxLineBytes)}\n\n`;
+      out.push(event);
+      held += event.length;
+    }
     seq++;
-    if (out.length >= 500) {
+    // The same bound as a live tail's batch (tail-loop.ts): a viewer that stops
+    // reading holds one batch plus its socket buffer, however long the rows.
+    if (out.length >= BATCH_LINES || held >= BATCH_BYTES) {
       await sse.write(out.join(''));
       out = [];
+      held = 0;
     }
   }
   if (out.length > 0) await sse.write(out.join(''));

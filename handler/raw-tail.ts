@@ -11,6 +11,7 @@ import { ServiceError } from '../server/errors.ts';
 import { decodeLine } from '../stream/line-codec.ts';
 import type { StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import { blobRows, snapshotOrigin } from './blob-tail.ts';
+import { TAIL_STALL_MS, waitForDrain } from './drain-wait.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
 
@@ -52,7 +53,7 @@ export async function rawTail(
       blob = await ctx.store.get(name);
       if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
     }
-    await serveBlobText(blob.body, Math.max(from, firstOffset), firstOffset, res, ctx.config.stream.maxLineBytes, viewerLeft.signal);
+    await serveBlobText(blob.body, Math.max(from, firstOffset), firstOffset, res, ctx.config.stream.maxLineBytes, viewerLeft.signal, stallMs(ctx));
   } finally {
     release();
   }
@@ -67,13 +68,13 @@ function start(res: ServerResponse, offset: number): void {
   });
 }
 
-async function write(res: ServerResponse, data: Buffer, signal: AbortSignal): Promise<void> {
+function stallMs(ctx: HandlerContext): number {
+  return Math.min(TAIL_STALL_MS, ctx.config.limits.tailMaxSeconds * 1000);
+}
+
+async function write(res: ServerResponse, data: Buffer, signal: AbortSignal, stallMs: number): Promise<void> {
   if (data.length === 0 || res.destroyed || res.writableEnded || res.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => { res.off('drain', done); signal.removeEventListener('abort', done); resolve(); };
-    res.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  await waitForDrain(res, signal, stallMs);
 }
 
 function text(line: StoredLine): Buffer {
@@ -111,7 +112,7 @@ async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: 
         pieces.push(line.offset >= position ? bytes : bytes.subarray(position - line.offset));
         position = end;
       }
-      await write(res, Buffer.concat(pieces), signal);
+      await write(res, Buffer.concat(pieces), signal, stallMs(ctx));
       if (ended || signal.aborted || Date.now() >= deadline) break; // at the lifetime: resume by offset
       const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
       if (batch.dropped) break; // a gap: end here; the reader resumes and sees X-Log-Offset jump
@@ -147,7 +148,7 @@ async function* blobTexts(body: Readable, maxLineBytes: number): AsyncGenerator<
 }
 
 async function serveBlobText(
-  body: Readable, from: number, firstOffset: number, res: ServerResponse, maxLineBytes: number, signal: AbortSignal,
+  body: Readable, from: number, firstOffset: number, res: ServerResponse, maxLineBytes: number, signal: AbortSignal, stall: number,
 ): Promise<void> {
   let position = firstOffset;
   let started = false;
@@ -159,7 +160,7 @@ async function serveBlobText(
     const next = position + chunk.length;
     if (next > from) {
       if (!started) { start(res, from); started = true; }
-      await write(res, position >= from ? chunk : chunk.subarray(from - position), signal);
+      await write(res, position >= from ? chunk : chunk.subarray(from - position), signal, stall);
     }
     position = next;
   }

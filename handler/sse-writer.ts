@@ -2,6 +2,7 @@
 // respect backpressure: when the socket is full we wait for 'drain' before
 // reading more, so a slow viewer costs at most one batch plus the socket buffer.
 import type { ServerResponse } from 'node:http';
+import { TAIL_STALL_MS, waitForDrain } from './drain-wait.ts';
 
 export type TerminalStyle = 'ci' | 'harness';
 
@@ -15,7 +16,8 @@ export const SSE_HEADERS = {
 export class SseWriter {
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal) {
+  /** `stallMs`: a socket that takes nothing for this long is dropped (see drain-wait.ts). */
+  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal, private readonly stallMs = TAIL_STALL_MS) {
     signal.addEventListener('abort', () => { this.closed = true; }, { once: true });
   }
 
@@ -33,15 +35,7 @@ export class SseWriter {
   async write(data: Buffer | string): Promise<void> {
     if (this.isClosed) return;
     if (this.res.write(data)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.res.on('drain', done);
-      this.signal.addEventListener('abort', done, { once: true });
-    });
+    await waitForDrain(this.res, this.signal, this.stallMs);
   }
 
   ping(): Promise<void> {

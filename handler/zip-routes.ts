@@ -15,8 +15,8 @@ import type { HandlerContext } from './context.ts';
 import { internalName, validateAccount, validateCiId, validatePrefix } from './keys.ts';
 import { optionalAccount } from './stream-routes.ts';
 
-/** Zip objects ZipExports stores live under "<account>/~zip/": never part of another zip. */
-const isStoredZip = (name: string) => name.includes('/~zip/');
+/** Zips stored by ZipExports live under "~zip/" (no account's prefix): never part of another zip. */
+const isStoredZip = (name: string) => name.startsWith('~zip/');
 
 export function zipRouter(ctx: HandlerContext): Router {
   const r = Router();
@@ -38,7 +38,8 @@ export function zipRouter(ctx: HandlerContext): Router {
     const query = queryOf(req);
     const grant = ctx.auth.identify(req);
     const account = validateAccount(query.get('accountID') ?? undefined);
-    const prefix = validatePrefix(query.get('prefix') ?? undefined);
+    // A prefix names a folder: "proj/b" zips proj/b/…, never proj/b2/… (whose entries would be named "2/…").
+    const prefix = asFolder(validatePrefix(query.get('prefix') ?? undefined));
     ctx.auth.authorizePrefix(grant, account, 'read', prefix);
     if (exports !== undefined) {
       res.status(200).json(await exports.request(account, prefix));
@@ -52,10 +53,14 @@ export function zipRouter(ctx: HandlerContext): Router {
 
   r.get('/links/zip', async (req, res) => {
     const target = ctx.links.verify(queryOf(req), 'ZIP');
-    const prefix = validatePrefix(target.key);
+    const prefix = asFolder(validatePrefix(target.key));
     await sendZip(ctx, res, internalName(target.accountID, prefix), `${prefix.replace(/[^A-Za-z0-9._-]+/g, '-')}.zip`);
   });
   return r;
+}
+
+function asFolder(prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 async function sendZip(ctx: HandlerContext, res: ServerResponse, prefix: string, filename: string): Promise<void> {

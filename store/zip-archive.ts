@@ -21,19 +21,7 @@ export interface ZipOptions {
  * the returned stream (a zip cannot skip an entry it has started).
  */
 export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOptions): Promise<Readable> {
-  const names: string[] = [];
-  let count = 0;
-  for await (const entry of store.list(prefix)) {
-    if (options.skip?.(entry.name) === true) continue;
-    count++;
-    if (count <= options.maxEntries) names.push(entry.name);
-  }
-  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${prefix}"`);
-  if (count > options.maxEntries) {
-    throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
-      `${count} blobs under the prefix "${prefix}"; a zip holds at most ${options.maxEntries}`);
-  }
-
+  const names = await zipEntries(store, prefix, options);
   const zip = new ZipFile();
   const output = zip.outputStream as Readable;
   let current: Readable | undefined;
@@ -56,6 +44,27 @@ export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOpt
   }
   zip.end();
   return output;
+}
+
+/**
+ * The names of the blobs a zip of `prefix` holds. Rejects with
+ * LOGSVC_BLOB_NOT_FOUND (none) or LOGSVC_TOO_MANY_ENTRIES (over the cap; the
+ * listing goes on only to say how many there are).
+ */
+export async function zipEntries(store: BlobStore, prefix: string, options: ZipOptions): Promise<string[]> {
+  const names: string[] = [];
+  let count = 0;
+  for await (const entry of store.list(prefix)) {
+    if (options.skip?.(entry.name) === true) continue;
+    count++;
+    if (count <= options.maxEntries) names.push(entry.name);
+  }
+  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${prefix}"`);
+  if (count > options.maxEntries) {
+    throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
+      `${count} blobs under the prefix "${prefix}"; a zip holds at most ${options.maxEntries}`);
+  }
+  return names;
 }
 
 /**

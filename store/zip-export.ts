@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../server/errors.ts';
 import type { BlobStore } from './blob-store.ts';
-import { zipBlobs } from './zip-archive.ts';
+import { zipBlobs, zipEntries } from './zip-archive.ts';
 
 export type ZipExportState = 'queued' | 'in_progress' | 'success' | 'failed';
 
@@ -51,7 +51,11 @@ interface Job {
   code?: string;
 }
 
-/** Zip objects live in the account, under a directory no CI id can name. */
+/**
+ * Zip objects live under "~zip/<account>/": "~zip" is no valid account, so
+ * they never mix with an account's blobs, and one lifecycle rule on the "~zip/"
+ * prefix expires them all (docker-compose.minio.yml sets one).
+ */
 const ZIP_DIR = '~zip/';
 
 export class ZipExports {
@@ -69,7 +73,7 @@ export class ZipExports {
 
   /** The blob name the zip of `prefix` (relative to the account) is stored under. */
   static zipName(accountID: string, prefix: string): string {
-    return `${accountID}/${ZIP_DIR}${createHash('sha256').update(prefix).digest('hex')}.zip`;
+    return `${ZIP_DIR}${accountID}/${createHash('sha256').update(prefix).digest('hex')}.zip`;
   }
 
   /** Starts the export of `<accountID>/<prefix>` unless one is under way or recent, and reports on it. */
@@ -84,12 +88,17 @@ export class ZipExports {
     }
     if (job === undefined) {
       const existing = await this.store.head(name);
+      const fresh = existing !== null && !this.stale(Date.parse(existing.created));
+      const zipDir = `${ZIP_DIR}${accountID}/`;
+      // Nothing to zip, or too much: answered now with its 404 / 413, as the LMDB route answers,
+      // rather than as a "failed" status found on a later poll.
+      if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, skip: (n) => n.startsWith(zipDir) });
       const raced = this.jobs.get(name);
       if (raced !== undefined) return this.report(raced);
-      job = { name, prefix: `${accountID}/${prefix}`, zipDir: `${accountID}/${ZIP_DIR}`, state: 'queued' };
-      if (existing !== null && !this.stale(Date.parse(existing.created))) {
+      job = { name, prefix: `${accountID}/${prefix}`, zipDir, state: 'queued' };
+      if (fresh) {
         job.state = 'success';
-        job.finishedAt = Date.parse(existing.created);
+        job.finishedAt = Date.parse(existing!.created);
       }
       this.track(job);
       if (job.state === 'queued') {

@@ -48,7 +48,9 @@ describe('the service on S3 (s3rver)', function () {
   let server: TestServer;
   before(async () => {
     s3 = await startS3rver();
-    server = await startTestServer({ ...s3Env(s3), LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0', LOG_SERVICE_MAX_BLOB_BYTES: '20MiB' });
+    server = await startTestServer({
+      ...s3Env(s3), LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0', LOG_SERVICE_MAX_BLOB_BYTES: '20MiB', LOG_SERVICE_LINK_EXPIRY_SECONDS: '900',
+    });
   });
   after(async () => {
     await server?.destroy();
@@ -84,7 +86,8 @@ describe('the service on S3 (s3rver)', function () {
   it('hands out S3 presigned links that work with plain fetch, expires in nanoseconds', async () => {
     const up = (await (await fetch(`${server.url}/ci/p/1/s/t/blob/link/upload`, { method: 'POST' })).json()) as { link: string; expires: number };
     assert.match(up.link, new RegExp(`^${s3.endpoint}/${s3.bucket}/svc/default/p/1/s/t\\?.*X-Amz-Signature=`));
-    assert.equal(up.expires, 3600e9);
+    assert.equal(up.expires, 900e9, 'LOG_SERVICE_LINK_EXPIRY_SECONDS, in nanoseconds');
+    assert.equal(new URL(up.link).searchParams.get('X-Amz-Expires'), '900', 'the presigned URL itself carries the configured expiry');
     assert.equal((await fetch(up.link, { method: 'PUT', body: 'presigned upload' })).status, 200);
     const down = (await (await fetch(`${server.url}/ci/p/1/s/t/blob/link/download`, { method: 'POST' })).json()) as { link: string };
     assert.equal(await (await fetch(down.link)).text(), 'presigned upload');
@@ -125,7 +128,16 @@ describe('the service on S3 (s3rver)', function () {
     assertBuildZip(await unzip(Buffer.from(await zip.arrayBuffer())));
   });
 
+  it('treats a POST /blob/download prefix without a trailing slash as a folder (no sibling builds in the zip)', async () => {
+    await uploadBuild(server.url, 'zip3');
+    const done = await pollZip(server.url, 'proj/zip3');
+    assertBuildZip(await unzip(Buffer.from(await (await fetch(done.link)).arrayBuffer())));
+  });
+
   it('answers 404 for a zip of a build with no blobs', async () => {
+    const harness = await fetch(`${server.url}/blob/download?accountID=default&prefix=proj/nothing-here/`, { method: 'POST' });
+    assert.equal(harness.status, 404, 'on S3 too, at once rather than as a failed status later');
+    assert.equal(((await harness.json()) as { code: string }).code, 'LOGSVC_BLOB_NOT_FOUND');
     const res = await fetch(`${server.url}/ci/proj/nothing-here/logs.zip`);
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_BLOB_NOT_FOUND');
@@ -154,6 +166,12 @@ describe('zip downloads on the LMDB store', function () {
     assertBuildZip(await unzip(Buffer.from(await (await fetch(body.link)).arrayBuffer())));
     const tampered = await fetch(body.link.replace('proj%2Fb2', 'proj%2Fb1'));
     assert.equal(tampered.status, 403);
+  });
+
+  it('treats a POST /blob/download prefix without a trailing slash as a folder (no sibling builds in the zip)', async () => {
+    await uploadBuild(server.url, 'b4');
+    const body = await pollZip(server.url, 'proj/b4');
+    assertBuildZip(await unzip(Buffer.from(await (await fetch(body.link)).arrayBuffer())));
   });
 
   it('refuses a zip over the entry cap with 413 LOGSVC_TOO_MANY_ENTRIES before sending anything', async () => {

@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { BlobStore } from '../store/blob-store.ts';
 import { createS3BlobStore } from '../store/s3-blob-store.ts';
+import { startS3Recorder } from './support/s3-recorder.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
 
 const MiB = 1024 * 1024;
@@ -219,6 +220,24 @@ describe('S3 blob store on s3rver', function () {
     await assert.rejects(store.put('acct/fail/new', patternStream(40 * MiB, { failAt: 20 * MiB })), /source failed midway/);
     assert.equal(await store.head('acct/fail/new'), null);
     assert.deepEqual(await stagingObjects(s3), []);
+  });
+
+  it('aborts its own multipart upload (AbortMultipartUpload with its uploadId) when the source fails', async () => {
+    const recorder = await startS3Recorder(s3.endpoint);
+    const recorded = createS3BlobStore({ ...s3.config, endpoint: recorder.endpoint });
+    try {
+      await assert.rejects(recorded.put('acct/abort/log', patternStream(40 * MiB, { failAt: 20 * MiB })), /source failed midway/);
+      const parts = recorder.requests.filter((r) => /^PUT .*[?&]partNumber=/.test(r));
+      assert.ok(parts.length >= 1, `parts were sent: ${recorder.requests.join(', ')}`);
+      const uploadId = /[?&]uploadId=([^&]+)/.exec(parts[0]!)?.[1];
+      assert.ok(uploadId !== undefined);
+      const aborts = recorder.requests.filter((r) => r.startsWith('DELETE ') && r.includes(`uploadId=${uploadId}`));
+      assert.ok(aborts.length >= 1, `no AbortMultipartUpload for ${uploadId}: ${recorder.requests.join(', ')}`);
+      assert.ok(!recorder.requests.some((r) => /^POST .*[?&]uploadId=/.test(r)), 'the upload was never completed');
+    } finally {
+      await recorded.close();
+      await recorder.close();
+    }
   });
 
   it('leaves the previous blob intact when a small source fails before its end', async () => {

@@ -119,7 +119,7 @@ describe('zip of the blobs under a prefix', function () {
       const first = await exports.request('acct', 'proj/1/');
       assert.equal(first.status, 'queued');
       assert.equal(first.expires, 600 * 1e9, 'expires is the link lifetime in nanoseconds');
-      assert.match(first.link, /^http:\/\/127\.0\.0\.1:\d+\/logs\/svc\/acct\/~zip\/[0-9a-f]{64}\.zip\?/);
+      assert.match(first.link, /^http:\/\/127\.0\.0\.1:\d+\/logs\/svc\/~zip\/acct\/[0-9a-f]{64}\.zip\?/);
 
       const { seen, last } = await pollUntilDone(exports, 'acct', 'proj/1/');
       const order: ZipExportState[] = ['queued', 'in_progress', 'success'];
@@ -145,21 +145,54 @@ describe('zip of the blobs under a prefix', function () {
       assert.equal((await elsewhere.request('acct', 'proj/1/')).status, 'success');
     });
 
-    it('ends failed with the reason when the prefix holds too many blobs, and a new request starts over', async () => {
-      const exports = new ZipExports(store, { maxEntries: 2, linkExpirySeconds: 60 });
-      const { last } = await pollUntilDone(exports, 'acct', 'proj/');
-      assert.equal(last.status, 'failed');
-      assert.equal(last.code, 'LOGSVC_TOO_MANY_ENTRIES');
-      assert.match(last.message ?? '', /4 blobs/);
-      const again = await exports.request('acct', 'proj/');
-      assert.notEqual(again.status, 'failed');
+    it('passes through exactly queued, in_progress and success while the zip is built', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const gated: BlobStore = Object.create(store) as BlobStore;
+      gated.get = async (name, range) => {
+        await gate; // the build holds here, so a poll must see it in progress
+        return store.get(name, range);
+      };
+      const exports = new ZipExports(gated, { maxEntries: 10, linkExpirySeconds: 60 });
+      const seen: ZipExportState[] = [(await exports.request('acct', 'proj/10/')).status];
+      for (let i = 0; i < 200 && seen.at(-1) !== 'in_progress'; i++) {
+        await sleep(10);
+        const status = (await exports.request('acct', 'proj/10/')).status;
+        if (status !== seen.at(-1)) seen.push(status);
+      }
+      release();
+      const { seen: rest } = await pollUntilDone(exports, 'acct', 'proj/10/');
+      for (const status of rest) if (status !== seen.at(-1)) seen.push(status);
+      assert.deepEqual(seen, ['queued', 'in_progress', 'success']);
     });
 
-    it('ends failed with LOGSVC_BLOB_NOT_FOUND for an empty prefix', async () => {
-      const exports = new ZipExports(store, { maxEntries: 10, linkExpirySeconds: 60 });
-      const { last } = await pollUntilDone(exports, 'acct', 'nothing-here/');
+    it('ends failed with the reason when storing the zip fails, and a new request starts over', async () => {
+      let failPuts = true;
+      const failing: BlobStore = Object.create(store) as BlobStore;
+      failing.put = async (name, body, options) => {
+        if (failPuts) {
+          body.destroy();
+          throw Object.assign(new Error('S3 is unavailable (put): SlowDown'), { code: 'LOGSVC_BACKEND_UNAVAILABLE' });
+        }
+        return store.put(name, body, options);
+      };
+      const exports = new ZipExports(failing, { maxEntries: 10, linkExpirySeconds: 60, reuseSeconds: 0 });
+      const { last } = await pollUntilDone(exports, 'acct', 'proj/1/build/');
       assert.equal(last.status, 'failed');
-      assert.equal(last.code, 'LOGSVC_BLOB_NOT_FOUND');
+      assert.match(last.message ?? '', /SlowDown/);
+      failPuts = false;
+      const { last: again } = await pollUntilDone(exports, 'acct', 'proj/1/build/');
+      assert.equal(again.status, 'success');
+    });
+
+    it('answers too many blobs (413) and an empty prefix (404) at once, before queueing anything', async () => {
+      const exports = new ZipExports(store, { maxEntries: 2, linkExpirySeconds: 60 });
+      await assert.rejects(exports.request('acct', 'proj/'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'LOGSVC_TOO_MANY_ENTRIES');
+        assert.match(err.message, /4 blobs/);
+        return true;
+      });
+      await assert.rejects(exports.request('acct', 'nothing-here/'), { code: 'LOGSVC_BLOB_NOT_FOUND' });
     });
   });
 });

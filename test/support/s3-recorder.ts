@@ -1,0 +1,40 @@
+// An HTTP proxy in front of s3rver that records every S3 request (method and
+// URL) and answers AbortMultipartUpload itself with 204, as S3 does: s3rver
+// has no such route. Tests use it to prove which S3 calls the store made.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface S3Recorder {
+  endpoint: string;
+  /** "METHOD /bucket/key?query" of every request so far. */
+  readonly requests: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function startS3Recorder(target: string): Promise<S3Recorder> {
+  const upstream = new URL(target);
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const line = `${req.method ?? 'GET'} ${req.url ?? '/'}`;
+    requests.push(line);
+    if (req.method === 'DELETE' && /[?&]uploadId=/.test(req.url ?? '')) {
+      req.resume();
+      res.writeHead(204).end();
+      return;
+    }
+    const forward = http.request({
+      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers,
+    }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
