@@ -36,6 +36,8 @@ return 1
  *
  * Entry fields: j = line JSON, o = text offset, t = text bytes, b = encoded
  * event bytes before this line (cumulative), used to trim by bytes.
+ * Each XADD carries MAXLEN ~ (maxLines + 2) as a cap; XTRIM MINID at the end
+ * trims exactly.
  */
 const PUSH = `
 local m = redis.call('HMGET', KEYS[1], 'gen', 'closed', 'next', 'text', 'eb', 'lo', 'loe', 'ttl')
@@ -47,11 +49,26 @@ redis.call('PEXPIRE', KEYS[1], m[8])
 redis.call('PEXPIRE', KEYS[2], m[8])
 if #ARGV < 6 then return result end
 local seq, text, eb = first, tonumber(m[4]), tonumber(m[5])
+-- Safety cap (DESIGN §7 "XADD … MAXLEN ~"): bounds the stream while a batch
+-- larger than maxLines is being added, before the exact trim below runs. It
+-- must never cut a line that the exact trim keeps, and it cannot:
+-- * MAXLEN ~ N removes only whole oldest radix-tree nodes and never leaves
+--   fewer than the newest N entries;
+-- * the exact trim keeps at most the newest maxLines lines (fewer under
+--   maxBytes), and startOf() below only reads lines among those;
+-- * every entry newer than a retained line is a line: the open marker
+--   ('<gen>-0') is always the oldest entry and the close marker is never
+--   present while the stream is open (CLOSE adds it, OPEN deletes both keys).
+-- So N = maxLines would already do; N = maxLines + 2 also counts both markers
+-- as if they were present, so a stream holding maxLines lines plus its
+-- markers is never touched by the cap, even if it were exact (no '~'). The
+-- exact MINID trim stays the authority on retention, and 'lo' with it.
+local cap = string.format('%d', tonumber(ARGV[1]) + 2)
 for i = 4, #ARGV, 3 do
   local s = string.format('%d', seq)
   local json = ARGV[i]
   if ARGV[i + 1] ~= '' then json = json .. s .. ARGV[i + 1] end
-  redis.call('XADD', KEYS[2], 'NOMKSTREAM', gen .. '-' .. string.format('%d', seq + 1),
+  redis.call('XADD', KEYS[2], 'NOMKSTREAM', 'MAXLEN', '~', cap, gen .. '-' .. string.format('%d', seq + 1),
     'j', json, 'o', string.format('%d', text), 't', ARGV[i + 2], 'b', string.format('%d', eb))
   -- the SSE event is "id: <seq>\\ndata: <json>\\n\\n" (line-codec.ts encodeLine)
   eb = eb + 13 + #s + #json

@@ -222,7 +222,10 @@ describe('RedisLogStream', function () {
     viewer?.release();
   });
 
-  it('never recreates a stream key by a push after close or after the key vanished (NOMKSTREAM)', async () => {
+  // PUSH checks EXISTS on the stream key before any XADD, so its NOMKSTREAM is
+  // defensive: what can fail is the observable property, which this tests.
+  // (Without the EXISTS check the push to a vanished stream key would succeed.)
+  it('refuses a push and creates no stream key once the stream is closed and expired, or its stream key vanished', async () => {
     const s = make({ closedGraceSeconds: 1 });
     const name = uniqueName();
     await s.open(name);
@@ -237,11 +240,151 @@ describe('RedisLogStream', function () {
     await assert.rejects(s.push(name, [{ out: 'late\n' }]), { code: 'LOGSVC_STREAM_NOT_FOUND' });
     assert.deepEqual(await keysOf(), [], 'the push wrote nothing');
 
+    // The meta hash says open, but the stream key is gone (deleted, or evicted by maxmemory).
     const other = uniqueName();
+    const meta = `${NAMESPACE}{${other}}:m`;
+    const key = `${NAMESPACE}{${other}}:s`;
     await s.open(other);
-    await admin!.del(`${NAMESPACE}{${other}}:s`);
-    await assert.rejects(s.push(other, [{ out: 'x\n' }]), { code: 'LOGSVC_STREAM_NOT_FOUND' });
-    assert.equal(await admin!.exists(`${NAMESPACE}{${other}}:s`), 0);
+    await s.push(other, [{ out: 'kept\n' }]);
+    await admin!.del(key);
+    const before = await admin!.hgetall(meta);
+    await assert.rejects(s.push(other, Array.from({ length: 5 }, (_, i) => ({ out: `${i}\n` }))), { code: 'LOGSVC_STREAM_NOT_FOUND' });
+    assert.equal(await admin!.exists(key), 0, 'the push did not create the stream key');
+    assert.deepEqual(await admin!.hgetall(meta), before, 'the push allocated no seqs');
+  });
+
+  // CLOSE has no EXISTS check: here NOMKSTREAM is what keeps the close marker
+  // from creating a stream key of its own.
+  it('does not create the stream key when closing a stream whose stream key vanished (NOMKSTREAM on the close marker)', async () => {
+    const s = make();
+    const name = uniqueName();
+    const key = `${NAMESPACE}{${name}}:s`;
+    await s.open(name);
+    await s.push(name, [{ out: 'a\n' }]);
+    await admin!.del(key);
+    await s.close(name);
+    assert.equal(await admin!.exists(key), 0, 'the close marker created the stream key');
+    assert.equal(await s.exists(name), false);
+  });
+
+  it('keeps exactly the newest maxLines lines, in order, while each XADD also carries the MAXLEN ~ cap', async () => {
+    // 150 is not a multiple of the 100-entry stream nodes, and the batches
+    // cross maxLines in every way: below, at, just over, and far over it in one batch.
+    const maxLines = 150;
+    const s = make({ maxLines });
+    const name = uniqueName();
+    const meta = `${NAMESPACE}{${name}}:m`;
+    const key = `${NAMESPACE}{${name}}:s`;
+    await s.open(name);
+    let total = 0;
+    for (const size of [100, 49, 1, 1, 120, 400, 1000, 3, 149, 151]) {
+      assert.equal(await s.push(name, Array.from({ length: size }, (_, i) => ({ out: `${total + i}\n` }))), total);
+      total += size;
+      const [gen, next, lo] = (await admin!.hmget(meta, 'gen', 'next', 'lo')).map(Number);
+      const lines = (await admin!.xrange(key, `${gen}-1`, '+')).map(([id, fields]) => [Number(id.split('-')[1]) - 1, fields[1]]);
+      const first = Math.max(0, total - maxLines);
+      assert.equal(next, total);
+      assert.equal(lo, first, `after ${total} lines`);
+      assert.deepEqual(lines.map(([seq]) => seq), Array.from({ length: total - first }, (_, i) => first + i), `after ${total} lines every retained line is there`);
+      assert.ok(lines.every(([seq, json]) => JSON.parse(String(json)).out === `${seq}\n`));
+    }
+    const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
+    const batch = await cursor.read(1000, 1 << 20);
+    assert.deepEqual(batch.dropped, { from: 0, to: total - maxLines - 1 });
+    assert.equal(batch.lines.length, maxLines);
+    cursor.release();
+  });
+
+  describe('on a private redis-server', () => {
+    // Server-wide observations (MONITOR, INFO commandstats) need a server no other test uses.
+    let own: TestRedis | null = null;
+    let ownAdmin: Redis | undefined;
+    const statsOf = async (): Promise<Map<string, number>> => {
+      const stats = new Map<string, number>();
+      for (const m of String(await ownAdmin!.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(m[1]!, Number(m[2]));
+      return stats;
+    };
+
+    before(async function () {
+      own = await startRedis({ ...process.env, REDIS_URL: '' });
+      if (own === null || !own.controllable) {
+        if (process.env.CI === 'true') throw new Error('these tests need a private redis-server under CI=true');
+        console.warn('\n*** WARNING: no private redis-server: the commandstats / MONITOR tests are SKIPPED ***\n');
+        this.skip();
+      }
+      ownAdmin = new Redis(own.url);
+    });
+
+    after(async () => {
+      ownAdmin?.disconnect();
+      await own?.stop();
+    });
+
+    it('runs a full open/push/tail/info/list/snapshot/close cycle without ever calling KEYS', async () => {
+      const s = make({}, {}, own!.url);
+      const name = uniqueName();
+      await s.open(name);
+      await s.push(name, [{ out: 'one\n' }]);
+      const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
+      assert.equal((await cursor.read(10, 1 << 20)).lines.length, 1);
+      const waiting = cursor.waitForMore(AbortSignal.timeout(5000));
+      await s.push(name, Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })));
+      await waiting;
+      assert.equal((await cursor.read(100, 1 << 20)).lines.length, 10);
+      const prefix = name.split('/')[0]!;
+      assert.equal((await s.info(prefix)).get(name)?.size, 11);
+      assert.deepEqual(await s.list(prefix), [name]);
+      assert.equal(await s.exists(name), true);
+      assert.equal(await s.close(name), true);
+      assert.equal((await cursor.read(100, 1 << 20)).end, true);
+      cursor.release();
+      let snapshot = 0;
+      for await (const line of s.lines(name)) snapshot += line.seq >= 0 ? 1 : 0;
+      assert.equal(snapshot, 11);
+      const stats = await statsOf();
+      assert.ok((stats.get('scan') ?? 0) >= 2, 'info and list ran their SCAN');
+      assert.ok((stats.get('evalsha') ?? 0) + (stats.get('eval') ?? 0) >= 4, 'the writes ran as scripts');
+      assert.equal(stats.get('keys'), undefined, `cmdstat_keys appeared: ${[...stats.keys()].join(', ')}`);
+    });
+
+    it('writes a 100-line batch with exactly one script call (one EVALSHA) that runs 100 XADDs', async () => {
+      const s = make({}, {}, own!.url);
+      const name = uniqueName();
+      await s.open(name);
+      await s.push(name, [{ out: 'warm-up\n' }]); // loads the script (a first EVALSHA may answer NOSCRIPT, then EVAL)
+      await ownAdmin!.config('RESETSTAT');
+      await s.push(name, Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })));
+      const stats = await statsOf();
+      assert.equal((stats.get('evalsha') ?? 0) + (stats.get('eval') ?? 0), 1, `script calls: ${JSON.stringify([...stats])}`);
+      assert.equal(stats.get('evalsha'), 1);
+      assert.equal(stats.get('xadd'), 100, 'every line was written inside that one call');
+    });
+
+    it('sends every line\'s XADD with NOMKSTREAM and MAXLEN ~ (maxLines + 2)', async () => {
+      const maxLines = 40;
+      const s = make({ maxLines }, {}, own!.url);
+      const name = uniqueName();
+      await s.open(name);
+      const monitor = await new Redis(own!.url).monitor();
+      const xadds: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (String(args[0]).toLowerCase() === 'xadd') xadds.push(args.map(String));
+      });
+      try {
+        await s.push(name, Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })));
+        await s.push(name, [{ out: 'more\n' }]);
+        const deadline = Date.now() + 3000;
+        while (xadds.length < 101 && Date.now() < deadline) await sleep(20);
+      } finally {
+        monitor.disconnect();
+      }
+      assert.equal(xadds.length, 101);
+      for (const args of xadds) {
+        assert.deepEqual(args.slice(1, 6), [`${NAMESPACE}{${name}}:s`, 'NOMKSTREAM', 'MAXLEN', '~', String(maxLines + 2)], args.slice(0, 7).join(' '));
+      }
+      assert.equal(await s.push(name, [{ out: 'last\n' }]), 101);
+      assert.equal(await ownAdmin!.xlen(`${NAMESPACE}{${name}}:s`), maxLines, 'the exact trim still decides what is kept');
+    });
   });
 
   it('answers LOGSVC_BACKEND_UNAVAILABLE while Redis is down and works again after it restarts, without a new instance', async function () {

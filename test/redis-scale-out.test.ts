@@ -78,8 +78,8 @@ describe('scale-out: two server processes on one Redis', function () {
   }
 
   /** Connections the service opened (ioredis names them log-service-command / log-service-reader). */
-  async function serviceConnections(): Promise<string[]> {
-    const list = String(await admin!.call('CLIENT', 'LIST'));
+  async function serviceConnections(client: Redis = admin!): Promise<string[]> {
+    const list = String(await client.call('CLIENT', 'LIST'));
     return list.split('\n').map((l) => /\bname=(\S*)/.exec(l)?.[1] ?? '').filter((n) => n.startsWith('log-service'));
   }
 
@@ -88,7 +88,7 @@ describe('scale-out: two server processes on one Redis', function () {
     redis = await startRedis();
     if (redis === null) this.skip();
     admin = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    admin.on('error', () => {}); // the outage test stops Redis under this client on purpose
+    admin.on('error', () => {});
     // Both instances on ONE LMDB file (LMDB allows several processes on one
     // machine), so a snapshot taken by B can be read through A.
     sharedDir = await mkdtemp(join(tmpdir(), 'log-service-scale-'));
@@ -289,11 +289,52 @@ describe('scale-out: two server processes on one Redis', function () {
   });
 
   describe('when Redis goes away and comes back', () => {
-    before(function () {
-      if (redis === null || !redis.controllable) {
-        console.warn('\n*** WARNING: REDIS_URL is external: the Redis outage tests are SKIPPED ***\n');
+    // Its own private redis-server and its own pair of processes, always: the
+    // test stops and restarts Redis, which must never be the shared (or an
+    // external REDIS_URL) one the other tests use.
+    let own: TestRedis | null = null;
+    let ownAdmin: Redis | undefined;
+    let ownDir: string | undefined;
+    let oa: ServerProcess | undefined;
+    let ob: ServerProcess | undefined;
+    const A = () => oa!;
+    const B = () => ob!;
+    const ownConnections = () => serviceConnections(ownAdmin!);
+
+    before(async function () {
+      this.timeout(60_000);
+      // REDIS_URL: '' makes startRedis start a private server even when REDIS_URL is set;
+      // under CI=true it throws when it cannot.
+      try {
+        own = await startRedis({ ...process.env, REDIS_URL: '' });
+      } catch (err) {
+        throw new Error(`the Redis outage test needs a private redis-server (REDIS_URL is not enough): ${(err as Error).message}`);
+      }
+      if (own === null || !own.controllable) {
+        if (process.env.CI === 'true') throw new Error('the Redis outage test needs a private redis-server under CI=true');
+        console.warn('\n*** WARNING: no private redis-server could be started: the Redis outage test is SKIPPED ***\n');
         this.skip();
       }
+      ownAdmin = new Redis(own.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+      ownAdmin.on('error', () => {}); // the test stops this Redis under the client on purpose
+      ownDir = await mkdtemp(join(tmpdir(), 'log-service-outage-'));
+      const env = {
+        LOG_SERVICE_REDIS_URL: own.url,
+        LOG_SERVICE_LMDB_PATH: join(ownDir, 'db'),
+        LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
+        LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
+        LOG_SERVICE_LOG_LEVEL: 'error',
+      };
+      [oa, ob] = await Promise.all([startServer(env), startServer(env)]);
+    });
+
+    after(async function () {
+      this.timeout(60_000);
+      for (const v of viewers.splice(0)) v.close();
+      await Promise.all([oa?.stop(), ob?.stop()]);
+      ownAdmin?.disconnect();
+      await own?.stop().catch(() => {});
+      if (ownDir !== undefined) await rm(ownDir, { recursive: true, force: true });
     });
 
     it('answers 503 LOGSVC_BACKEND_UNAVAILABLE for streams, stays live with blobs working, ends open tails, and recovers by itself', async function () {
@@ -306,7 +347,7 @@ describe('scale-out: two server processes on one Redis', function () {
       const tails = [await view(ciStream(B(), key)), await view(ciStream(A(), key))];
       await Promise.all(tails.map((t) => t.until((evs) => lineEvents(evs).length === 4)));
 
-      await redis!.stop();
+      await own!.stop();
 
       // Stream operations fail fast with the catalogue's 503 on both instances.
       for (const s of [A(), B()]) {
@@ -352,7 +393,7 @@ describe('scale-out: two server processes on one Redis', function () {
       assert.equal(A().process.signalCode, null);
       assert.equal(B().process.signalCode, null);
 
-      await redis!.restart();
+      await own!.restart();
 
       // Both processes recover on their own (the private Redis came back empty).
       for (const s of [A(), B()]) {
@@ -372,7 +413,7 @@ describe('scale-out: two server processes on one Redis', function () {
       assertConsecutiveIds(viewer.events());
       assert.equal(terminal(viewer.events()).at(-1)?.event, 'eof');
       // Reconnects replaced connections instead of piling them up.
-      await eventually('back to 4 service connections', 10_000, async () => (await serviceConnections()).length === 4);
+      await eventually('back to 4 service connections', 10_000, async () => (await ownConnections()).length === 4);
       assert.equal(A().process.exitCode, null);
       assert.equal(B().process.exitCode, null);
     });
