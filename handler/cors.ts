@@ -6,7 +6,7 @@ import type { Config } from '../server/config.ts';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
 const ALLOW_HEADERS = 'X-Harness-Token, Authorization, Content-Type, Last-Event-ID, Range, If-None-Match, If-Range';
-const EXPOSE_HEADERS = 'Content-Length, Content-Range, Content-Type, ETag, Last-Modified, Accept-Ranges, X-Log-Offset';
+const EXPOSE_HEADERS = 'Content-Length, Content-Range, Content-Type, Content-Disposition, ETag, Last-Modified, Accept-Ranges, X-Log-Offset';
 
 /** Sets the CORS headers; true when the request was a preflight and has been answered. */
 export function applyCors(cors: Config['cors'], req: IncomingMessage, res: ServerResponse): boolean {

@@ -3,7 +3,8 @@
 import { ServiceError } from '../server/errors.ts';
 
 const MAX_KEY_BYTES = 1024;
-const CI_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A CI id or accountID (DESIGN §3). */
+export const CI_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // C0 controls, DEL and C1 controls.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -24,7 +24,8 @@ export async function routeStream(
   }
   if (path === '/stream/info' || path === '/ci/streams') {
     if (method !== 'GET') throw methodNotAllowed('GET');
-    const grant = ctx.auth.identify(req, query.get('token'));
+    // No ?token= here: only tails and downloads take one (browsers' EventSource cannot set headers).
+    const grant = ctx.auth.identify(req);
     const account = path === '/ci/streams'
       ? ctx.auth.accountFor(grant, optionalAccount(query))
       : validateAccount(query.get('accountID') ?? undefined);

@@ -23,7 +23,8 @@ export function tokenRouter(ctx: HandlerContext): Router {
     const ttl = parseTtl(query.get('ttl'), ctx.config.auth.accountTokenTtlSeconds);
     const scope = parseScope(query.get('key'), query.get('access'));
     const token = mintAccountToken(secret, { accountID: account, expiresAtSeconds: Math.floor(Date.now() / 1000) + ttl, scope });
-    res.status(200).type('text/plain').send(token);
+    // A credential: no cache (browser, proxy) may keep it.
+    res.status(200).set('Cache-Control', 'no-store').type('text/plain').send(token);
   });
   return r;
 }

@@ -11,7 +11,28 @@ export function createLogger(level: Config['logLevel']): Logger {
   });
 }
 
-/** The URL with secrets in its query (token, sig) replaced, for logs. */
+const SECRET_PARAMS = new Set(['token', 'sig']);
+
+/**
+ * The URL with secrets in its query (token, sig) replaced, for logs. Names are
+ * compared as the query parser reads them (percent-decoded, "+" as space), so
+ * "?%74oken=…" is redacted too; everything else is kept as it was sent.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|sig)=)[^&]*/gi, '$1[redacted]');
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const params = url.slice(q + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const rawName = eq === -1 ? part : part.slice(0, eq);
+    return SECRET_PARAMS.has(decodeName(rawName).toLowerCase()) ? `${rawName}=[redacted]` : part;
+  });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw; // malformed escapes: URLSearchParams keeps them as they are too
+  }
 }

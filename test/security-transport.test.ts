@@ -146,10 +146,16 @@ describe('startup policy and configuration errors', function () {
       await fetch(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', headers: { Authorization: 'Bearer sup3r-s3cret-global' } });
       const link = await (await fetch(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', headers: { 'X-Harness-Token': 'sup3r-s3cret-global' } })).json() as { link: string };
       await fetch(link.link);
+      // The query parser decodes names, so an encoded name is still a token: it is redacted as one.
+      const encoded = await fetch(`${server.url}/blob?accountID=a&key=k&%74oken=sup3r-s3cret-global&TOKEN=sup3r-s3cret-upper&t%6Fken=sup3r-s3cret-x`);
+      assert.equal(encoded.status, 404, 'the encoded token was accepted: the blob is simply missing');
+      await fetch(`${server.url}/ci/p/b/s/t/raw?%73ig=sup3r-s3cret-sig&to+ken=kept`);
       await new Promise((r) => setTimeout(r, 300));
       const out = server.output();
       assert.match(out, /"url":"\/blob\?accountID=a&key=k&token=\[redacted\]"/, 'requests are logged');
       assert.doesNotMatch(out, /sup3r-s3cret/);
+      assert.match(out, /%74oken=\[redacted\]&TOKEN=\[redacted\]&t%6Fken=\[redacted\]/);
+      assert.match(out, /to\+ken=kept/, 'other parameters are logged as sent');
       const sig = new URL(link.link).searchParams.get('sig')!;
       assert.ok(!out.includes(sig), 'link signatures are redacted too');
     } finally {
