@@ -66,6 +66,8 @@ function start(res: ServerResponse, offset: number): void {
     'X-Accel-Buffering': 'no',
     'X-Log-Offset': String(offset),
   });
+  // Send the status and X-Log-Offset now: a tail of a quiet stream may have no byte to write for a long time.
+  res.flushHeaders();
 }
 
 function stallMs(ctx: HandlerContext): number {

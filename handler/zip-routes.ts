@@ -31,7 +31,7 @@ export function zipRouter(ctx: HandlerContext): Router {
     const prefix = `${validateCiId('project', p.project)}/${validateCiId('build', p.build)}`;
     const account = ctx.auth.accountFor(grant, optionalAccount(query));
     ctx.auth.authorizePrefix(grant, account, 'read', `${prefix}/`);
-    await sendZip(ctx, res, internalName(account, `${prefix}/`), `${p.project}-${p.build}-logs.zip`);
+    await sendZip(ctx, res, account, `${prefix}/`, `${p.project}-${p.build}-logs.zip`);
   });
 
   r.post('/blob/download', async (req, res) => {
@@ -54,7 +54,7 @@ export function zipRouter(ctx: HandlerContext): Router {
   r.get('/links/zip', async (req, res) => {
     const target = ctx.links.verify(queryOf(req), 'ZIP');
     const prefix = asFolder(validatePrefix(target.key));
-    await sendZip(ctx, res, internalName(target.accountID, prefix), `${prefix.replace(/[^A-Za-z0-9._-]+/g, '-')}.zip`);
+    await sendZip(ctx, res, target.accountID, prefix, `${prefix.replace(/[^A-Za-z0-9._-]+/g, '-')}.zip`);
   });
   return r;
 }
@@ -63,9 +63,10 @@ function asFolder(prefix: string): string {
   return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
-async function sendZip(ctx: HandlerContext, res: ServerResponse, prefix: string, filename: string): Promise<void> {
+async function sendZip(ctx: HandlerContext, res: ServerResponse, account: string, keyPrefix: string, filename: string): Promise<void> {
+  const prefix = internalName(account, keyPrefix);
   // Counting happens before the first byte: errors are still proper JSON answers.
-  const zip = await zipBlobs(ctx.store, prefix, { maxEntries: ctx.config.limits.zipMaxEntries, skip: isStoredZip });
+  const zip = await zipBlobs(ctx.store, prefix, { maxEntries: ctx.config.limits.zipMaxEntries, skip: isStoredZip, label: keyPrefix });
   res.writeHead(200, {
     'Content-Type': 'application/zip',
     'Content-Disposition': `attachment; filename="${filename.replace(/"/g, '')}"`,

@@ -12,6 +12,8 @@ export interface ZipOptions {
   maxEntries: number;
   /** Blobs to leave out (and not count), e.g. earlier zips stored under the prefix. */
   skip?: (name: string) => boolean;
+  /** The prefix as the caller named it, for error messages (default: `prefix` itself). */
+  label?: string;
 }
 
 /**
@@ -59,10 +61,11 @@ export async function zipEntries(store: BlobStore, prefix: string, options: ZipO
     count++;
     if (count <= options.maxEntries) names.push(entry.name);
   }
-  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${prefix}"`);
+  const label = options.label ?? prefix;
+  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${label}"`);
   if (count > options.maxEntries) {
     throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
-      `${count} blobs under the prefix "${prefix}"; a zip holds at most ${options.maxEntries}`);
+      `${count} blobs under the prefix "${label}"; a zip holds at most ${options.maxEntries}`);
   }
   return names;
 }

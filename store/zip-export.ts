@@ -92,7 +92,7 @@ export class ZipExports {
       const zipDir = `${ZIP_DIR}${accountID}/`;
       // Nothing to zip, or too much: answered now with its 404 / 413, as the LMDB route answers,
       // rather than as a "failed" status found on a later poll.
-      if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, skip: (n) => n.startsWith(zipDir) });
+      if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, skip: (n) => n.startsWith(zipDir), label: prefix });
       const raced = this.jobs.get(name);
       if (raced !== undefined) return this.report(raced);
       job = { name, prefix: `${accountID}/${prefix}`, zipDir, state: 'queued' };

@@ -1,14 +1,19 @@
 // Property-based fuzzing of every route with fast-check: thousands of
-// malformed requests. Whatever arrives, the server never answers 5xx, never
+// malformed requests, with credentials of every kind (the global token, valid,
+// expired, scoped, forged and random account tokens, tokens whose account holds
+// a NUL or a slash; in a header, as Bearer or as ?token=) and signed-link
+// queries (random, and validly signed over hostile values). Whatever arrives, the server never answers 5xx, never
 // crashes, answers every 4xx with a JSON error carrying a LOGSVC_* code, and
 // its memory stays bounded.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 
 const TOKEN = 'fuzz-global-token';
+const SECRET = 'fuzz-secret';
 const RUNS = 2500;
 
 interface FuzzRequest {
@@ -34,8 +39,8 @@ function send(port: number, r: FuzzRequest): Promise<FuzzResponse> {
     const headers = r.body === undefined ? r.headers : { ...r.headers, 'Content-Length': String(r.body.length) };
     const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers, agent }, (res) => {
       const type = String(res.headers['content-type'] ?? '');
-      if (type.startsWith('text/event-stream')) {
-        // A live tail: the headers are the answer; do not wait for the end.
+      if (type.startsWith('text/event-stream') || res.headers['x-log-offset'] !== undefined) {
+        // A live tail (SSE or raw text): the headers are the answer; do not wait for the end.
         req.destroy();
         resolve({ status: res.statusCode ?? 0, contentType: type, body: '' });
         return;
@@ -66,19 +71,87 @@ const queryValue = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 15 }).map(encodeURIComponent),
 );
 const queryString = fc.dictionary(
-  fc.constantFrom('accountID', 'key', 'from', 'tail', 'snapshot', 'prefix', 'keyList', 'token', 'ttl', 'access', 'timeout_seconds', 'method', 'expires', 'sig'),
+  fc.constantFrom('accountID', 'key', 'from', 'tail', 'snapshot', 'prefix', 'keyList', 'token', 'ttl', 'access', 'timeout_seconds', 'method',
+    'expires', 'sig', 'offset'),
   queryValue, { maxKeys: 6 },
 ).map((q) => Object.entries(q).map(([k, v]) => `${k}=${v}`).join('&'));
+
+// Queries and paths that name real accounts and keys, so valid credentials reach the handlers.
+const plausibleQuery = fc.record({
+  accountID: fc.constantFrom('acct', 'other', 'default', 'acct/x'),
+  key: fc.constantFrom('p/b/s/t', 'p/b', 'p/b/', 'p/bb/s/t', 'q/1', 'p/b/s/t/', '../p'),
+  prefix: fc.constantFrom('p/b', 'p/b/', 'p/', 'p', '~zip/', ''),
+  keyList: fc.constantFrom('p/b/s/t', 'p/b/s/t,q/1', 'p/b/s/t,,x', ''),
+  offset: fc.oneof(fc.integer({ min: -200, max: 200 }).map(String), fc.constantFrom('', 'x', '1e3')),
+  extra: queryString,
+}, { requiredKeys: ['accountID', 'extra'] }).map(({ extra, ...q }) => {
+  const own = Object.entries(q).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  return extra === '' ? own : `${own}&${extra}`;
+});
+const plausibleId = fc.constantFrom('p', 'b', 's', 't', 'build-1', 'bb');
+
+// Credentials, so that signature checking and the routes behind it are exercised.
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The Harness account-token format, independently: base64url-with-padding(exp || account || sig). */
+function accountToken(accountID: string, expiresAt: number, extra = '', secret = SECRET): string {
+  const exp = Buffer.alloc(4);
+  exp.writeUInt32BE(expiresAt >>> 0);
+  const msg = Buffer.concat([exp, Buffer.from(accountID), Buffer.from(extra, 'latin1')]);
+  const inner = createHmac('sha256', secret).update(msg).digest();
+  return Buffer.concat([msg, createHmac('sha256', inner).update(msg).digest()]).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+const scopePrefix = fc.oneof(fc.constantFrom('', 'p', 'p/b', 'p/b/', 'p/bb', '../x', '/', 'a//b'), fc.string({ maxLength: 20 }));
+const oddAccount = fc.oneof(
+  fc.constantFrom('acct/x', 'acct/', '/acct', 'a/b/c', 'ac\0ct', '\0', 'acct\0', '../acct', 'x'.repeat(300)),
+  fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom('/', '\0'), fc.string({ maxLength: 8 })).map(([a, sep, b]) => `${a}${sep}${b}`),
+);
+const token = fc.oneof(
+  fc.constant(TOKEN),
+  fc.constantFrom('acct', 'other', 'default').map((a) => accountToken(a, nowSeconds() + 3600)),
+  fc.integer({ min: 1, max: 1e6 }).map((ago) => accountToken('acct', nowSeconds() - ago)),
+  fc.tuple(fc.constantFrom('r', 'w', 'x', ''), scopePrefix).map(([a, p]) => accountToken('acct', nowSeconds() + 3600, `\0${a}${p}`)),
+  fc.tuple(oddAccount, fc.constantFrom('', '\0r', '\0wp/b')).map(([a, scope]) => accountToken(a, nowSeconds() + 3600, scope)),
+  fc.constant(null).map(() => accountToken('acct', nowSeconds() + 3600, '', 'another-secret')),
+  fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.constantFrom('', '=', '==', '===')).map(([b, pad]) => Buffer.from(b).toString('base64url') + pad),
+  fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.string({ maxLength: 10 })).map(([exp, a]) => accountToken(a, exp)),
+);
+const credentials = fc.oneof(
+  fc.constant({ where: 'none' as const, token: '' }),
+  fc.record({ where: fc.constantFrom('x-harness-token' as const, 'bearer' as const, 'query' as const), token }),
+);
+
+/** An independent signer for links to this service (store/signed-links.ts). */
+function linkSig(method: string, accountID: string, key: string, expires: number): string {
+  return createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`)).update(`${method}\n${accountID}\n${key}\n${expires}`).digest('base64url');
+}
+const linkQuery = fc.record({
+  method: fc.oneof(fc.constantFrom('GET', 'PUT', 'ZIP', 'get', 'POST', ''), fc.string({ maxLength: 5 })),
+  accountID: fc.oneof(fc.constantFrom('acct', 'other', '', 'a/b', 'acct/x'), fc.string({ maxLength: 12 })),
+  key: fc.oneof(fc.constantFrom('p/b/s/t', 'p/b/', 'p/b', 'p/', '../x', '/abs', 'a//b', '', 'p/b/s/t/', '~zip/x'), fc.string({ maxLength: 20 })),
+  expires: fc.oneof(
+    fc.integer({ min: -3600, max: 3600 }).map((d) => String(nowSeconds() + d)),
+    fc.constantFrom('', 'abc', '1e3', '-1', '0x10', '99999999999999999999', ' 5'),
+  ),
+  signed: fc.boolean(),
+  sig: fc.oneof(fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url')), fc.string({ maxLength: 50 })),
+}).map(({ method, accountID, key, expires, signed, sig }) => {
+  const q = new URLSearchParams({ method, accountID, key, expires, sig: signed ? linkSig(method, accountID, key, Number(expires)) : sig });
+  return q.toString();
+});
 const path = fc.oneof(
-  fc.constantFrom('/stream', '/stream/info', '/blob', '/blob/exists', '/blob/link/upload', '/blob/link/download', '/token',
-    '/healthz', '/ready/healthz', '/ci/streams', '/links/blob', '/', '/ci', '/ci/', '//stream', '/stream/', '/%', '/blob%00'),
-  fc.tuple(id, id, id, id, fc.constantFrom('stream', 'blob', 'blob/link/upload', 'blob/link/download', 'other'))
+  { weight: 4, arbitrary: fc.constantFrom('/stream', '/stream/info', '/stream/raw', '/blob', '/blob/exists', '/blob/link/upload', '/blob/link/download', '/blob/download',
+    '/token', '/metrics', '/healthz', '/ready/healthz', '/ci/streams', '/links/blob', '/links/zip', '/ci/p/b/logs.zip', '/ci/p/b/s/t/raw',
+    '/', '/ci', '/ci/', '//stream', '/stream/', '/%', '/blob%00', '/links/', '/ci/p/b/s/t/raw/', '/metrics/') },
+  fc.tuple(id, id, id, id, fc.constantFrom('stream', 'raw', 'blob', 'blob/link/upload', 'blob/link/download', 'other'))
     .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`),
+  { weight: 2, arbitrary: fc.tuple(plausibleId, plausibleId, plausibleId, plausibleId, fc.constantFrom('stream', 'raw', 'blob', 'blob/link/upload', 'blob/link/download'))
+    .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`) },
+  fc.tuple(fc.oneof(id, plausibleId), fc.oneof(id, plausibleId)).map(([a, b]) => `/ci/${a}/${b}/logs.zip`),
   fc.array(id, { maxLength: 8 }).map((segments) => `/${segments.join('/')}`),
 );
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 });
 const headers = fc.record({
-  'X-Harness-Token': fc.oneof(fc.constant(TOKEN), printable),
+  'X-Harness-Token': printable,
   Range: fc.oneof(fc.constantFrom('bytes=0-10', 'bytes=-5', 'bytes=5-', 'bytes=10-1', 'bytes=-0', 'bytes=0-1,3-4', 'bytes=999999999-', 'bytes=abc'), printable),
   'Last-Event-ID': fc.oneof(fc.constantFrom('0', '-1', '5', '99999999999999999', 'x'), printable),
   'Content-Type': fc.constantFrom('application/json', 'application/x-ndjson', 'text/plain', 'application/octet-stream', 'text/xml', 'multipart/form-data', ''),
@@ -100,14 +173,26 @@ const body = fc.oneof(
   fc.string({ maxLength: 2000 }).map((s) => Buffer.from(s)),
 );
 const request = fc.record({
-  method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
-  path,
-  query: queryString,
+  method: fc.oneof(
+    { weight: 4, arbitrary: fc.constant('GET') }, { weight: 3, arbitrary: fc.constantFrom('POST', 'PUT') },
+    { weight: 2, arbitrary: fc.constantFrom('DELETE', 'HEAD') }, { weight: 1, arbitrary: fc.constantFrom('PATCH', 'OPTIONS') },
+  ),
+  path: fc.oneof(
+    { weight: 4, arbitrary: path },
+    { weight: 1, arbitrary: fc.constantFrom('/links/blob', '/links/zip', '/links/blob/', '/links/other') },
+  ),
+  query: fc.oneof({ weight: 2, arbitrary: queryString }, { weight: 3, arbitrary: plausibleQuery }, { weight: 1, arbitrary: linkQuery }),
+  credentials,
   headers,
   body,
-}).map(({ method, path: p, query, headers: h, body: b }): FuzzRequest => ({
-  method, path: query === '' ? p : `${p}?${query}`, headers: h, body: method === 'GET' || method === 'HEAD' ? undefined : b,
-}));
+}).map(({ method, path: p, query, credentials: c, headers: h, body: b }): FuzzRequest => {
+  const hs: Record<string, string> = { ...h };
+  let q = query;
+  if (c.where === 'x-harness-token') hs['X-Harness-Token'] = c.token;
+  else if (c.where === 'bearer') hs.Authorization = `Bearer ${c.token}`;
+  else if (c.where === 'query') q = q === '' ? `token=${encodeURIComponent(c.token)}` : `${q}&token=${encodeURIComponent(c.token)}`;
+  return { method, path: q === '' ? p : `${p}?${q}`, headers: hs, body: method === 'GET' || method === 'HEAD' ? undefined : b };
+});
 
 function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -117,11 +202,18 @@ describe('fuzzing every route with malformed requests', function () {
   this.timeout(240000);
   let server: ServerProcess;
   before(async () => {
-    server = await startServer({ LOG_SERVICE_GLOBAL_TOKEN: TOKEN, LOG_SERVICE_SECRET: 'fuzz-secret', LOG_SERVICE_PING_INTERVAL_SECONDS: '1' });
-    // Something to find: an open stream and a blob at a key the generators produce.
+    // A short tail lifetime bounds a raw tail of an empty open stream, which sends
+    // no headers until it has a byte or its lifetime ends (see security-limits).
+    server = await startServer({
+      LOG_SERVICE_GLOBAL_TOKEN: TOKEN, LOG_SERVICE_SECRET: SECRET, LOG_SERVICE_PING_INTERVAL_SECONDS: '1', LOG_SERVICE_TAIL_MAX_SECONDS: '2',
+    });
+    // Something to find: open streams with a line, and blobs, at keys the generators produce, in the accounts the tokens open.
     const auth = { 'X-Harness-Token': TOKEN };
-    await fetch(`${server.url}/stream?accountID=acct&key=p/b/s/t`, { method: 'POST', headers: auth });
-    await fetch(`${server.url}/blob?accountID=acct&key=p/b/s/t`, { method: 'PUT', body: 'x'.repeat(100), headers: auth });
+    for (const account of ['acct', 'default']) {
+      await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'POST', headers: auth });
+      await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'PUT', body: 'a line\n', headers: { ...auth, 'Content-Type': 'text/plain' } });
+      await fetch(`${server.url}/blob?accountID=${account}&key=p/b/s/t`, { method: 'PUT', body: 'x'.repeat(100), headers: auth });
+    }
   });
   after(async () => {
     agent.destroy();
@@ -132,10 +224,14 @@ describe('fuzzing every route with malformed requests', function () {
     const pid = server.process.pid!;
     const before = rssMb(pid);
     let count = 0;
+    const seen = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
         const res = await send(server.port, r);
         count++;
+        const outcome = res.status < 400 ? `${Math.floor(res.status / 100)}xx` : /"code":"(LOGSVC_[A-Z_]+)"/.exec(res.body)?.[1] ?? String(res.status);
+        seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+        if (process.env.FUZZ_TRACE) process.stderr.write(`  → ${outcome}\n`);
         assert.ok(res.status < 500, `${r.method} ${r.path} → ${res.status} ${res.body}`);
         if (res.status >= 400 && r.method !== 'HEAD') {
           assert.match(res.contentType, /^application\/json/, `${r.method} ${r.path} → ${res.status} without JSON`);
@@ -147,6 +243,12 @@ describe('fuzzing every route with malformed requests', function () {
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 100000), verbose: 1 },
     );
     assert.equal(count, RUNS);
+    if (process.env.FUZZ_STATS) process.stderr.write(`${JSON.stringify(Object.fromEntries(seen))}\n`);
+    // The credentials reached every kind of check, and got past them often enough to fuzz what is behind.
+    for (const code of ['LOGSVC_UNAUTHORIZED', 'LOGSVC_FORBIDDEN', 'LOGSVC_TOKEN_EXPIRED', 'LOGSVC_LINK_INVALID']) {
+      assert.ok((seen.get(code) ?? 0) > 0, `no ${code} in ${RUNS} requests: ${JSON.stringify(Object.fromEntries(seen))}`);
+    }
+    assert.ok((seen.get('2xx') ?? 0) > RUNS / 50, `too few successful requests: ${JSON.stringify(Object.fromEntries(seen))}`);
     assert.equal(server.process.exitCode, null, 'the server is still running');
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);

@@ -1,8 +1,10 @@
 // CORS and the limits that protect the service from greedy or slow clients (DESIGN §8).
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
-import { lineEvents, openSse } from './support/sse-reader.ts';
+import { lineEvents, openSse, type SseSession } from './support/sse-reader.ts';
+import { ROUTES } from './security-routes.test.ts';
 
 function rawExchange(port: number, request: string, waitMs = 5000): Promise<string> {
   return new Promise((resolve) => {
@@ -13,6 +15,55 @@ function rawExchange(port: number, request: string, waitMs = 5000): Promise<stri
     socket.on('close', done);
     socket.on('error', done);
     setTimeout(() => { socket.destroy(); }, waitMs);
+  });
+}
+
+interface RawSession {
+  status: number;
+  offset: string | undefined;
+  code?: string;
+  text(): string;
+  done(): boolean;
+  ended(ms?: number): Promise<void>;
+  until(predicate: (text: string) => boolean, ms?: number): Promise<void>;
+  close(): void;
+}
+
+/** GET …/raw; resolves when the response headers arrive (rejects after `headersMs`). */
+function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      let body = '';
+      let done = false;
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => { done = true; });
+      res.on('close', () => { done = true; });
+      const waitFor = async (cond: () => boolean, ms: number, what: string) => {
+        const deadline = Date.now() + ms;
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error(`${what} not reached in ${ms} ms; got ${JSON.stringify(body.slice(-200))}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const session: RawSession = {
+        status: res.statusCode ?? 0,
+        offset: res.headers['x-log-offset'] as string | undefined,
+        text: () => body,
+        done: () => done,
+        ended: (ms = 5000) => waitFor(() => done, ms, 'end'),
+        until: (p, ms = 5000) => waitFor(() => p(body), ms, 'condition'),
+        close: () => req.destroy(),
+      };
+      if (session.status >= 400) {
+        res.on('end', () => { session.code = (/"code":"(\w+)"/.exec(body) ?? [])[1]; resolve(session); });
+        return;
+      }
+      resolve(session);
+    });
+    req.setTimeout(headersMs, () => req.destroy(new Error(`no response headers within ${headersMs} ms from ${url}`)));
+    req.on('response', () => req.setTimeout(0));
+    req.on('error', reject);
   });
 }
 
@@ -54,6 +105,28 @@ describe('CORS', function () {
       for (const h of ['X-Harness-Token', 'Authorization', 'Content-Type', 'Last-Event-ID']) {
         assert.match(res.headers.get('access-control-allow-headers')!, new RegExp(h));
       }
+    }
+  });
+
+  it('answers a preflight, before auth, for every route in the security route table', async () => {
+    for (const route of ROUTES) {
+      const res = await fetch(`${open.url}${route.path}`, {
+        method: 'OPTIONS',
+        headers: {
+          Origin: 'https://viewer.example', 'Access-Control-Request-Method': route.method,
+          'Access-Control-Request-Headers': 'x-harness-token, authorization, content-type, last-event-id',
+        },
+      });
+      const where = `${route.method} ${route.path}`;
+      assert.equal(res.status, 204, where);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', where);
+      const methods = (res.headers.get('access-control-allow-methods') ?? '').split(',').map((m) => m.trim());
+      assert.ok(methods.includes(route.method), `${where}: Allow-Methods ${methods.join(', ')}`);
+      const allowed = (res.headers.get('access-control-allow-headers') ?? '').split(',').map((h) => h.trim().toLowerCase());
+      for (const h of ['X-Harness-Token', 'Authorization', 'Content-Type', 'Last-Event-ID', 'Range', 'If-None-Match', 'If-Range']) {
+        assert.ok(allowed.includes(h.toLowerCase()), `${where}: Access-Control-Allow-Headers lacks ${h}: ${allowed.join(', ')}`);
+      }
+      assert.ok(Number(res.headers.get('access-control-max-age')) > 0, `${where}: a max age`);
     }
   });
 
@@ -116,6 +189,34 @@ describe('limits', function () {
     second.close();
   });
 
+  it('ends a raw tail (/ci/…/raw) after its maximum lifetime; resuming at X-Log-Offset + bytes received has no gap and no duplicate', async () => {
+    const ci = (suffix: string) => `${server.url}/ci/p/rawlife/s/t/${suffix}?accountID=limited`;
+    const push = (text: string) => fetch(ci('stream'), { method: 'PUT', body: text, headers: { 'Content-Type': 'text/plain' } });
+    await fetch(ci('stream'), { method: 'POST' });
+    await push('a\nb\n');
+    const started = Date.now();
+    const first = await openRaw(ci('raw'));
+    assert.equal(first.status, 200);
+    assert.equal(first.offset, '0');
+    await first.until((t) => t === 'a\nb\n');
+    await push('c é\n'); // arrives while the first response is live
+    await first.until((t) => t === 'a\nb\nc é\n');
+    await first.ended(5000);
+    const lasted = Date.now() - started;
+    assert.ok(lasted >= 900 && lasted < 4000, `the response ended after ${lasted} ms (LOG_SERVICE_TAIL_MAX_SECONDS=1)`);
+    const info = (await (await fetch(`${server.url}/stream/info?accountID=limited`)).json()) as { streams: Record<string, unknown> };
+    assert.ok('p/rawlife/s/t' in info.streams, 'the stream is still open: the lifetime ended the response, not the stream');
+    await push('d\n');
+    const resumeAt = Number(first.offset) + Buffer.byteLength(first.text());
+    const second = await openRaw(`${ci('raw')}&offset=${resumeAt}`);
+    assert.equal(second.offset, String(resumeAt));
+    await second.until((t) => t === 'd\n');
+    await push('e\n');
+    await second.until((t) => t === 'd\ne\n');
+    second.close();
+    assert.equal(first.text() + second.text(), 'a\nb\nc é\nd\ne\n', 'no gap, no duplicate');
+  });
+
   it('answers a push whose body stalls with 408 LOGSVC_REQUEST_TIMEOUT', async () => {
     await fetch(h('slow'), { method: 'POST' });
     const reply = await rawExchange(server.port, 'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":', 4000);
@@ -155,5 +256,147 @@ describe('limits', function () {
     } as RequestInit);
     assert.equal(chunked.status, 413, 'a streamed body without Content-Length is cut at the limit too');
     assert.equal((await fetch(`${server.url}/blob?accountID=limited&key=big`)).status, 404);
+  });
+});
+
+describe('open tails per account on every tail route', function () {
+  this.timeout(30000);
+  let server: TestServer;
+  before(async () => {
+    // A long lifetime: no tail ends by itself while a test counts them.
+    server = await startTestServer({ LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: '3', LOG_SERVICE_TAIL_MAX_SECONDS: '60', LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2' });
+  });
+  after(async () => server.destroy());
+
+  const account = 'tails';
+  const kinds = {
+    'Harness tail (GET /stream)': () => `${server.url}/stream?accountID=${account}&key=p/b/s/t`,
+    'CI tail (GET /ci/…/stream)': () => `${server.url}/ci/p/b/s/t/stream?accountID=${account}`,
+    'CI raw tail (GET /ci/…/raw)': () => `${server.url}/ci/p/b/s/t/raw?accountID=${account}`,
+    'Harness raw tail (GET /stream/raw)': () => `${server.url}/stream/raw?accountID=${account}&key=p/b/s/t`,
+  };
+  type Kind = keyof typeof kinds;
+  const isRaw = (kind: Kind) => kind.includes('raw');
+  async function openTail(kind: Kind): Promise<{ status: number; code?: string; close(): void }> {
+    if (isRaw(kind)) return openRaw(kinds[kind]());
+    const sse: SseSession = await openSse(kinds[kind]());
+    let code: string | undefined;
+    if (sse.status >= 400) {
+      await sse.ended(5000);
+      code = (/"code":"(\w+)"/.exec(sse.raw()) ?? [])[1];
+    }
+    return { status: sse.status, code, close: () => sse.close() };
+  }
+  async function allReleased(): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (server.services.context.tails.total() > 0) {
+      assert.ok(Date.now() < deadline, `${server.services.context.tails.total()} tails still counted`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  before(async () => {
+    // A stream with a line, so raw tails send their headers at once.
+    await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'POST' });
+    await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'PUT', body: 'x\n', headers: { 'Content-Type': 'text/plain' } });
+    await fetch(`${server.url}/stream?accountID=elsewhere&key=p/b/s/t`, { method: 'POST' });
+    await fetch(`${server.url}/stream?accountID=elsewhere&key=p/b/s/t`, { method: 'PUT', body: 'y\n', headers: { 'Content-Type': 'text/plain' } });
+  });
+
+  for (const kind of Object.keys(kinds) as Kind[]) {
+    it(`refuses a ${kind} beyond the limit with 429 LOGSVC_TOO_MANY_TAILS, and accepts again once one ends`, async () => {
+      const open = [];
+      for (let i = 0; i < 3; i++) open.push(await openTail(kind));
+      assert.deepEqual(open.map((t) => t.status), [200, 200, 200]);
+      const refused = await openTail(kind);
+      assert.deepEqual([refused.status, refused.code], [429, 'LOGSVC_TOO_MANY_TAILS']);
+      const elsewhere = isRaw(kind)
+        ? await openRaw(`${server.url}/ci/p/b/s/t/raw?accountID=elsewhere`)
+        : await openSse(`${server.url}/ci/p/b/s/t/stream?accountID=elsewhere`);
+      assert.equal(elsewhere.status, 200, 'another account is not affected');
+      elsewhere.close();
+      open.shift()!.close();
+      const deadline = Date.now() + 5000;
+      while (server.services.context.tails.total() >= 3) {
+        assert.ok(Date.now() < deadline, 'the closed tail is released');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const again = await openTail(kind);
+      assert.equal(again.status, 200, 'a slot is free again');
+      for (const t of [...open, again]) t.close();
+      await allReleased();
+    });
+  }
+
+  it('counts SSE and raw tails together: with one of each open, every tail route is refused', async () => {
+    const open = [await openTail('CI tail (GET /ci/…/stream)'), await openTail('CI raw tail (GET /ci/…/raw)'), await openTail('Harness raw tail (GET /stream/raw)')];
+    assert.deepEqual(open.map((t) => t.status), [200, 200, 200]);
+    for (const kind of Object.keys(kinds) as Kind[]) {
+      const refused = await openTail(kind);
+      assert.deepEqual([refused.status, refused.code], [429, 'LOGSVC_TOO_MANY_TAILS'], kind);
+    }
+    for (const t of open) t.close();
+    await allReleased();
+  });
+
+  // handler/raw-tail.ts start() flushes the headers: without it nothing is sent until a byte arrives.
+  it('answers a raw tail at once, before the next byte, when it resumes at the end of a quiet stream (or tails an empty one)', async () => {
+    // After a lifetime cut on a quiet stream, the viewer resumes at the current end: it must get
+    // its headers (X-Log-Offset) now, not when the next line arrives or the lifetime ends (60 s here).
+    await fetch(`${server.url}/ci/p/quiet/s/t/stream?accountID=${account}`, { method: 'POST' });
+    await fetch(`${server.url}/ci/p/quiet/s/t/stream?accountID=${account}`, { method: 'PUT', body: 'ab\n', headers: { 'Content-Type': 'text/plain' } });
+    await fetch(`${server.url}/ci/p/empty/s/t/stream?accountID=${account}`, { method: 'POST' });
+    const failures: string[] = [];
+    for (const url of [`${server.url}/ci/p/quiet/s/t/raw?accountID=${account}&offset=3`, `${server.url}/ci/p/empty/s/t/raw?accountID=${account}`]) {
+      try {
+        const raw = await openRaw(url, 1500);
+        assert.equal(raw.status, 200);
+        raw.close();
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    await allReleased();
+    assert.deepEqual(failures, [], 'a raw tail with no byte to send still answers at once (handler/raw-tail.ts start() flushes the headers)');
+  });
+});
+
+describe('slow request headers', function () {
+  this.timeout(15000);
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '2' }); });
+  after(async () => server.destroy());
+
+  // Needs connectionsCheckingInterval in server/http-server.ts: node checks
+  // headersTimeout only every 30 s by default, and a byte every 200 ms keeps the socket from idling.
+  it('answers 408 (or closes the socket) within ~5 s to a client sending its headers one byte every 200 ms (LOG_SERVICE_REQUEST_TIMEOUT_SECONDS=2)', async () => {
+    const request = `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`;
+    const started = Date.now();
+    const outcome = await new Promise<{ reply: string; closed: boolean; ms: number }>((resolve) => {
+      let reply = '';
+      let i = 0;
+      let finished = false;
+      const socket = net.connect(server.port, '127.0.0.1');
+      const finish = (closed: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearInterval(drip);
+        clearTimeout(limit);
+        socket.destroy();
+        resolve({ reply, closed, ms: Date.now() - started });
+      };
+      const drip = setInterval(() => {
+        if (socket.writable && i < request.length) socket.write(request[i++]!);
+      }, 200);
+      const limit = setTimeout(() => finish(false), 6000);
+      socket.on('data', (c) => { reply += c.toString(); if (/^HTTP\/1\.1 \d{3}/.test(reply)) finish(false); });
+      socket.on('close', () => finish(true));
+      socket.on('error', () => finish(true));
+    });
+    const answered = /^HTTP\/1\.1 408/.test(outcome.reply) || (outcome.closed && outcome.reply === '');
+    assert.ok(answered && outcome.ms <= 5500,
+      `after ${outcome.ms} ms: ${outcome.closed ? 'socket closed' : 'socket still open'}, reply ${JSON.stringify(outcome.reply.slice(0, 80))} ` +
+      '(is connectionsCheckingInterval still set in server/http-server.ts?)');
+    if (outcome.reply !== '') assert.match(outcome.reply, /"code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 });
