@@ -64,9 +64,9 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const queue: Parsed[] = [];
-    const connection = { firstLine: true, comments: 0 };
+    const connection = { comments: 0 };
     const parser = createParser({
-      onEvent: (message) => queue.push(...toEvents(message, cursor, connection, live.url)),
+      onEvent: (message) => queue.push(...toEvents(message, cursor, live.url)),
       onRetry: (ms) => { reconnectDelay = ms; },
       // Every response opens with one ": ping"; a later comment (an idle ping, the
       // lifetime ": reconnect") proves the server kept this connection up, so a
@@ -136,16 +136,21 @@ function isTransient(err: LogServiceError): boolean {
 }
 
 /** One SSE message → the events it stands for; advances `cursor` past them. */
-function toEvents(
-  message: EventSourceMessage, cursor: { lastSeq: number | undefined }, connection: { firstLine: boolean }, url: string,
-): Parsed[] {
-  let lastSeq = cursor.lastSeq;
+function toEvents(message: EventSourceMessage, cursor: { lastSeq: number | undefined }, url: string): Parsed[] {
+  const lastSeq = cursor.lastSeq;
   switch (message.event) {
     case 'eof':
       return [{ type: 'end' }];
     case 'error':
       if (message.data.trim() === 'eof') return [{ type: 'end' }];
       throw serverError(message.data, url);
+    case 'restart': {
+      // The key now holds a newer stream (closed and reopened; seq from 0 again): follow it from
+      // where the server says it starts, rather than dropping its lines as already seen.
+      const at = parseJson(message.data) as { from?: unknown } | undefined;
+      cursor.lastSeq = typeof at?.from === 'number' && at.from > 0 ? at.from - 1 : undefined;
+      return [];
+    }
     case 'dropped': {
       const range = parseJson(message.data) as { from?: unknown; to?: unknown } | undefined;
       if (typeof range?.from !== 'number' || typeof range.to !== 'number') {
@@ -161,11 +166,6 @@ function toEvents(
       if (seq === undefined || typeof line?.out !== 'string') {
         throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${url}: malformed line event (id ${message.id ?? 'missing'})`);
       }
-      // The server continues after Last-Event-ID, so a first line at or before it
-      // means the key now holds a new stream (closed and reopened, seq from 0
-      // again; README "Where a tail starts"): follow the new one from there.
-      if (connection.firstLine && lastSeq !== undefined && seq <= lastSeq) lastSeq = undefined;
-      connection.firstLine = false;
       if (lastSeq !== undefined && seq <= lastSeq) return []; // already delivered before a reconnect
       const events: Parsed[] = [];
       // Never skip silently (DESIGN §6): a hole the server did not report is reported here.

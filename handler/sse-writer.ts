@@ -42,6 +42,16 @@ export class SseWriter {
     return this.write(': ping\n\n');
   }
 
+  /**
+   * The viewer's Last-Event-ID is past the end: the key holds a newer stream
+   * (closed and reopened, seq from 0 again) and the lines that follow are its.
+   * Said explicitly, so a client can tell this from a server that replays lines
+   * it already sent. EventSource ignores event types nobody listens for.
+   */
+  restart(from: number): Promise<void> {
+    return this.write(`event: restart\ndata: {"from":${from}}\n\n`);
+  }
+
   dropped(from: number, to: number): Promise<void> {
     return this.write(`event: dropped\ndata: {"from":${from},"to":${to}}\n\n`);
   }

@@ -68,6 +68,8 @@ export async function tailStream(
     const pingMs = ctx.config.limits.pingIntervalSeconds * 1000;
     if (cursor !== null) {
       sse.start(3000);
+      // A cursor asked to start after seq N that starts at or before N was reset to a newer stream.
+      if (start.kind === 'after' && cursor.position <= start.seq) await sse.restart(cursor.position);
       const outcome = await followStream(cursor, sse, {
         terminal: style, pingIntervalMs: pingMs, maxLifetimeMs: ctx.config.limits.tailMaxSeconds * 1000, shutdown: ctx.shutdown,
       });

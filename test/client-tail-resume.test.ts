@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { LogServiceClient, type TailEvent } from '../client/index.ts';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
+import { openSse } from './support/sse-reader.ts';
 
 async function collect(events: AsyncIterable<TailEvent>): Promise<string[]> {
   const out: string[] = [];
@@ -32,6 +33,24 @@ describe('client tail on the real server', function () {
     await stream.push('after the quiet\n');
     await stream.close();
     assert.deepEqual(await seen, ['0:first', '1:after the quiet']);
+  });
+
+  it('says "event: restart" on the wire when a Last-Event-ID is past the end of a reopened stream', async () => {
+    const url = `${server.url}/ci/restart/1/s/t/stream`;
+    await fetch(url, { method: 'POST' });
+    await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'a0\na1\na2\n' });
+    await fetch(url, { method: 'DELETE' });
+    await fetch(url, { method: 'POST' });
+    await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'b0\n' });
+    const resumed = await openSse(url, { 'Last-Event-ID': '2' });
+    await resumed.until(() => resumed.raw().includes('id: 0\n'));
+    assert.match(resumed.raw(), /^retry: 3000\n: ping\n\nevent: restart\ndata: \{"from":0\}\n\nid: 0\ndata: \{[^\n]*"out":"b0\\n"/);
+    const ordinary = await openSse(url, { 'Last-Event-ID': '0' });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(ordinary.raw(), /restart/, 'a resume inside the stream is no restart');
+    await fetch(url, { method: 'DELETE' });
+    await resumed.ended();
+    await ordinary.ended();
   });
 
   it('follows the new stream when a resume finds the key closed and reopened', async () => {

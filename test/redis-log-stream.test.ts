@@ -336,7 +336,13 @@ describe('RedisLogStream', function () {
       assert.deepEqual(await s.list(prefix), [name]);
       assert.equal(await s.exists(name), true);
       assert.equal(await s.close(name), true);
-      assert.equal((await cursor.read(100, 1 << 20)).end, true);
+      // The close reaches this instance's reader through Redis: wait for it (bounded), then the cursor ends.
+      let ended = false;
+      for (let i = 0; i < 50 && !ended; i++) {
+        ended = (await cursor.read(100, 1 << 20)).end;
+        if (!ended) await cursor.waitForMore(AbortSignal.timeout(200));
+      }
+      assert.equal(ended, true, 'the cursor saw the close');
       cursor.release();
       let snapshot = 0;
       for await (const line of s.lines(name)) snapshot += line.seq >= 0 ? 1 : 0;
