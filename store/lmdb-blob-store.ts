@@ -33,7 +33,10 @@ export class LmdbBlobStore implements BlobStore {
   private readonly pending: Database<string, string>;
 
   constructor(path: string) {
-    this.root = open({ path, compression: false });
+    // separateFlushed: a write resolves once committed, and durability is awaited
+    // once per upload (root.flushed) instead of once per chunk commit; the 204
+    // still waits for the disk (see put).
+    this.root = open({ path, compression: false, separateFlushed: true });
     this.meta = this.root.openDB<StoredMeta, string>({ name: 'blob-meta' });
     this.chunks = this.root.openDB<Buffer, ChunkKey>({ name: 'blob-chunks', encoding: 'binary' });
     this.pending = this.root.openDB<string, string>({ name: 'blob-pending', encoding: 'string' });
@@ -69,6 +72,8 @@ export class LmdbBlobStore implements BlobStore {
         this.pending.remove(uploadId);
         if (previous) this.removeChunks(previous.uploadId);
       });
+      // Durable before the caller is told: the chunks and the commit that points at them.
+      await this.root.flushed;
       return toBlobMeta(stored);
     } catch (err) {
       body.unpipe(meter);
@@ -95,13 +100,15 @@ export class LmdbBlobStore implements BlobStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.root.transaction(() => {
+    const deleted = await this.root.transaction(() => {
       const previous = this.meta.get(name);
       if (!previous) return false;
       this.meta.remove(name);
       this.removeChunks(previous.uploadId);
       return true;
     });
+    if (deleted) await this.root.flushed;
+    return deleted;
   }
 
   async *list(prefix: string): AsyncIterable<BlobListEntry> {
@@ -170,6 +177,12 @@ async function* chunked(source: AsyncIterable<Buffer>, size: number): AsyncGener
   for await (const piece of source) {
     let offset = 0;
     while (offset < piece.length) {
+      // A whole chunk inside one piece is passed on as a view, not copied.
+      if (held === 0 && piece.length - offset >= size) {
+        yield piece.subarray(offset, offset + size);
+        offset += size;
+        continue;
+      }
       const take = Math.min(size - held, piece.length - offset);
       parts.push(piece.subarray(offset, offset + take));
       held += take;

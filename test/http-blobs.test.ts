@@ -189,6 +189,27 @@ describe('blobs over HTTP (LMDB)', function () {
   });
 });
 
+describe('blob uploads and a crash (LMDB, server process)', function () {
+  this.timeout(60000);
+
+  it('keeps a blob whose upload was answered 204 when the server is killed right after', async () => {
+    const { startServer } = await import('./support/server-process.ts');
+    const server = await startServer();
+    try {
+      const body = Buffer.alloc(6 * 1024 * 1024 + 123, 'build output\n');
+      const url = `${server.url}/blob?accountID=acct&key=crash/kept`;
+      assert.equal((await fetch(url, { method: 'PUT', body })).status, 204);
+      server.kill('SIGKILL'); // no graceful close of LMDB: only what was committed before the 204 counts
+      await server.exited();
+      await server.restart();
+      const back = Buffer.from(await (await fetch(url)).arrayBuffer());
+      assert.ok(back.equals(body), `got ${back.length} of ${body.length} bytes`);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('signed blob links (LMDB)', function () {
   this.timeout(30000);
   let secured: TestServer;
