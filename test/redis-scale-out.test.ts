@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from './support/redis-server.ts';
+import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 import { lineEvents, openSse, outs, type SseEvent, type SseSession } from './support/sse-reader.ts';
 
@@ -64,7 +65,7 @@ describe('scale-out: two server processes on one Redis', function () {
   this.timeout(60_000);
   let redis: TestRedis | null = null;
   let admin: Redis | undefined;
-  let sharedDir: string | undefined;
+  let s3: S3rverHandle | undefined;
   let a: ServerProcess | undefined;
   let b: ServerProcess | undefined;
   const viewers: SseSession[] = [];
@@ -89,12 +90,13 @@ describe('scale-out: two server processes on one Redis', function () {
     if (redis === null) this.skip();
     admin = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
     admin.on('error', () => {});
-    // Both instances on ONE LMDB file (LMDB allows several processes on one
-    // machine), so a snapshot taken by B can be read through A.
-    sharedDir = await mkdtemp(join(tmpdir(), 'log-service-scale-'));
+    // Blobs on S3 (s3rver), as a real scale-out runs: a snapshot taken by B is read through A.
+    // Each instance keeps its own (unused) LMDB directory: README, never share one.
+    s3 = await startS3rver();
     const env = {
       LOG_SERVICE_REDIS_URL: redis.url,
-      LOG_SERVICE_LMDB_PATH: join(sharedDir, 'db'),
+      LOG_SERVICE_S3_BUCKET: s3.bucket, LOG_SERVICE_S3_ENDPOINT: s3.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
+      LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
       LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
       LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
       LOG_SERVICE_LOG_LEVEL: 'error',
@@ -112,7 +114,7 @@ describe('scale-out: two server processes on one Redis', function () {
     await Promise.all([a?.stop(), b?.stop()]);
     admin?.disconnect();
     await redis?.stop().catch(() => {});
-    if (sharedDir !== undefined) await rm(sharedDir, { recursive: true, force: true });
+    await s3?.stop();
   });
 
   it('gives a viewer on B every line pushed in batches alternately through A and B, in order, with ids 0..N-1', async () => {
