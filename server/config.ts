@@ -11,12 +11,13 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const bytes = (min: number) => z.string().transform((v, ctx) => {
   const n = parseByteSize(v);
   if (n === undefined || n < min) {
-    ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 64KiB or 8MiB (at least ${min} bytes), got "${v}"` });
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 64KiB or 8MiB (at least ${min} bytes)` });
     return z.NEVER;
   }
   return n;
 });
-const bind = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8079 or :8079');
+const bind = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8079 or :8079')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be 0-65535');
 
 const schema = z.object({
   LOG_SERVICE_HTTP_BIND: bind.default('127.0.0.1:8079'),
@@ -50,7 +51,7 @@ const schema = z.object({
   LOG_SERVICE_STREAM_MAX_BYTES: bytes(1024).default(32 * 1024 * 1024),
   LOG_SERVICE_STREAM_TTL_SECONDS: int(1, 30 * 24 * 3600).default(5 * 3600),
   LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: int(0, 3600).default(60),
-  LOG_SERVICE_MAX_LINE_BYTES: bytes(16).default(64 * 1024),
+  LOG_SERVICE_MAX_LINE_BYTES: bytes(256).default(64 * 1024),
   LOG_SERVICE_MAX_PUSH_BYTES: bytes(1024).default(8 * 1024 * 1024),
   LOG_SERVICE_MAX_BLOB_BYTES: bytes(0).optional(),
   LOG_SERVICE_PING_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(3600).default(15),
@@ -149,7 +150,6 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
   const e = parsed.data;
   const problems: string[] = [];
   const [host, port] = splitBind(e.LOG_SERVICE_HTTP_BIND);
-  if (port > 65535) problems.push(`LOG_SERVICE_HTTP_BIND: port ${port} is out of range`);
   if ((e.LOG_SERVICE_TLS_CERT_FILE === undefined) !== (e.LOG_SERVICE_TLS_KEY_FILE === undefined)) {
     problems.push('LOG_SERVICE_TLS_CERT_FILE and LOG_SERVICE_TLS_KEY_FILE must be set together');
   }

@@ -3,19 +3,21 @@ import type { LineInput, LogLine, StoredLine } from './log-stream.ts';
 
 const TRUNCATION_MARKER = '… [log-service: line truncated]';
 
+const MARKER_BYTES = Buffer.byteLength(TRUNCATION_MARKER, 'utf8');
+
 /**
- * Cuts `out` to at most `maxBytes` UTF-8 bytes on a character boundary and
- * marks the cut so readers can see it (DESIGN §4: visible marker). A trailing
- * newline is kept so the log text keeps its line structure.
+ * Cuts `out` to at most `maxBytes` UTF-8 bytes, marker and newline included
+ * (DESIGN §4: at most 64 KiB, truncated on a UTF-8 boundary with a visible
+ * marker). A trailing newline is kept so the log text keeps its line structure.
  */
 export function truncateOut(out: string, maxBytes: number): string {
   if (out.length * 3 <= maxBytes) return out; // cannot exceed: fast path
   const bytes = Buffer.from(out, 'utf8');
   if (bytes.length <= maxBytes) return out;
-  let cut = maxBytes;
+  const newline = out.endsWith('\n') ? '\n' : '';
+  let cut = Math.max(0, maxBytes - MARKER_BYTES - newline.length);
   // UTF-8 continuation bytes are 10xxxxxx: back up to the start of a character.
   while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--;
-  const newline = out.endsWith('\n') ? '\n' : '';
   return bytes.subarray(0, cut).toString('utf8') + TRUNCATION_MARKER + newline;
 }
 

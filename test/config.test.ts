@@ -77,6 +77,10 @@ describe('configuration', () => {
       assert.match(text, new RegExp(`${name}: .+`), name);
     }
     assert.match(text, /got "localhost"/);
+    assert.doesNotMatch(text, /got "[^"]*"\)? \(got /, 'each value is quoted once');
+    const both = (() => { try { loadConfig({ LOG_SERVICE_HTTP_BIND: '127.0.0.1:99999', LOG_SERVICE_MAX_LINE_BYTES: '10' }); } catch (err) { return (err as Error).message; } return ''; })();
+    assert.match(both, /LOG_SERVICE_HTTP_BIND: the port must be 0-65535/);
+    assert.match(both, /LOG_SERVICE_MAX_LINE_BYTES: expected a size .* \(got "10"\)/, 'a bad port and a bad size are reported together');
   });
 
   it('refuses half a TLS configuration', () => {
