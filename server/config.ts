@@ -57,6 +57,7 @@ const schema = z.object({
   LOG_SERVICE_PING_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(3600).default(15),
   LOG_SERVICE_ZIP_MAX_ENTRIES: int(1, 1_000_000).default(10_000),
   LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: int(1, 10_000_000).default(10_000),
+  LOG_SERVICE_MAX_STREAMS: int(1, 10_000_000).default(10_000),
   LOG_SERVICE_TAIL_MAX_SECONDS: z.coerce.number().min(1).max(7 * 24 * 3600).default(3600),
   LOG_SERVICE_MAX_HEADER_BYTES: bytes(1024).default(16 * 1024),
   LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(60),
@@ -104,6 +105,8 @@ export interface Config {
     sentinels?: string[]; sentinelName: string; clusterNodes?: string[];
   };
   stream: { maxLines: number; maxBytes: number; ttlSeconds: number; maxLineBytes: number; closedGraceSeconds: number };
+  /** Streams the in-memory backend holds at once (open + closed in their grace period). */
+  memoryMaxStreams: number;
   limits: {
     maxPushBytes: number; maxBlobBytes?: number; zipMaxEntries: number;
     maxTailsPerAccount: number; tailMaxSeconds: number; pingIntervalSeconds: number;
@@ -208,6 +211,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
       ttlSeconds: e.LOG_SERVICE_STREAM_TTL_SECONDS, maxLineBytes: e.LOG_SERVICE_MAX_LINE_BYTES,
       closedGraceSeconds: e.LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS,
     },
+    memoryMaxStreams: e.LOG_SERVICE_MAX_STREAMS,
     limits: {
       maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES, maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,
       zipMaxEntries: e.LOG_SERVICE_ZIP_MAX_ENTRIES, maxTailsPerAccount: e.LOG_SERVICE_MAX_TAILS_PER_ACCOUNT,

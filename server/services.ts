@@ -51,7 +51,7 @@ async function createLogStream(config: Config, limits: StreamLimits, log: Logger
     return createRedisLogStream(config.redis, limits, log);
   }
   log.info({ maxLines: limits.maxLines, maxBytes: limits.maxBytes }, 'streams: in memory');
-  return new MemoryLogStream(limits);
+  return new MemoryLogStream(limits, { maxStreams: config.memoryMaxStreams });
 }
 
 async function createBlobStore(config: Config, log: Logger): Promise<BlobStore> {

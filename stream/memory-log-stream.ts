@@ -91,13 +91,25 @@ export class MemoryLogStream implements LogStream {
   private readonly closed_ = new Map<string, { log: MemoryLog; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly limits: StreamLimits, sweepIntervalMs = 1000) {
-    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+  private readonly maxStreams: number;
+
+  /**
+   * `maxStreams` bounds the memory the backend can hold: at most that many
+   * streams (open, or closed and still readable) of at most `limits.maxBytes` each.
+   */
+  constructor(private readonly limits: StreamLimits, options: { sweepIntervalMs?: number; maxStreams?: number } = {}) {
+    this.maxStreams = options.maxStreams ?? Infinity;
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 1000);
     this.sweeper.unref();
   }
 
   async open(name: string, options: OpenOptions = {}): Promise<void> {
     if (this.open_.has(name)) return;
+    const replacesClosed = this.closed_.has(name);
+    if (!replacesClosed && this.open_.size + this.closed_.size >= this.maxStreams) {
+      throw new ServiceError('LOGSVC_TOO_MANY_STREAMS',
+        `this server already holds ${this.maxStreams} streams (LOG_SERVICE_MAX_STREAMS); close finished streams or retry later`);
+    }
     this.closed_.delete(name);
     this.open_.set(name, new MemoryLog(this.limits, (options.ttlSeconds ?? this.limits.ttlSeconds) * 1000));
   }

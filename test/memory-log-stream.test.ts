@@ -1,7 +1,48 @@
+import assert from 'node:assert/strict';
 import { MemoryLogStream } from '../stream/memory-log-stream.ts';
 import { logStreamContract } from './contract/log-stream.contract.ts';
+import { startTestServer } from './support/in-process-server.ts';
 
 logStreamContract('memory', async (limits) => {
-  const stream = new MemoryLogStream(limits, 100);
+  const stream = new MemoryLogStream(limits, { sweepIntervalMs: 100 });
   return { stream, cleanup: () => stream.shutdown() };
+});
+
+describe('memory streams: the cap on streams held at once', () => {
+  const limits = { maxLines: 100, maxBytes: 1 << 20, ttlSeconds: 60, maxLineBytes: 1024, closedGraceSeconds: 60 };
+
+  it('refuses a new stream beyond maxStreams with LOGSVC_TOO_MANY_STREAMS, counting closed ones still in their grace period', async () => {
+    const stream = new MemoryLogStream(limits, { maxStreams: 2 });
+    try {
+      await stream.open('a/1');
+      await stream.open('a/2');
+      await stream.open('a/1'); // already open: a no-op, not a new stream
+      await assert.rejects(stream.open('a/3'), { code: 'LOGSVC_TOO_MANY_STREAMS', status: 429 });
+      await stream.close('a/2');
+      await assert.rejects(stream.open('a/3'), { code: 'LOGSVC_TOO_MANY_STREAMS' }, 'a closed stream still holds its lines');
+      await stream.open('a/2'); // reopening a closed stream replaces it
+      assert.equal(await stream.push('a/2', [{ out: 'again\n' }]), 0);
+    } finally {
+      await stream.shutdown();
+    }
+  });
+});
+
+describe('memory streams over HTTP: LOG_SERVICE_MAX_STREAMS', () => {
+  it('answers 429 LOGSVC_TOO_MANY_STREAMS with a JSON error on open, and opens again once a stream has left', async () => {
+    const server = await startTestServer({ LOG_SERVICE_MAX_STREAMS: '1', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' });
+    try {
+      assert.equal((await fetch(`${server.url}/ci/p/1/s/a/stream`, { method: 'POST' })).status, 204);
+      const refused = await fetch(`${server.url}/ci/p/1/s/b/stream`, { method: 'POST' });
+      assert.equal(refused.status, 429);
+      const body = (await refused.json()) as { code: string; error_msg: string };
+      assert.equal(body.code, 'LOGSVC_TOO_MANY_STREAMS');
+      assert.match(body.error_msg, /LOG_SERVICE_MAX_STREAMS/);
+      assert.equal((await fetch(`${server.url}/ci/p/1/s/a/stream`, { method: 'DELETE' })).status, 204);
+      await new Promise((r) => setTimeout(r, 1200)); // the sweeper drops the closed stream after its 0 s grace
+      assert.equal((await fetch(`${server.url}/ci/p/1/s/b/stream`, { method: 'POST' })).status, 204);
+    } finally {
+      await server.destroy();
+    }
+  });
 });
