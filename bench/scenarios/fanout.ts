@@ -12,7 +12,13 @@ interface ViewerStats { next: number; received: number; missing: number; duplica
 interface ViewersResult { viewers: ViewerStats[]; histogram: Record<string, number>; bucket_ms: number }
 
 const VIEWERS = 100;
-const VIEWER_PROCESSES = 4;
+/**
+ * Viewer processes sharing the 100 viewers. On this 2-core machine 2 is the
+ * measured sweet spot (BENCHMARKS.md): 4 processes add run-queue contention
+ * with the server (p99 131-256 ms against 103-118 ms), 1 cannot parse 5 M
+ * events/s without lagging (p99 199-328 ms).
+ */
+const VIEWER_PROCESSES = 2;
 const RATE = 50_000;
 /** Padding characters after the stamp in each line (the line's `out` is about 80 characters). */
 const LINE_PAD = 60;
