@@ -1,45 +1,7 @@
 // Raw log text with resume by byte offset (livelog / tail -f style).
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
-
-interface RawSession {
-  status: number;
-  offset: string | undefined;
-  text(): string;
-  ended(ms?: number): Promise<void>;
-  until(predicate: (text: string) => boolean, ms?: number): Promise<void>;
-  close(): void;
-}
-
-function openRaw(url: string): Promise<RawSession> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
-      let body = '';
-      let done = false;
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => { done = true; });
-      res.on('close', () => { done = true; });
-      const waitFor = async (cond: () => boolean, ms: number, what: string) => {
-        const deadline = Date.now() + ms;
-        while (!cond()) {
-          if (Date.now() > deadline) throw new Error(`${what} not reached in ${ms} ms; got ${JSON.stringify(body.slice(-200))}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      resolve({
-        status: res.statusCode ?? 0,
-        offset: res.headers['x-log-offset'] as string | undefined,
-        text: () => body,
-        ended: (ms = 5000) => waitFor(() => done, ms, 'end'),
-        until: (p, ms = 5000) => waitFor(() => p(body), ms, 'condition'),
-        close: () => req.destroy(),
-      });
-    });
-    req.on('error', reject);
-  });
-}
+import { openRaw } from './support/raw-reader.ts';
 
 describe('raw log text by byte offset', function () {
   this.timeout(20000);

@@ -1,10 +1,10 @@
-// Every route (the table in security-routes.test.ts) × every kind of credential (DESIGN §8):
+// Every route (the table in support/route-table.ts) × every kind of credential (DESIGN §8):
 // none, wrong, forged, expired, another account, the wrong scope, and the right one.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { unzip } from './support/unzip.ts';
-import { ROUTES, openStream, putBlob, type Api, type RouteCase } from './security-routes.test.ts';
+import { ROUTES, openStream, putBlob, type Api, type RouteCase } from './support/route-table.ts';
 
 const GLOBAL = 'the-global-token';
 const SECRET = 'the-signing-secret';

@@ -1,10 +1,10 @@
 // CORS and the limits that protect the service from greedy or slow clients (DESIGN §8).
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
+import { openRaw } from './support/raw-reader.ts';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { lineEvents, openSse, type SseSession } from './support/sse-reader.ts';
-import { ROUTES } from './security-routes.test.ts';
+import { ROUTES } from './support/route-table.ts';
 
 function rawExchange(port: number, request: string, waitMs = 5000): Promise<string> {
   return new Promise((resolve) => {
@@ -15,55 +15,6 @@ function rawExchange(port: number, request: string, waitMs = 5000): Promise<stri
     socket.on('close', done);
     socket.on('error', done);
     setTimeout(() => { socket.destroy(); }, waitMs);
-  });
-}
-
-interface RawSession {
-  status: number;
-  offset: string | undefined;
-  code?: string;
-  text(): string;
-  done(): boolean;
-  ended(ms?: number): Promise<void>;
-  until(predicate: (text: string) => boolean, ms?: number): Promise<void>;
-  close(): void;
-}
-
-/** GET …/raw; resolves when the response headers arrive (rejects after `headersMs`). */
-function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
-      let body = '';
-      let done = false;
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => { done = true; });
-      res.on('close', () => { done = true; });
-      const waitFor = async (cond: () => boolean, ms: number, what: string) => {
-        const deadline = Date.now() + ms;
-        while (!cond()) {
-          if (Date.now() > deadline) throw new Error(`${what} not reached in ${ms} ms; got ${JSON.stringify(body.slice(-200))}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      const session: RawSession = {
-        status: res.statusCode ?? 0,
-        offset: res.headers['x-log-offset'] as string | undefined,
-        text: () => body,
-        done: () => done,
-        ended: (ms = 5000) => waitFor(() => done, ms, 'end'),
-        until: (p, ms = 5000) => waitFor(() => p(body), ms, 'condition'),
-        close: () => req.destroy(),
-      };
-      if (session.status >= 400) {
-        res.on('end', () => { session.code = (/"code":"(\w+)"/.exec(body) ?? [])[1]; resolve(session); });
-        return;
-      }
-      resolve(session);
-    });
-    req.setTimeout(headersMs, () => req.destroy(new Error(`no response headers within ${headersMs} ms from ${url}`)));
-    req.on('response', () => req.setTimeout(0));
-    req.on('error', reject);
   });
 }
 
