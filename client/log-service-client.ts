@@ -21,8 +21,11 @@ export class LogServiceClient {
 
   constructor(options: LogServiceClientOptions = {}) {
     // The two settings every pipeline has in its environment (the CLI's names); options win.
+    // The token is taken from the environment only together with the server: a client
+    // given its own server never sends LOG_SERVICE_TOKEN to it.
     const serverOption = options.server ?? nonEmpty(process.env.LOG_SERVICE_SERVER) ?? DEFAULTS.server;
-    const token = options.token === null ? undefined : options.token ?? nonEmpty(process.env.LOG_SERVICE_TOKEN);
+    const envToken = options.server === undefined ? nonEmpty(process.env.LOG_SERVICE_TOKEN) : undefined;
+    const token = options.token === null ? undefined : options.token ?? envToken;
     let server: URL;
     try {
       server = new URL(serverOption);

@@ -30,8 +30,9 @@ export interface LogServiceClientOptions {
    */
   server?: string | URL;
   /**
-   * Sent as `X-Harness-Token`. Default: `LOG_SERVICE_TOKEN` from the environment.
-   * Pass `null` to send no token even when the variable is set.
+   * Sent as `X-Harness-Token`. Default: `LOG_SERVICE_TOKEN` from the environment, but
+   * only when `server` is not given either (it then comes from the environment too), so
+   * the token never goes to a server it was not set for. `null`: no token at all.
    */
   token?: string | null;
   /**

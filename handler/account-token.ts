@@ -7,7 +7,7 @@
 //   exp || accountID || 0x00 || access ('r' | 'w') || keyPrefix
 // signed the same way; a Harness server reads them as an unknown account.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CI_ID as ACCOUNT_ID } from './keys.ts';
+import { isAccountId } from './keys.ts';
 
 const SIG_BYTES = 32;
 
@@ -52,7 +52,7 @@ export function verifyAccountToken(secret: string, token: string, nowSeconds: nu
   const accountID = (nul === -1 ? rest : rest.subarray(0, nul)).toString('utf8');
   // Signed is not the same as well-formed: an account such as "acct/p" (which a
   // Harness server could sign) would otherwise open acct's keys under p/.
-  if (!ACCOUNT_ID.test(accountID)) return { ok: false, reason: 'malformed' };
+  if (!isAccountId(accountID)) return { ok: false, reason: 'malformed' };
   if (nul === -1) return { ok: true, accountID, expiresAtSeconds };
   const access = rest[nul + 1];
   if (access !== 0x72 && access !== 0x77) return { ok: false, reason: 'malformed' };

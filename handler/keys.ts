@@ -4,7 +4,7 @@ import { ServiceError } from '../server/errors.ts';
 
 const MAX_KEY_BYTES = 1024;
 /** A CI id or accountID (DESIGN §3). */
-export const CI_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CI_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // C0 controls, DEL and C1 controls.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -26,6 +26,11 @@ export function validateKey(key: string | undefined): string {
 export function validatePrefix(prefix: string | undefined): string {
   if (prefix !== undefined && prefix.endsWith('/') && prefix.length > 1) return validateKey(prefix.slice(0, -1)) + '/';
   return validateKey(prefix);
+}
+
+/** A well-formed accountID: 1-128 characters of A-Z a-z 0-9 . _ : - (DESIGN §3). */
+export function isAccountId(accountID: string): boolean {
+  return CI_ID.test(accountID);
 }
 
 export function validateAccount(accountID: string | undefined): string {

@@ -11,7 +11,7 @@ import { ServiceError } from '../server/errors.ts';
 import { decodeLine } from '../stream/line-codec.ts';
 import type { StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import { blobRows, snapshotOrigin } from './blob-tail.ts';
-import { TAIL_STALL_MS, waitForDrain } from './drain-wait.ts';
+import { stallWindow, waitForDrain } from './drain-wait.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
 
@@ -34,10 +34,13 @@ export async function rawTail(
   req.socket.setTimeout(0);
   const viewerLeft = new AbortController();
   res.on('close', () => viewerLeft.abort());
+  const lifetimeMs = ctx.config.limits.tailMaxSeconds * 1000;
+  const deadline = Date.now() + lifetimeMs;
+  const stall = stallWindow(deadline, lifetimeMs);
   try {
     const cursor = await ctx.stream.cursor(name, { kind: 'beginning' });
     if (cursor !== null) {
-      await followText(ctx, cursor, offset, res, viewerLeft.signal);
+      await followText(ctx, cursor, offset, res, viewerLeft.signal, deadline, stall);
       return;
     }
     let blob = await ctx.store.get(name);
@@ -53,7 +56,7 @@ export async function rawTail(
       blob = await ctx.store.get(name);
       if (blob === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
     }
-    await serveBlobText(blob.body, Math.max(from, firstOffset), firstOffset, res, ctx.config.stream.maxLineBytes, viewerLeft.signal, stallMs(ctx));
+    await serveBlobText(blob.body, Math.max(from, firstOffset), firstOffset, res, ctx.config.stream.maxLineBytes, viewerLeft.signal, stall);
   } finally {
     release();
   }
@@ -70,21 +73,19 @@ function start(res: ServerResponse, offset: number): void {
   res.flushHeaders();
 }
 
-function stallMs(ctx: HandlerContext): number {
-  return Math.min(TAIL_STALL_MS, ctx.config.limits.tailMaxSeconds * 1000);
-}
-
-async function write(res: ServerResponse, data: Buffer, signal: AbortSignal, stallMs: number): Promise<void> {
+async function write(res: ServerResponse, data: Buffer, signal: AbortSignal, stall: () => number): Promise<void> {
   if (data.length === 0 || res.destroyed || res.writableEnded || res.write(data)) return;
-  await waitForDrain(res, signal, stallMs);
+  await waitForDrain(res, signal, stall());
 }
 
 function text(line: StoredLine): Buffer {
   return Buffer.from(decodeLine(line).out, 'utf8');
 }
 
-async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: number, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + ctx.config.limits.tailMaxSeconds * 1000;
+async function followText(
+  ctx: HandlerContext, cursor: StreamCursor, requested: number, res: ServerResponse, signal: AbortSignal,
+  deadline: number, stall: () => number,
+): Promise<void> {
   try {
     let pending = await cursor.read(BATCH_LINES, BATCH_BYTES);
     let lines = pending.lines;
@@ -114,7 +115,7 @@ async function followText(ctx: HandlerContext, cursor: StreamCursor, requested: 
         pieces.push(line.offset >= position ? bytes : bytes.subarray(position - line.offset));
         position = end;
       }
-      await write(res, Buffer.concat(pieces), signal, stallMs(ctx));
+      await write(res, Buffer.concat(pieces), signal, stall);
       if (ended || signal.aborted || Date.now() >= deadline) break; // at the lifetime: resume by offset
       const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
       if (batch.dropped) break; // a gap: end here; the reader resumes and sees X-Log-Offset jump
@@ -150,7 +151,7 @@ async function* blobTexts(body: Readable, maxLineBytes: number): AsyncGenerator<
 }
 
 async function serveBlobText(
-  body: Readable, from: number, firstOffset: number, res: ServerResponse, maxLineBytes: number, signal: AbortSignal, stall: number,
+  body: Readable, from: number, firstOffset: number, res: ServerResponse, maxLineBytes: number, signal: AbortSignal, stall: () => number,
 ): Promise<void> {
   let position = firstOffset;
   let started = false;

@@ -16,8 +16,8 @@ export const SSE_HEADERS = {
 export class SseWriter {
   private closed = false;
 
-  /** `stallMs`: a socket that takes nothing for this long is dropped (see drain-wait.ts). */
-  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal, private readonly stallMs = TAIL_STALL_MS) {
+  /** `stallMs`: how long the next wait for a drain may last before the socket is dropped (see drain-wait.ts). */
+  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal, private readonly stallMs: () => number = () => TAIL_STALL_MS) {
     signal.addEventListener('abort', () => { this.closed = true; }, { once: true });
   }
 
@@ -35,7 +35,7 @@ export class SseWriter {
   async write(data: Buffer | string): Promise<void> {
     if (this.isClosed) return;
     if (this.res.write(data)) return;
-    await waitForDrain(this.res, this.signal, this.stallMs);
+    await waitForDrain(this.res, this.signal, this.stallMs());
   }
 
   ping(): Promise<void> {

@@ -8,7 +8,7 @@ import type { CursorStart, StoredLine } from '../stream/log-stream.ts';
 import { serveBlobAsStream, snapshotContentType } from './blob-tail.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
-import { TAIL_STALL_MS } from './drain-wait.ts';
+import { stallWindow } from './drain-wait.ts';
 import { internalName } from './keys.ts';
 import { parsePushBody, readBody } from './push-body.ts';
 import { SseWriter, type TerminalStyle } from './sse-writer.ts';
@@ -62,7 +62,8 @@ export async function tailStream(
   req.socket.setTimeout(0);
   const viewerLeft = new AbortController();
   res.on('close', () => viewerLeft.abort());
-  const sse = new SseWriter(res, viewerLeft.signal, Math.min(TAIL_STALL_MS, ctx.config.limits.tailMaxSeconds * 1000));
+  const lifetimeMs = ctx.config.limits.tailMaxSeconds * 1000;
+  const sse = new SseWriter(res, viewerLeft.signal, stallWindow(Date.now() + lifetimeMs, lifetimeMs));
   try {
     const cursor = await ctx.stream.cursor(name, start);
     const pingMs = ctx.config.limits.pingIntervalSeconds * 1000;

@@ -8,15 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import { ServiceError } from '../server/errors.ts';
 import { ZipExports } from '../store/zip-export.ts';
-import { zipBlobs } from '../store/zip-archive.ts';
+import { zipBlobs, zipEntries } from '../store/zip-archive.ts';
 import { publicBase } from './blob-handlers.ts';
 import { queryOf } from './blob-routes.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName, validateAccount, validateCiId, validatePrefix } from './keys.ts';
 import { optionalAccount } from './stream-routes.ts';
 
-/** Zips stored by ZipExports live under "~zip/" (no account's prefix): never part of another zip. */
-const isStoredZip = (name: string) => name.startsWith('~zip/');
 
 export function zipRouter(ctx: HandlerContext): Router {
   const r = Router();
@@ -45,7 +43,8 @@ export function zipRouter(ctx: HandlerContext): Router {
       res.status(200).json(await exports.request(account, prefix));
       return;
     }
-    await countEntries(ctx, internalName(account, prefix));
+    // The checks the zip itself makes, answered now rather than when the link is used.
+    await zipEntries(ctx.store, internalName(account, prefix), { maxEntries: ctx.config.limits.zipMaxEntries, label: prefix });
     const seconds = ctx.config.linkExpirySeconds;
     const signed = ctx.links.sign({ method: 'ZIP', accountID: account, key: prefix, expires: Math.floor(Date.now() / 1000) + seconds });
     res.status(200).json({ link: `${publicBase(ctx, req)}/links/zip?${signed}`, status: 'success', expires: seconds * 1e9 });
@@ -66,7 +65,8 @@ function asFolder(prefix: string): string {
 async function sendZip(ctx: HandlerContext, res: ServerResponse, account: string, keyPrefix: string, filename: string): Promise<void> {
   const prefix = internalName(account, keyPrefix);
   // Counting happens before the first byte: errors are still proper JSON answers.
-  const zip = await zipBlobs(ctx.store, prefix, { maxEntries: ctx.config.limits.zipMaxEntries, skip: isStoredZip, label: keyPrefix });
+  // Stored zips (ZipExports) live under "~zip/", outside every account, so no zip ever holds one.
+  const zip = await zipBlobs(ctx.store, prefix, { maxEntries: ctx.config.limits.zipMaxEntries, label: keyPrefix });
   res.writeHead(200, {
     'Content-Type': 'application/zip',
     'Content-Disposition': `attachment; filename="${filename.replace(/"/g, '')}"`,
@@ -78,14 +78,4 @@ async function sendZip(ctx: HandlerContext, res: ServerResponse, account: string
   });
 }
 
-/** The same checks zipBlobs makes, answered now rather than when the link is used. */
-async function countEntries(ctx: HandlerContext, prefix: string): Promise<void> {
-  let count = 0;
-  for await (const entry of ctx.store.list(prefix)) {
-    if (isStoredZip(entry.name)) continue;
-    if (++count > ctx.config.limits.zipMaxEntries) {
-      throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES', `more than ${ctx.config.limits.zipMaxEntries} blobs under the prefix`);
-    }
-  }
-  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', 'no blobs under the prefix');
-}
+

@@ -49,6 +49,7 @@ export class LmdbBlobStore implements BlobStore {
     const meter = new HashingMeter(options.maxBytes);
     const writes: Promise<unknown>[] = [];
     let index = 0;
+    let committed = false;
     try {
       // Not pipeline(): it would destroy the request socket when the meter
       // refuses a too-large body, and the client would never see the 413.
@@ -72,10 +73,14 @@ export class LmdbBlobStore implements BlobStore {
         this.pending.remove(uploadId);
         if (previous) this.removeChunks(previous.uploadId);
       });
+      committed = true;
       // Durable before the caller is told: the chunks and the commit that points at them.
       await this.root.flushed;
       return toBlobMeta(stored);
     } catch (err) {
+      // After the commit the new blob is in place (the old chunks are gone): a
+      // failed flush is reported, but its chunks must stay.
+      if (committed) throw err;
       body.unpipe(meter);
       await Promise.allSettled(writes);
       await this.root.transaction(() => {

@@ -10,8 +10,6 @@ import type { BlobStore } from './blob-store.ts';
 export interface ZipOptions {
   /** More blobs than this under the prefix is LOGSVC_TOO_MANY_ENTRIES, before any byte is sent. */
   maxEntries: number;
-  /** Blobs to leave out (and not count), e.g. earlier zips stored under the prefix. */
-  skip?: (name: string) => boolean;
   /** The prefix as the caller named it, for error messages (default: `prefix` itself). */
   label?: string;
 }
@@ -50,23 +48,21 @@ export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOpt
 
 /**
  * The names of the blobs a zip of `prefix` holds. Rejects with
- * LOGSVC_BLOB_NOT_FOUND (none) or LOGSVC_TOO_MANY_ENTRIES (over the cap; the
- * listing goes on only to say how many there are).
+ * LOGSVC_BLOB_NOT_FOUND (none) or LOGSVC_TOO_MANY_ENTRIES (over the cap). The
+ * listing stops at the first blob over the cap: a huge prefix costs at most
+ * maxEntries + 1 names, however often it is asked for.
  */
 export async function zipEntries(store: BlobStore, prefix: string, options: ZipOptions): Promise<string[]> {
   const names: string[] = [];
-  let count = 0;
-  for await (const entry of store.list(prefix)) {
-    if (options.skip?.(entry.name) === true) continue;
-    count++;
-    if (count <= options.maxEntries) names.push(entry.name);
-  }
   const label = options.label ?? prefix;
-  if (count === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${label}"`);
-  if (count > options.maxEntries) {
-    throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
-      `${count} blobs under the prefix "${label}"; a zip holds at most ${options.maxEntries}`);
+  for await (const entry of store.list(prefix)) {
+    if (names.length === options.maxEntries) {
+      throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
+        `more than ${options.maxEntries} blobs under the prefix "${label}"; a zip holds at most ${options.maxEntries}`);
+    }
+    names.push(entry.name);
   }
+  if (names.length === 0) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blobs under the prefix "${label}"`);
   return names;
 }
 

@@ -43,8 +43,6 @@ export interface ZipExportsOptions {
 interface Job {
   name: string;
   prefix: string;
-  /** Earlier zips of the account, left out of a zip of the whole account. */
-  zipDir: string;
   state: ZipExportState;
   finishedAt?: number;
   message?: string;
@@ -89,13 +87,12 @@ export class ZipExports {
     if (job === undefined) {
       const existing = await this.store.head(name);
       const fresh = existing !== null && !this.stale(Date.parse(existing.created));
-      const zipDir = `${ZIP_DIR}${accountID}/`;
       // Nothing to zip, or too much: answered now with its 404 / 413, as the LMDB route answers,
       // rather than as a "failed" status found on a later poll.
-      if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, skip: (n) => n.startsWith(zipDir), label: prefix });
+      if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, label: prefix });
       const raced = this.jobs.get(name);
       if (raced !== undefined) return this.report(raced);
-      job = { name, prefix: `${accountID}/${prefix}`, zipDir, state: 'queued' };
+      job = { name, prefix: `${accountID}/${prefix}`, state: 'queued' };
       if (fresh) {
         job.state = 'success';
         job.finishedAt = Date.parse(existing!.created);
@@ -153,7 +150,7 @@ export class ZipExports {
     try {
       const zip = await zipBlobs(this.store, job.prefix, {
         maxEntries: this.options.maxEntries,
-        skip: (name) => name.startsWith(job.zipDir),
+        label: job.prefix.slice(job.prefix.indexOf('/') + 1),
       });
       await this.store.put(job.name, zip, { contentType: 'application/zip' });
       job.state = 'success';

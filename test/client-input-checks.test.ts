@@ -15,7 +15,7 @@ describe('client input checks', function () {
     assert.doesNotMatch(res.stderr, /s3cret/);
   });
 
-  it('takes the server and token from LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN when no option is given', async () => {
+  it('takes the server and token from LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN when no option is given, never the token alone', async () => {
     const seen: (string | undefined)[] = [];
     const server = http.createServer((req, res) => {
       seen.push(req.headers['x-harness-token'] as string | undefined);
@@ -29,7 +29,9 @@ describe('client input checks', function () {
       await new LogServiceClient().listStreams();
       await new LogServiceClient({ token: 'from-option' }).listStreams();
       await new LogServiceClient({ token: null }).listStreams();
-      assert.deepEqual(seen, ['from-env', 'from-option', undefined]);
+      // A server given in the options does not get the environment's token.
+      await new LogServiceClient({ server: process.env.LOG_SERVICE_SERVER }).listStreams();
+      assert.deepEqual(seen, ['from-env', 'from-option', undefined, undefined]);
     } finally {
       for (const [name, value] of [['LOG_SERVICE_SERVER', saved.server], ['LOG_SERVICE_TOKEN', saved.token]] as const) {
         if (value === undefined) delete process.env[name]; else process.env[name] = value;

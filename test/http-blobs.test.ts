@@ -192,7 +192,7 @@ describe('blobs over HTTP (LMDB)', function () {
 describe('blob uploads and a crash (LMDB, server process)', function () {
   this.timeout(60000);
 
-  it('keeps a blob whose upload was answered 204 when the server is killed right after', async () => {
+  it('has committed a blob before answering 204: it survives a SIGKILL right after (page cache, not a power cut)', async () => {
     const { startServer } = await import('./support/server-process.ts');
     const server = await startServer();
     try {

@@ -181,7 +181,7 @@ describe('zip downloads on the LMDB store', function () {
     assert.equal(res.status, 413);
     const body = (await res.json()) as { code: string; error_msg: string };
     assert.equal(body.code, 'LOGSVC_TOO_MANY_ENTRIES');
-    assert.match(body.error_msg, /4 blobs.*at most 3/);
+    assert.match(body.error_msg, /more than 3 blobs.*at most 3/);
     const harness = await fetch(`${server.url}/blob/download?accountID=default&prefix=proj/b3/`, { method: 'POST' });
     assert.equal(harness.status, 413);
   });
