@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LogServiceClient, LogServiceError, type TailEvent } from '../client/index.ts';
+import { LogServiceClient, LogServiceError } from '../client/index.ts';
 import { freePort } from './support/server-process.ts';
+import { collectTail as collect } from './support/tail-events.ts';
 
 interface Push { at: number; contentType: string | undefined; lines: { out: string; level?: string }[] }
 
@@ -47,11 +48,6 @@ const step = { project: 'web', build: '42', stage: 'test', step: 'unit' };
 const sseHead = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 const lineEvent = (seq: number) => `id: ${seq}\ndata: ${JSON.stringify({ level: 'info', pos: seq, out: `line ${seq}\n`, time: '2026-01-01T00:00:00Z' })}\n\n`;
 
-async function collect(events: AsyncIterable<TailEvent>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of events) out.push(e.type === 'line' ? `${e.seq}:${e.line.out.trimEnd()}` : `dropped ${e.from}-${e.to}`);
-  return out;
-}
 
 describe('client push: batching', function () {
   this.timeout(20_000);

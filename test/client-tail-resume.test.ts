@@ -2,15 +2,11 @@
 // connection lifetime keeps being followed, and a resume into a key that was
 // closed and reopened follows the new stream instead of skipping it.
 import assert from 'node:assert/strict';
-import { LogServiceClient, type TailEvent } from '../client/index.ts';
+import { LogServiceClient } from '../client/index.ts';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { openSse } from './support/sse-reader.ts';
+import { collectTail as collect } from './support/tail-events.ts';
 
-async function collect(events: AsyncIterable<TailEvent>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of events) out.push(e.type === 'line' ? `${e.seq}:${e.line.out.trimEnd()}` : `dropped ${e.from}-${e.to}`);
-  return out;
-}
 
 describe('client tail on the real server', function () {
   this.timeout(30_000);

@@ -6,11 +6,11 @@
 // crashes, answers every 4xx with a JSON error carrying a LOGSVC_* code, and
 // its memory stays bounded.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
 import { startServer, type ServerProcess } from './support/server-process.ts';
+import { rssMb } from './support/process-memory.ts';
 
 const TOKEN = 'fuzz-global-token';
 const SECRET = 'fuzz-secret';
@@ -194,9 +194,6 @@ const request = fc.record({
   return { method, path: q === '' ? p : `${p}?${q}`, headers: hs, body: method === 'GET' || method === 'HEAD' ? undefined : b };
 });
 
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
 
 describe('fuzzing every route with malformed requests', function () {
   this.timeout(240000);

@@ -4,9 +4,6 @@
 // the end of a stream, resume on another instance, snapshots, a fixed number
 // of Redis connections, stream info, and riding out a Redis outage.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from './support/redis-server.ts';
@@ -66,6 +63,15 @@ describe('scale-out: two server processes on one Redis', function () {
   let redis: TestRedis | null = null;
   let admin: Redis | undefined;
   let s3: S3rverHandle | undefined;
+  /** One instance's settings: streams on `redisUrl`, blobs on the shared s3rver (each keeps its own unused LMDB dir). */
+  const instanceEnv = (redisUrl: string): Record<string, string> => ({
+    LOG_SERVICE_REDIS_URL: redisUrl,
+    LOG_SERVICE_S3_BUCKET: s3!.bucket, LOG_SERVICE_S3_ENDPOINT: s3!.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
+    LOG_SERVICE_S3_ACCESS_KEY_ID: s3!.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3!.config.secretAccessKey!,
+    LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
+    LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
+    LOG_SERVICE_LOG_LEVEL: 'error',
+  });
   let a: ServerProcess | undefined;
   let b: ServerProcess | undefined;
   const viewers: SseSession[] = [];
@@ -93,14 +99,7 @@ describe('scale-out: two server processes on one Redis', function () {
     // Blobs on S3 (s3rver), as a real scale-out runs: a snapshot taken by B is read through A.
     // Each instance keeps its own (unused) LMDB directory: README, never share one.
     s3 = await startS3rver();
-    const env = {
-      LOG_SERVICE_REDIS_URL: redis.url,
-      LOG_SERVICE_S3_BUCKET: s3.bucket, LOG_SERVICE_S3_ENDPOINT: s3.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
-      LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
-      LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
-      LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
-      LOG_SERVICE_LOG_LEVEL: 'error',
-    };
+    const env = instanceEnv(redis.url);
     [a, b] = await Promise.all([startServer(env), startServer(env)]);
   });
 
@@ -296,7 +295,6 @@ describe('scale-out: two server processes on one Redis', function () {
     // external REDIS_URL) one the other tests use.
     let own: TestRedis | null = null;
     let ownAdmin: Redis | undefined;
-    let ownDir: string | undefined;
     let oa: ServerProcess | undefined;
     let ob: ServerProcess | undefined;
     const A = () => oa!;
@@ -319,14 +317,8 @@ describe('scale-out: two server processes on one Redis', function () {
       }
       ownAdmin = new Redis(own.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
       ownAdmin.on('error', () => {}); // the test stops this Redis under the client on purpose
-      ownDir = await mkdtemp(join(tmpdir(), 'log-service-outage-'));
-      const env = {
-        LOG_SERVICE_REDIS_URL: own.url,
-        LOG_SERVICE_LMDB_PATH: join(ownDir, 'db'),
-        LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
-        LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
-        LOG_SERVICE_LOG_LEVEL: 'error',
-      };
+      // Blobs on the same s3rver as the pair above, never one LMDB file for two processes.
+      const env = instanceEnv(own.url);
       [oa, ob] = await Promise.all([startServer(env), startServer(env)]);
     });
 
@@ -336,7 +328,6 @@ describe('scale-out: two server processes on one Redis', function () {
       await Promise.all([oa?.stop(), ob?.stop()]);
       ownAdmin?.disconnect();
       await own?.stop().catch(() => {});
-      if (ownDir !== undefined) await rm(ownDir, { recursive: true, force: true });
     });
 
     it('answers 503 LOGSVC_BACKEND_UNAVAILABLE for streams, stays live with blobs working, ends open tails, and recovers by itself', async function () {
@@ -375,7 +366,7 @@ describe('scale-out: two server processes on one Redis', function () {
         assert.equal(ready.json().code, 'LOGSVC_BACKEND_UNAVAILABLE');
         assert.equal((await call('GET', `${s.url}/healthz`)).status, 200);
 
-        // Blobs live in LMDB: unaffected.
+        // Blobs live in S3: unaffected.
         const existing = await call('GET', hBlob(s, blobKey));
         assert.equal(existing.status, 200, existing.text);
         assert.equal(existing.text, 'stored before the outage');

@@ -1,15 +1,11 @@
 // A viewer that stops reading must not stall the producer or other viewers,
 // nor grow the server's memory (DESIGN §6). Measured on a real server process.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 import { openSse } from './support/sse-reader.ts';
+import { rssMb } from './support/process-memory.ts';
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 describe('slow viewers', function () {
   this.timeout(60000);

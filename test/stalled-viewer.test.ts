@@ -3,15 +3,11 @@
 // so it gives back its memory and its slot of the per-account tail limit
 // (DESIGN §6 slow viewers; README "Tailing"). Measured on a server process.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 import { lineEvents, openSse } from './support/sse-reader.ts';
+import { rssMb } from './support/process-memory.ts';
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 /** A GET that reads the response headers and then never reads again. */
 function stuckViewer(url: string): { request: http.ClientRequest; status: Promise<number> } {
