@@ -25,7 +25,7 @@ export class LogServiceClient {
     // given its own server never sends LOG_SERVICE_TOKEN to it.
     const serverOption = options.server ?? nonEmpty(process.env.LOG_SERVICE_SERVER) ?? DEFAULTS.server;
     const envToken = options.server === undefined ? nonEmpty(process.env.LOG_SERVICE_TOKEN) : undefined;
-    const token = options.token === null ? undefined : options.token ?? envToken;
+    const token = options.token === null ? undefined : nonEmpty(options.token ?? envToken);
     let server: URL;
     try {
       server = new URL(serverOption);
@@ -41,7 +41,7 @@ export class LogServiceClient {
     const tls = { ca: options.ca, cert: options.cert, key: options.key };
     this.transport = new HttpTransport({
       server,
-      token: token === '' ? undefined : token,
+      token,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       retries: Math.max(0, options.retries ?? DEFAULTS.retries),
       retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,

@@ -64,7 +64,7 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const queue: Parsed[] = [];
-    const connection = { comments: 0 };
+    let comments = 0;
     const parser = createParser({
       onEvent: (message) => queue.push(...toEvents(message, cursor, live.url)),
       onRetry: (ms) => { reconnectDelay = ms; },
@@ -72,7 +72,7 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
       // lifetime ": reconnect") proves the server kept this connection up, so a
       // quiet stream that is cut at its lifetime never counts as failing.
       onComment: () => {
-        if (++connection.comments < 2) return;
+        if (++comments < 2) return;
         failingSince = undefined;
         failures = 0;
       },

@@ -9,6 +9,8 @@ import type { CursorStart } from '../stream/log-stream.ts';
 import type { SseWriter } from './sse-writer.ts';
 
 const BATCH_LINES = 500;
+const CR = 0x0d;
+const LEADING_BRACE = /^\s*\{/;
 /** Characters per write (UTF-16 units; at most 3 bytes each on the wire). */
 const BATCH_BYTES = 256 * 1024;
 
@@ -44,17 +46,20 @@ export async function* blobRows(body: Readable, maxRowBytes: number): AsyncGener
 }
 
 /**
- * The line JSON for one blob row. A line object is written out again, never
- * passed through: JSON may hold a raw CR between tokens, which SSE reads as a
- * line end (WHATWG HTML §9.2.6), and an uploaded row may carry an `out` over
- * the line limit. JSON.stringify emits neither.
+ * The line JSON for one blob row. Rows are split on LF, so the one thing that
+ * can break SSE framing is a raw CR, which JSON allows between tokens and SSE
+ * reads as a line end (WHATWG HTML §9.2.6); an uploaded row may also carry an
+ * `out` over the line limit. A row with neither (every row a snapshot writes,
+ * but for lines near the limit) goes out as it is; any other is written out
+ * again by JSON.stringify, which emits no CR, with its `out` cut to the limit.
  */
 export function rowToLineJson(row: Buffer, seq: number, created: string, maxLineBytes: number): string {
   const text = row.toString('utf8');
-  if (text.trimStart().startsWith('{')) {
+  if (LEADING_BRACE.test(text)) {
     try {
       const v = JSON.parse(text) as { out?: unknown };
       if (typeof v === 'object' && v !== null && typeof v.out === 'string') {
+        if (row.length <= maxLineBytes && !row.includes(CR)) return text;
         v.out = truncateOut(v.out, maxLineBytes);
         return JSON.stringify(v);
       }

@@ -2,7 +2,7 @@
 // respect backpressure: when the socket is full we wait for 'drain' before
 // reading more, so a slow viewer costs at most one batch plus the socket buffer.
 import type { ServerResponse } from 'node:http';
-import { TAIL_STALL_MS, waitForDrain } from './drain-wait.ts';
+import { waitForDrain } from './drain-wait.ts';
 
 export type TerminalStyle = 'ci' | 'harness';
 
@@ -17,7 +17,7 @@ export class SseWriter {
   private closed = false;
 
   /** `stallMs`: how long the next wait for a drain may last before the socket is dropped (see drain-wait.ts). */
-  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal, private readonly stallMs: () => number = () => TAIL_STALL_MS) {
+  constructor(private readonly res: ServerResponse, readonly signal: AbortSignal, private readonly stallMs: () => number) {
     signal.addEventListener('abort', () => { this.closed = true; }, { once: true });
   }
 

@@ -72,7 +72,7 @@ export async function tailStream(
       // A cursor asked to start after seq N that starts at or before N was reset to a newer stream.
       if (start.kind === 'after' && cursor.position <= start.seq) await sse.restart(cursor.position);
       const outcome = await followStream(cursor, sse, {
-        terminal: style, pingIntervalMs: pingMs, maxLifetimeMs: ctx.config.limits.tailMaxSeconds * 1000, shutdown: ctx.shutdown,
+        terminal: style, pingIntervalMs: pingMs, maxLifetimeMs: lifetimeMs, shutdown: ctx.shutdown,
       });
       ctx.log.debug({ name, outcome }, 'tail finished');
       return;

@@ -42,6 +42,8 @@ export interface ZipExportsOptions {
 
 interface Job {
   name: string;
+  accountID: string;
+  /** Relative to the account, as the caller named it. */
   prefix: string;
   state: ZipExportState;
   finishedAt?: number;
@@ -86,17 +88,15 @@ export class ZipExports {
     }
     if (job === undefined) {
       const existing = await this.store.head(name);
-      const fresh = existing !== null && !this.stale(Date.parse(existing.created));
+      const createdAt = existing === null ? undefined : Date.parse(existing.created);
+      const fresh = createdAt !== undefined && !this.stale(createdAt);
       // Nothing to zip, or too much: answered now with its 404 / 413, as the LMDB route answers,
-      // rather than as a "failed" status found on a later poll.
+      // rather than as a "failed" status found on a later poll. The build lists again: a queued
+      // job holds no names (up to maxEntries each), and zips what is there when it runs.
       if (!fresh) await zipEntries(this.store, `${accountID}/${prefix}`, { maxEntries: this.options.maxEntries, label: prefix });
       const raced = this.jobs.get(name);
       if (raced !== undefined) return this.report(raced);
-      job = { name, prefix: `${accountID}/${prefix}`, state: 'queued' };
-      if (fresh) {
-        job.state = 'success';
-        job.finishedAt = Date.parse(existing!.created);
-      }
+      job = fresh ? { name, accountID, prefix, state: 'success', finishedAt: createdAt } : { name, accountID, prefix, state: 'queued' };
       this.track(job);
       if (job.state === 'queued') {
         this.waiting.push(job);
@@ -148,10 +148,7 @@ export class ZipExports {
   private async build(job: Job): Promise<void> {
     job.state = 'in_progress';
     try {
-      const zip = await zipBlobs(this.store, job.prefix, {
-        maxEntries: this.options.maxEntries,
-        label: job.prefix.slice(job.prefix.indexOf('/') + 1),
-      });
+      const zip = await zipBlobs(this.store, `${job.accountID}/${job.prefix}`, { maxEntries: this.options.maxEntries, label: job.prefix });
       await this.store.put(job.name, zip, { contentType: 'application/zip' });
       job.state = 'success';
     } catch (err) {
