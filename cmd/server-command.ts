@@ -1,6 +1,6 @@
 // `log-service server`: config from env + .env, listen, stop cleanly on SIGTERM/SIGINT.
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, readEnvironment } from '../server/config.ts';
+import { ConfigError, loadConfig, readEnvironment } from '../foundation/config.ts';
 
 export function registerServerCommand(program: Command): void {
   program
@@ -13,8 +13,8 @@ Examples:
   LOG_SERVICE_S3_BUCKET=logs LOG_SERVICE_REDIS_URL=redis://127.0.0.1:6379 log-service server`)
     .action(async () => {
       // Loaded here, not at the top: the client commands should not pay for the server stack.
-      const { StartupError, startServer } = await import('../server/http-server.ts');
-      const { createLogger } = await import('../server/logger.ts');
+      const { StartupError, startServer } = await import('../app/http-server.ts');
+      const { createLogger } = await import('../foundation/logger.ts');
       let config;
       try {
         config = loadConfig(readEnvironment(process.env, process.cwd()));

@@ -3,14 +3,13 @@
 // Express app, and one error renderer for both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ServiceError } from '../server/errors.ts';
-import { redactUrl } from '../server/logger.ts';
+import { ServiceError } from '../foundation/errors.ts';
+import { redactUrl } from '../foundation/logger.ts';
 import { blobRouter } from './blob-routes.ts';
 import type { HandlerContext } from './context.ts';
 import { applyCors } from './cors.ts';
 import { sendError } from './error-response.ts';
-import { healthRouter } from './health-routes.ts';
-import { metricsRouter } from './metrics.ts';
+import { healthRouter, metricsRouter } from './health-routes.ts';
 import { routeStream } from './stream-routes.ts';
 import { tokenRouter } from './token-routes.ts';
 import { zipRouter } from './zip-routes.ts';

@@ -4,8 +4,8 @@
 // reading or for writing only.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../server/config.ts';
-import { ServiceError } from '../server/errors.ts';
+import type { Config } from '../foundation/config.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { verifyAccountToken, type TokenScope } from './account-token.ts';
 
 /** read: tail, download, info, exists, download links. write: open, push, close, upload, delete, upload links. */

@@ -2,7 +2,7 @@
 // both ways, ranges, validators. Used by the Harness, CI and signed-link routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { LinkMethod } from '../store/blob-store.ts';
 import { parseRange } from './byte-range.ts';
 import type { HandlerContext } from './context.ts';

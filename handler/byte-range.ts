@@ -1,5 +1,5 @@
 // The Range request header for one byte range (RFC 9110 §14.1.2, §14.2).
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { ByteRange } from '../store/blob-store.ts';
 
 /**

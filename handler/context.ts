@@ -1,9 +1,10 @@
 // What every handler receives: the two interfaces, config and shared helpers.
-// Built once in server/services.ts (config is read only there).
+// Built once in app/services.ts (config is read only there).
 import type { Logger } from 'pino';
-import type { Config } from '../server/config.ts';
+import type { Config } from '../foundation/config.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { SignedLinks } from '../store/signed-links.ts';
+import type { ZipExports } from '../store/zip-export.ts';
 import type { LogStream } from '../stream/log-stream.ts';
 import type { Authenticator } from './auth.ts';
 import type { Metrics } from './metrics.ts';
@@ -17,6 +18,8 @@ export interface HandlerContext {
   links: SignedLinks;
   tails: TailCounter;
   metrics: Metrics;
+  /** Background zip exports (stores that presign links only: S3). */
+  zipExports?: ZipExports;
   log: Logger;
   /** Aborted when the server starts shutting down. */
   shutdown: AbortSignal;

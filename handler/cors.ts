@@ -2,7 +2,7 @@
 // EventSource from the configured origins. Preflights are answered here for
 // every route, before routing, so they never reach auth.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../server/config.ts';
+import type { Config } from '../foundation/config.ts';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
 const ALLOW_HEADERS = 'X-Harness-Token, Authorization, Content-Type, Last-Event-ID, Range, If-None-Match, If-Range';

@@ -3,7 +3,7 @@
 // their text never reaches the client.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { isServiceError, ServiceError } from '../server/errors.ts';
+import { isServiceError, ServiceError } from '../foundation/errors.ts';
 
 export function toServiceError(err: unknown, log?: Logger): ServiceError {
   if (isServiceError(err)) return err;

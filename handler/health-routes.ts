@@ -1,5 +1,6 @@
 // Liveness and readiness (DESIGN §5.1): /healthz says the process answers;
-// /ready/healthz asks every backend and is 503 when one cannot serve.
+// /ready/healthz asks every backend and is 503 when one cannot serve;
+// /metrics renders the counters (handler/metrics.ts) for Prometheus.
 import { Router } from 'express';
 import type { HandlerContext } from './context.ts';
 
@@ -36,4 +37,15 @@ async function check(name: string, ping: () => Promise<void>): Promise<{ name: s
   } catch (err) {
     return { name, ok: false, error: (err as Error).message };
   }
+}
+
+/** GET /metrics: open when auth is off; with auth on it needs the global token (a Bearer token for Prometheus). */
+export function metricsRouter(ctx: HandlerContext): Router {
+  const r = Router();
+  r.get('/metrics', (req, res) => {
+    const grant = ctx.auth.identify(req);
+    if (!grant.global) ctx.auth.authorize(grant, grant.account ?? '', 'admin');
+    res.status(200).type('text/plain; version=0.0.4').send(ctx.metrics.render(ctx.tails.total()));
+  });
+  return r;
 }

@@ -1,6 +1,6 @@
 // Validation of accounts, keys and CI ids (DESIGN §3). Everything a handler
 // passes to a backend went through here first.
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 
 const MAX_KEY_BYTES = 1024;
 /** A CI id or accountID (DESIGN §3). */

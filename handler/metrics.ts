@@ -1,7 +1,5 @@
 // Prometheus metrics (text exposition format 0.0.4), kept by hand: a few
 // counters and gauges do not need a client library.
-import { Router } from 'express';
-import type { HandlerContext } from './context.ts';
 
 export class Metrics {
   readonly requests = new Map<string, number>();
@@ -34,15 +32,4 @@ export class Metrics {
     metric('process_uptime_seconds', 'gauge', 'Seconds since the process started.', [['', Math.round(process.uptime())]]);
     return `${lines.join('\n')}\n`;
   }
-}
-
-/** GET /metrics: open when auth is off; with auth on it needs the global token (a Bearer token for Prometheus). */
-export function metricsRouter(ctx: HandlerContext): Router {
-  const r = Router();
-  r.get('/metrics', (req, res) => {
-    const grant = ctx.auth.identify(req);
-    if (!grant.global) ctx.auth.authorize(grant, grant.account ?? '', 'admin');
-    res.status(200).type('text/plain; version=0.0.4').send(ctx.metrics.render(ctx.tails.total()));
-  });
-  return r;
 }

@@ -2,7 +2,7 @@
 // The whole body is read first, bounded by the push limit, so a bad line
 // rejects the push as a whole: nothing is half-appended.
 import type { IncomingMessage } from 'node:http';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { LineInput } from '../stream/log-stream.ts';
 
 /**

@@ -7,23 +7,17 @@
 // instead of skipping it silently, and X-Log-Offset shows the jump.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { decodeLine } from '../stream/line-codec.ts';
 import type { StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import { blobRows, snapshotOrigin } from './blob-tail.ts';
 import { stallWindow, waitForDrain } from './drain-wait.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
+import { parseOffset } from './tail-start.ts';
 
 const BATCH_LINES = 2000;
 const BATCH_BYTES = 256 * 1024;
-
-/** `offset=N` (from byte N) or `offset=-N` (the last N bytes); default 0. */
-export function parseOffset(raw: string | null): number {
-  if (raw === null || raw === '') return 0;
-  if (!/^-?\d{1,15}$/.test(raw)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'offset must be an integer byte offset (negative: from the end)');
-  return Number(raw);
-}
 
 export async function rawTail(
   ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams,

@@ -2,9 +2,9 @@
 // on the raw node:http request/response (no Express middleware on the hot path).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { lineJson } from '../stream/line-codec.ts';
-import type { CursorStart, StoredLine } from '../stream/log-stream.ts';
+import type { StoredLine } from '../stream/log-stream.ts';
 import { serveBlobAsStream, snapshotContentType } from './blob-tail.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
@@ -12,6 +12,7 @@ import { stallWindow } from './drain-wait.ts';
 import { internalName } from './keys.ts';
 import { parsePushBody, readBody } from './push-body.ts';
 import { SseWriter, type TerminalStyle } from './sse-writer.ts';
+import { cursorStart } from './tail-start.ts';
 import { followStream } from './tail-loop.ts';
 
 export async function openStream(ctx: HandlerContext, name: string, ttlParam: string | null, res: ServerResponse): Promise<void> {
@@ -35,27 +36,11 @@ export async function pushLines(ctx: HandlerContext, name: string, req: Incoming
   noContent(res);
 }
 
-/** `Last-Event-ID` (what EventSource sends on reconnect) wins over `?from=`; then `?tail=`. */
-export function cursorStart(req: IncomingMessage, query: URLSearchParams): CursorStart {
-  const lastId = req.headers['last-event-id'];
-  const from = typeof lastId === 'string' && lastId.trim() !== '' ? lastId.trim() : query.get('from');
-  if (from !== null && from !== '') {
-    if (!/^\d{1,15}$/.test(from)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'Last-Event-ID / from must be a line seq (a non-negative integer)');
-    return { kind: 'after', seq: Number(from) };
-  }
-  const tail = query.get('tail');
-  if (tail !== null && tail !== '') {
-    if (!/^\d{1,9}$/.test(tail)) throw new ServiceError('LOGSVC_INVALID_PARAM', 'tail must be a non-negative integer');
-    return { kind: 'tail', lines: Number(tail) };
-  }
-  return { kind: 'beginning' };
-}
-
 export async function tailStream(
   ctx: HandlerContext, account: string, key: string, style: TerminalStyle,
   req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
 ): Promise<void> {
-  const start = cursorStart(req, query);
+  const start = cursorStart(req.headers['last-event-id'], query);
   const name = internalName(account, key);
   const release = ctx.tails.acquire(account);
   // Tails are long-lived and quiet between pings: no idle timeout on their socket.

@@ -4,7 +4,7 @@
 //   CI:      /ci/:project/:build/:stage/:step/stream, /ci/streams
 //   Raw text by byte offset: /stream/raw, /ci/:project/:build/:stage/:step/raw
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { Access } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { ciKey, internalName, validateAccount, validateKey, validatePrefix } from './keys.ts';

@@ -1,5 +1,5 @@
 // Open tails per account, bounded (429 LOGSVC_TOO_MANY_TAILS beyond the limit).
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 
 export class TailCounter {
   private readonly open = new Map<string, number>();

@@ -1,7 +1,7 @@
 // GET /token: the global token mints account tokens (Harness format), and
 // scoped tokens limited to a key prefix and to read or write (DESIGN §8).
 import { Router } from 'express';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { mintAccountToken, type TokenScope } from './account-token.ts';
 import { queryOf } from './blob-routes.ts';
 import type { HandlerContext } from './context.ts';

@@ -6,8 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
-import { ServiceError } from '../server/errors.ts';
-import { ZipExports } from '../store/zip-export.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { zipBlobs, zipEntries } from '../store/zip-archive.ts';
 import { publicBase } from './blob-handlers.ts';
 import { queryOf } from './blob-routes.ts';
@@ -18,9 +17,7 @@ import { optionalAccount } from './stream-routes.ts';
 
 export function zipRouter(ctx: HandlerContext): Router {
   const r = Router();
-  const exports = ctx.store.presign !== undefined
-    ? new ZipExports(ctx.store, { maxEntries: ctx.config.limits.zipMaxEntries, linkExpirySeconds: ctx.config.linkExpirySeconds })
-    : undefined;
+  const exports = ctx.zipExports;
 
   r.get('/ci/:project/:build/logs.zip', async (req, res) => {
     const query = queryOf(req);

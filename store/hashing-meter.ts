@@ -1,7 +1,7 @@
 // Counts and hashes bytes as they flow past, and stops the flow past a limit.
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 
 export class HashingMeter extends Transform {
   private readonly hash: Hash = createHash('sha256');

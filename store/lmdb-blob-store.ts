@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { finished, Readable } from 'node:stream';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore, ByteRange, PutOptions } from './blob-store.ts';
 import { HashingMeter } from './hashing-meter.ts';
 

@@ -10,7 +10,7 @@ import {
   PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore, ByteRange, LinkMethod, PutOptions } from './blob-store.ts';
 import { createS3Client, isNotFound, toServiceError, type S3Config } from './s3-client.ts';
 import { copyObject, DEFAULT_CONTENT_TYPE, uploadObject, type StoredMeta } from './s3-upload.ts';

@@ -1,10 +1,18 @@
 // The S3 client the S3 blob store talks through, and how S3's failures map onto
 // the error catalogue (DESIGN §5: 404 → "no such blob", unreachable → 503).
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import type { Config } from '../server/config.ts';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 
-export type S3Config = NonNullable<Config['s3']>;
+/** Where the blobs live; the composition root fills it from LOG_SERVICE_S3_*. */
+export interface S3Config {
+  bucket: string;
+  prefix: string;
+  endpoint?: string;
+  pathStyle: boolean;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
 
 /** Sockets per S3 host: every open download holds one for as long as its viewer reads. */
 const MAX_SOCKETS = 256;

@@ -2,7 +2,7 @@
 // §5.1, §8), for stores that cannot presign (LMDB). The signature covers the
 // method, account, key and expiry; anything changed, or a late use, is 403.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 
 export type SignedMethod = 'GET' | 'PUT' | 'ZIP';
 

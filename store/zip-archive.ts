@@ -4,7 +4,7 @@
 // constant and nothing touches the disk.
 import type { Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { BlobStore } from './blob-store.ts';
 
 export interface ZipOptions {

@@ -9,7 +9,7 @@
 // and is recent (reuseSeconds), and otherwise builds it again — duplicate
 // work, never a wrong answer, since both write the same complete object.
 import { createHash } from 'node:crypto';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import type { BlobStore } from './blob-store.ts';
 import { zipBlobs, zipEntries } from './zip-archive.ts';
 
@@ -62,6 +62,8 @@ export class ZipExports {
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running = 0;
+  private readonly building = new Set<Promise<void>>();
+  private closed = false;
   private readonly link: (name: string, expiresInSeconds: number) => Promise<string>;
 
   constructor(private readonly store: BlobStore, private readonly options: ZipExportsOptions) {
@@ -133,15 +135,31 @@ export class ZipExports {
     this.jobs.set(job.name, job);
   }
 
+  /**
+   * Shutdown: queued exports fail (a later request on any instance starts
+   * over), and the zips being written finish before the store closes under them.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.waiting.splice(0)) {
+      job.state = 'failed';
+      job.message = 'the server stopped before this export started; request it again';
+      job.finishedAt = Date.now();
+    }
+    await Promise.allSettled([...this.building]);
+  }
+
   private pump(): void {
-    while (this.running < (this.options.maxConcurrent ?? 2)) {
+    while (!this.closed && this.running < (this.options.maxConcurrent ?? 2)) {
       const job = this.waiting.shift();
       if (job === undefined) return;
       this.running++;
-      void this.build(job).finally(() => {
+      const built: Promise<void> = this.build(job).finally(() => {
         this.running--;
+        this.building.delete(built);
         this.pump();
       });
+      this.building.add(built);
     }
   }
 

@@ -1,7 +1,7 @@
 // In-memory LogStream (DESIGN §7): one LineRing per stream, seqs assigned here,
 // idle streams expire. Viewers hold a cursor into the ring; a push wakes the
 // viewers waiting on that stream, which then read the shared ring themselves.
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { encodeLines, withJoinedEvents } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';

@@ -1,11 +1,10 @@
-// Builds ioredis clients from `Config['redis']` (DESIGN §7, §9): a URL, a
+// Builds ioredis clients from `RedisSettings` (DESIGN §7, §9): a URL, a
 // host:port endpoint (+ password), TLS (+ CA file), Sentinel or Cluster.
 // Every client fails fast while Redis is unreachable (no offline queue, a
 // command timeout) so handlers can answer 503 at once, and reconnects by itself.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { Config } from '../server/config.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -18,7 +17,17 @@ export type RedisRole = 'command' | 'reader';
 /** Makes a new, connecting client for a role; RedisLogStream calls it once per role. */
 export type RedisClientFactory = (role: RedisRole) => RedisClient;
 
-export type RedisSettings = NonNullable<Config['redis']>;
+/** How to reach Redis; the composition root fills it from LOG_SERVICE_REDIS_*. */
+export interface RedisSettings {
+  url?: string;
+  endpoint?: string;
+  password?: string;
+  tls: boolean;
+  caFile?: string;
+  sentinels?: string[];
+  sentinelName: string;
+  clusterNodes?: string[];
+}
 
 export interface RedisClientOptions {
   /** A command without a reply within this time fails (not applied to XREAD BLOCK). */

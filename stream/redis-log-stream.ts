@@ -4,7 +4,7 @@
 // read through a per-instance fan-out (redis-fanout.ts): a fixed few Redis
 // connections per instance, however many viewers.
 import { Cluster } from 'ioredis';
-import { ServiceError } from '../server/errors.ts';
+import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { normaliseLine, storedLineFromJson } from './line-codec.ts';
 import type {

@@ -1,4 +1,4 @@
-// Builds the Redis stream backend from `Config['redis']` (server/services.ts
+// Builds the Redis stream backend from `RedisSettings` (app/services.ts
 // calls this when Redis is configured). Connection errors are logged, at most
 // one line per interval: ioredis reports every failed reconnect attempt.
 import type { Logger } from 'pino';

@@ -1,7 +1,7 @@
 // Configuration is validated once, with one clear message per bad value (DESIGN §9).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig, parseByteSize } from '../server/config.ts';
+import { ConfigError, loadConfig, parseByteSize } from '../foundation/config.ts';
 
 describe('configuration', () => {
   it('runs on the embedded defaults with no settings at all', () => {
@@ -89,7 +89,7 @@ describe('configuration', () => {
 
   it('documents every setting in .env.example', () => {
     const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
-    const source = readFileSync(new URL('../server/config.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../foundation/config.ts', import.meta.url), 'utf8');
     const names = [...source.matchAll(/^\s+(LOG_SERVICE_[A-Z0-9_]+):/gm)].map((m) => m[1]!);
     assert.ok(names.length > 30);
     for (const name of new Set(names)) assert.match(example, new RegExp(`\\b${name}=`), `${name} is missing from .env.example`);

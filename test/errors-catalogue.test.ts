@@ -1,7 +1,7 @@
 // The error catalogue and the README's table must not drift (STYLE §1).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ERRORS } from '../server/errors.ts';
+import { ERRORS } from '../foundation/errors.ts';
 
 describe('error catalogue', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -14,7 +14,7 @@ describe('error catalogue', () => {
   });
 
   it('documents no code the service does not have', () => {
-    for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in the README but not in server/errors.ts`);
+    for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in the README but not in foundation/errors.ts`);
   });
 
   it('uses real statuses: 4xx for client mistakes, 5xx only for server-side failures', () => {

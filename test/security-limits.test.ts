@@ -318,7 +318,7 @@ describe('slow request headers', function () {
   before(async () => { server = await startTestServer({ LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '2' }); });
   after(async () => server.destroy());
 
-  // Needs connectionsCheckingInterval in server/http-server.ts: node checks
+  // Needs connectionsCheckingInterval in app/http-server.ts: node checks
   // headersTimeout only every 30 s by default, and a byte every 200 ms keeps the socket from idling.
   it('answers 408 (or closes the socket) within ~5 s to a client sending its headers one byte every 200 ms (LOG_SERVICE_REQUEST_TIMEOUT_SECONDS=2)', async () => {
     const request = `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`;
@@ -347,7 +347,7 @@ describe('slow request headers', function () {
     const answered = /^HTTP\/1\.1 408/.test(outcome.reply) || (outcome.closed && outcome.reply === '');
     assert.ok(answered && outcome.ms <= 5500,
       `after ${outcome.ms} ms: ${outcome.closed ? 'socket closed' : 'socket still open'}, reply ${JSON.stringify(outcome.reply.slice(0, 80))} ` +
-      '(is connectionsCheckingInterval still set in server/http-server.ts?)');
+      '(is connectionsCheckingInterval still set in app/http-server.ts?)');
     if (outcome.reply !== '') assert.match(outcome.reply, /"code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 });

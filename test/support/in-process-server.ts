@@ -3,9 +3,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../server/config.ts';
-import { startServer, type RunningServer } from '../../server/http-server.ts';
-import { createLogger } from '../../server/logger.ts';
+import { loadConfig } from '../../foundation/config.ts';
+import { startServer, type RunningServer } from '../../app/http-server.ts';
+import { createLogger } from '../../foundation/logger.ts';
 
 export interface TestServer extends RunningServer {
   dataDir: string;

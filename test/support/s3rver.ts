@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Config } from '../../server/config.ts';
+import type { Config } from '../../foundation/config.ts';
 
 export interface S3rverHandle {
   endpoint: string;

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createRequestListener } from '../handler/app.ts';
-import type { Config } from './config.ts';
-import { ERRORS } from './errors.ts';
+import type { Config } from '../foundation/config.ts';
+import { ERRORS } from '../foundation/errors.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface RunningServer {

@@ -10,9 +10,10 @@ import { TailCounter } from '../handler/tail-counter.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { LmdbBlobStore } from '../store/lmdb-blob-store.ts';
 import { SignedLinks } from '../store/signed-links.ts';
+import { ZipExports } from '../store/zip-export.ts';
 import type { LogStream, StreamLimits } from '../stream/log-stream.ts';
 import { MemoryLogStream } from '../stream/memory-log-stream.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../foundation/config.ts';
 
 export interface Services {
   context: HandlerContext;
@@ -27,18 +28,23 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
   const stream = await createLogStream(config, limits, log);
   const store = await createBlobStore(config, log);
   const shutdown = new AbortController();
+  const zipExports = store.presign !== undefined
+    ? new ZipExports(store, { maxEntries: config.limits.zipMaxEntries, linkExpirySeconds: config.linkExpirySeconds })
+    : undefined;
   const context: HandlerContext = {
     config, stream, store, log, shutdown: shutdown.signal,
     auth: new Authenticator(config.auth),
     links: new SignedLinks(config.auth.secret),
     tails: new TailCounter(config.limits.maxTailsPerAccount),
     metrics: new Metrics(),
+    zipExports,
   };
   return {
     context,
     beginShutdown: () => shutdown.abort(),
     async close() {
       await stream.shutdown();
+      await zipExports?.close();
       await store.close();
     },
   };
