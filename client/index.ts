@@ -11,6 +11,8 @@ export { StreamHandle } from './stream-handle.ts';
 export { BlobHandle } from './blob-handle.ts';
 export { LogServiceError, isLogServiceError } from './log-service-error.ts';
 export type { ClientErrorCode, LogServiceErrorCode } from './log-service-error.ts';
+export { ERROR_CODES } from './wire.ts';
+export type { ErrorCode } from './wire.ts';
 export type {
   Address, BatchLimits, BlobStat, ByteRange, CallOptions, CiAddress, CloseOptions, DownloadOptions, HarnessAddress,
   LineInput, Link, LogLine, LogServiceClientOptions, OpenOptions, OpenStream, PemSource, PushOptions, PushResult,

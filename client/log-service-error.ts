@@ -1,7 +1,7 @@
 // The one error type the client throws. Callers match on `err.code` (STYLE §2):
-// the server's catalogue code (foundation/errors.ts, rendered as
+// a code of the server's catalogue (listed in client/wire.ts, sent as
 // {"error_msg", "code"} — DESIGN §5) or one of the client-side codes below.
-import type { ErrorCode } from '../foundation/errors.ts';
+import type { ErrorCode } from './wire.ts';
 
 /** Failures that happen on the client's side of the wire. */
 export type ClientErrorCode =

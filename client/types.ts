@@ -1,6 +1,6 @@
 // The client's public types: the HTTP API of DESIGN §4–§6 as TypeScript.
 import type { Readable } from 'node:stream';
-import type { LineInput, LogLine, StreamInfo } from '../stream/log-stream.ts';
+import type { LineInput, LogLine, StreamInfo } from './wire.ts';
 
 export type { LineInput, LogLine, StreamInfo };
 

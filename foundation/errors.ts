@@ -3,6 +3,21 @@
 // handlers throw `ServiceError`s; handler/error-response.ts renders them as
 // {"error_msg", "code"} (DESIGN §5). The README's error table is checked
 // against this list by test/errors-catalogue.test.ts.
+//
+// The codes themselves are part of the wire contract and listed in
+// client/wire.ts (the client matches on them without importing the server).
+// The `satisfies` below keeps the two lists one: a code listed there but
+// missing here is a missing property, a code added here but not there is an
+// excess property — both fail the typecheck.
+import type { ErrorCode } from '../client/wire.ts';
+
+export type { ErrorCode };
+
+/** What the service answers with for one code. */
+export interface ErrorEntry {
+  status: number;
+  message: string;
+}
 
 export const ERRORS = {
   LOGSVC_BAD_REQUEST: { status: 400, message: 'the request is malformed' },
@@ -33,9 +48,7 @@ export const ERRORS = {
   LOGSVC_INTERNAL: { status: 500, message: 'internal error' },
   LOGSVC_BACKEND_UNAVAILABLE: { status: 503, message: 'a backend is unavailable; retry later' },
   LOGSVC_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down' },
-} as const satisfies Record<string, { status: number; message: string }>;
-
-export type ErrorCode = keyof typeof ERRORS;
+} as const satisfies Record<ErrorCode, ErrorEntry>;
 
 export class ServiceError extends Error {
   readonly code: ErrorCode;

@@ -1,24 +1,11 @@
 // The LogStream interface: what handlers need from a live-stream backend
 // (DESIGN §7). Backends: memory (ring buffer) and redis (Redis Streams).
 // Names are internal stream names, `<accountID>/<key>` (DESIGN §3).
+// The line and info shapes are the wire contract: client/wire.ts defines them,
+// and they are re-exported here for the server's modules.
+import type { LineInput, LogLine, StreamInfo } from '../client/wire.ts';
 
-/** A line as a producer sends it (DESIGN §4, the Harness line shape). */
-export interface LineInput {
-  level?: string;
-  pos?: number;
-  out: string;
-  time?: string;
-  args?: Record<string, unknown>;
-}
-
-/** A line as the service stores and serves it. */
-export interface LogLine {
-  level: string;
-  pos: number;
-  out: string;
-  time: string;
-  args?: Record<string, unknown>;
-}
+export type { LineInput, LogLine, StreamInfo };
 
 /**
  * An accepted line, encoded once at push time so that every viewer shares the
@@ -72,15 +59,6 @@ export interface StreamCursor {
   waitForMore(signal: AbortSignal): Promise<void>;
   /** Stops counting this viewer as a subscriber. Idempotent. */
   release(): void;
-}
-
-export interface StreamInfo {
-  /** Lines accepted so far (the next seq). */
-  size: number;
-  /** Viewers on this instance. */
-  subscribers: number;
-  /** Time left before the idle stream expires, e.g. "4h59m58s". */
-  ttl: string;
 }
 
 export interface OpenOptions {

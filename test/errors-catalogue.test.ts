@@ -1,6 +1,7 @@
 // The error catalogue and the README's table must not drift (STYLE §1).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { ERROR_CODES } from '../client/wire.ts';
 import { ERRORS } from '../foundation/errors.ts';
 
 describe('error catalogue', () => {
@@ -15,6 +16,12 @@ describe('error catalogue', () => {
 
   it('documents no code the service does not have', () => {
     for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in the README but not in foundation/errors.ts`);
+  });
+
+  it('maps exactly the codes of the wire contract (client/wire.ts), no more, no fewer', () => {
+    // The typecheck already enforces this (ERRORS `satisfies Record<ErrorCode, …>`); this is the runtime view of it.
+    assert.deepEqual(Object.keys(ERRORS).sort(), [...ERROR_CODES].sort());
+    assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length, 'a code is listed twice in client/wire.ts');
   });
 
   it('uses real statuses: 4xx for client mistakes, 5xx only for server-side failures', () => {
