@@ -1,12 +1,13 @@
 // `import { LogServiceClient } from 'log-service/client'` works from an
 // ordinary Node project: plain `node` (no tsx, no TypeScript loader) runs the
 // built JavaScript, and a strict TypeScript project type-checks against the
-// built declarations.
+// built declarations. The build (bin/build-client.js, as `prepare` runs it)
+// puts the client and nothing else in dist/.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
@@ -48,7 +49,7 @@ describe('the client package for ordinary Node projects', function () {
   let server: TestServer;
   let project: string;
   before(async () => {
-    await run(tsc, ['-p', join(root, 'tsconfig.client.json')], { cwd: root });
+    await run(process.execPath, [join(root, 'bin', 'build-client.js')], { cwd: root });
     project = await mkdtemp(join(tmpdir(), 'logsvc-consumer-'));
     await mkdir(join(project, 'node_modules'));
     await symlink(root, join(project, 'node_modules', 'log-service'), 'dir');
@@ -58,6 +59,26 @@ describe('the client package for ordinary Node projects', function () {
   after(async () => {
     await server?.destroy();
     if (project !== undefined) await rm(project, { recursive: true, force: true });
+  });
+
+  it('builds the client alone: every file in dist/ is under dist/client/, where package.json exports point', async () => {
+    const files = (await readdir(join(root, 'dist'), { recursive: true, withFileTypes: true }))
+      .filter((entry) => !entry.isDirectory())
+      .map((entry) => relative(join(root, 'dist'), join(entry.parentPath, entry.name)).split(sep).join('/'))
+      .sort();
+    assert.ok(files.includes('client/index.js') && files.includes('client/index.d.ts'), files.join(', '));
+    assert.ok(files.includes('client/wire.js') && files.includes('client/wire.d.ts'), files.join(', '));
+    assert.deepEqual(files.filter((file) => !file.startsWith('client/')), [], 'server files were compiled into dist/');
+    // Nothing built reaches out of the package's client (e.g. "../stream/…", "../../foundation/…").
+    for (const file of files) {
+      const text = await readFile(join(root, 'dist', file), 'utf8');
+      assert.doesNotMatch(text, /from ['"]\.\.\//, `dist/${file} imports from outside dist/client/`);
+    }
+    // package.json `exports` points at files the build made.
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
+    const targets = Object.values(manifest.exports['./client'] ?? {});
+    assert.ok(targets.length > 0, 'package.json exports has no "./client"');
+    for (const target of targets) assert.ok(files.includes(target.replace(/^\.\/dist\//, '')), `exports points at ${target}, which the build did not make`);
   });
 
   it('runs under plain node from the built JavaScript', async () => {
