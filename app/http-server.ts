@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createRequestListener } from '../handler/app.ts';
+import { createRequestListener } from '../handler/request-listener.ts';
 import type { Config } from '../foundation/config.ts';
 import { ERRORS } from '../foundation/errors.ts';
 import { createServices, type Services } from './services.ts';

@@ -7,6 +7,8 @@ import type { LinkMethod } from '../store/blob-store.ts';
 import { parseRange } from './byte-range.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName } from './keys.ts';
+import type { RouteCall } from './route-call.ts';
+import { sendJson } from './responses.ts';
 
 export async function uploadBlob(ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const maxBytes = ctx.config.limits.maxBlobBytes;
@@ -93,16 +95,18 @@ export async function blobExists(ctx: HandlerContext, account: string, key: stri
  * store (S3) or signed by this service (LMDB). `expires` is the link's
  * lifetime in nanoseconds, as Harness clients read it (a Go time.Duration).
  */
-export async function blobLink(
-  ctx: HandlerContext, account: string, key: string, method: LinkMethod, req: IncomingMessage,
-): Promise<{ link: string; expires: number }> {
+export async function blobLink(call: RouteCall, method: LinkMethod): Promise<void> {
+  const { ctx, account, key } = call;
   const seconds = ctx.config.linkExpirySeconds;
   const expires = seconds * 1e9;
+  let link: string;
   if (ctx.store.presign !== undefined) {
-    return { link: await ctx.store.presign(internalName(account, key), method, seconds), expires };
+    link = await ctx.store.presign(internalName(account, key), method, seconds);
+  } else {
+    const query = ctx.links.sign({ method, accountID: account, key, expires: Math.floor(Date.now() / 1000) + seconds });
+    link = `${publicBase(ctx, call.req)}/links/blob?${query}`;
   }
-  const query = ctx.links.sign({ method, accountID: account, key, expires: Math.floor(Date.now() / 1000) + seconds });
-  return { link: `${publicBase(ctx, req)}/links/blob?${query}`, expires };
+  sendJson(call.res, 200, { link, expires });
 }
 
 /** Base URL of the links this service hands out: configured, or from the request. */

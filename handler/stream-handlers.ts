@@ -1,21 +1,21 @@
-// The stream operations behind both route families (DESIGN §5, §6). They run
-// on the raw node:http request/response (no Express middleware on the hot path).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The stream operations behind both route families (docs/PROTOCOL.md,
+// "Streams"): open, push, close (with an optional snapshot), info. They run
+// on the raw node:http request/response: no framework between the socket and
+// the hot path.
 import { Readable } from 'node:stream';
 import { ServiceError } from '../foundation/errors.ts';
-import { lineJson } from '../stream/line-codec.ts';
-import type { StoredLine } from '../stream/log-stream.ts';
-import { serveBlobAsStream, snapshotContentType } from './blob-tail.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
-import { stallWindow } from './drain-wait.ts';
-import { internalName } from './keys.ts';
+import { internalName, validateKey, validatePrefix } from './keys.ts';
 import { parsePushBody, readBody } from './push-body.ts';
-import { SseWriter, type TerminalStyle } from './sse-writer.ts';
-import { cursorStart } from './tail-start.ts';
-import { followStream } from './tail-loop.ts';
+import { noContent, sendJson } from './responses.ts';
+import type { RouteCall } from './route-call.ts';
+import { snapshotBody, snapshotContentType } from './tail/snapshot.ts';
 
-export async function openStream(ctx: HandlerContext, name: string, ttlParam: string | null, res: ServerResponse): Promise<void> {
+const MAX_KEY_LIST = 1000;
+
+export async function openStream(call: RouteCall): Promise<void> {
+  const ttlParam = call.query.get('timeout_seconds');
   let ttlSeconds: number | undefined;
   if (ttlParam !== null && ttlParam !== '') {
     ttlSeconds = Number(ttlParam);
@@ -23,69 +23,62 @@ export async function openStream(ctx: HandlerContext, name: string, ttlParam: st
       throw new ServiceError('LOGSVC_INVALID_PARAM', 'timeout_seconds must be an integer from 1 to 2592000');
     }
   }
-  await ctx.stream.open(name, { ttlSeconds });
-  noContent(res);
+  await call.ctx.stream.open(internalName(call.account, call.key), { ttlSeconds });
+  noContent(call.res);
 }
 
-export async function pushLines(ctx: HandlerContext, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function pushLines(call: RouteCall): Promise<void> {
+  const { ctx, req } = call;
   const body = await readBody(req, ctx.config.limits.maxPushBytes, ctx.config.http.requestTimeoutSeconds * 1000);
   const lines = parsePushBody(body, req.headers['content-type']);
-  await ctx.stream.push(name, lines);
+  await ctx.stream.push(internalName(call.account, call.key), lines);
   ctx.metrics.pushRequests++;
   ctx.metrics.linesPushed += lines.length;
-  noContent(res);
+  noContent(call.res);
 }
 
-export async function tailStream(
-  ctx: HandlerContext, account: string, key: string, style: TerminalStyle,
-  req: IncomingMessage, res: ServerResponse, query: URLSearchParams,
-): Promise<void> {
-  const start = cursorStart(req.headers['last-event-id'], query);
-  const name = internalName(account, key);
-  const release = ctx.tails.acquire(account);
-  // Tails are long-lived and quiet between pings: no idle timeout on their socket.
-  req.socket.setTimeout(0);
-  const viewerLeft = new AbortController();
-  res.on('close', () => viewerLeft.abort());
-  const lifetimeMs = ctx.config.limits.tailMaxSeconds * 1000;
-  const sse = new SseWriter(res, viewerLeft.signal, stallWindow(Date.now() + lifetimeMs, lifetimeMs));
-  try {
-    const cursor = await ctx.stream.cursor(name, start);
-    const pingMs = ctx.config.limits.pingIntervalSeconds * 1000;
-    if (cursor !== null) {
-      sse.start(3000);
-      // A cursor asked to start after seq N that starts at or before N was reset to a newer stream.
-      if (start.kind === 'after' && cursor.position <= start.seq) await sse.restart(cursor.position);
-      const outcome = await followStream(cursor, sse, {
-        terminal: style, pingIntervalMs: pingMs, maxLifetimeMs: lifetimeMs, shutdown: ctx.shutdown,
-      });
-      ctx.log.debug({ name, outcome }, 'tail finished');
-      return;
-    }
-    const meta = await ctx.store.head(name);
-    if (meta !== null) {
-      sse.start(3000);
-      const open = async () => (await ctx.store.get(name))?.body ?? null;
-      await serveBlobAsStream({ contentType: meta.contentType, created: meta.created, open }, start, sse, ctx.config.stream.maxLineBytes);
-      await sse.terminal(style);
-      return;
-    }
-    // DESIGN §6: nothing at all is 404 on CI routes, an immediate end on Harness routes.
-    if (style === 'ci') throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
-    sse.start(3000);
-    await sse.terminal(style);
-  } finally {
-    release();
+/** DELETE on a CI route: one stream. */
+export async function closeOne(call: RouteCall): Promise<void> {
+  if (!(await closeStream(call.ctx, internalName(call.account, call.key), call.query.get('snapshot') === 'true'))) {
+    throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${call.key}"`);
   }
+  noContent(call.res);
 }
 
-/** Closes one stream, snapshotting it first into the blob store when asked. */
+/** DELETE /stream: one key, every key under a prefix (`prefix=true`), or a list (`keyList=a,b`). */
+export async function closeHarness(call: RouteCall): Promise<void> {
+  const { ctx, query, account } = call;
+  const snapshot = query.get('snapshot') === 'true';
+  const keyList = query.get('keyList');
+  if (keyList !== null && keyList !== '') {
+    const keys = keyList.split(',').map((k) => validateKey(k.trim()));
+    if (keys.length > MAX_KEY_LIST) throw new ServiceError('LOGSVC_INVALID_PARAM', `keyList holds more than ${MAX_KEY_LIST} keys`);
+    keys.forEach((k) => call.authorizeKey(k));
+    for (const key of keys) await closeStream(ctx, internalName(account, key), snapshot);
+    noContent(call.res);
+    return;
+  }
+  if (query.get('prefix') === 'true') {
+    const prefix = validatePrefix(query.get('key') ?? undefined);
+    call.authorizePrefix(prefix);
+    for (const name of await ctx.stream.list(internalName(account, prefix))) await closeStream(ctx, name, snapshot);
+    noContent(call.res);
+    return;
+  }
+  const key = validateKey(query.get('key') ?? undefined);
+  call.authorizeKey(key);
+  if (!(await closeStream(ctx, internalName(account, key), snapshot))) {
+    throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${key}"`);
+  }
+  noContent(call.res);
+}
+
 /**
  * Closes one stream, snapshotting it into the blob store when asked. A
  * snapshot that failed (say S3 was down) can be retried with the same DELETE
  * while the closed stream is still in its grace period.
  */
-export async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
+async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
   let closed = await ctx.stream.close(name);
   if (!closed && snapshot) {
     const justClosed = await ctx.stream.cursor(name, { kind: 'beginning' });
@@ -99,52 +92,24 @@ export async function closeStream(ctx: HandlerContext, name: string, snapshot: b
 async function writeSnapshot(ctx: HandlerContext, name: string): Promise<void> {
   const lines = ctx.stream.lines(name)[Symbol.asyncIterator]();
   const first = await lines.next();
-  const contentType = first.done === true ? 'application/x-ndjson' : snapshotContentType(first.value.seq, first.value.offset);
-  async function* all(): AsyncGenerator<StoredLine> {
+  const contentType = first.done === true ? snapshotContentType(0, 0) : snapshotContentType(first.value.seq, first.value.offset);
+  async function* all() {
     if (first.done === true) return;
     yield first.value;
     for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
   }
-  await ctx.store.put(name, Readable.from(ndjson(all())), { contentType });
+  await ctx.store.put(name, Readable.from(snapshotBody(all())), { contentType });
 }
 
-/** NDJSON of the lines' JSON, in chunks of about 64 KiB. */
-async function* ndjson(lines: AsyncIterable<StoredLine>): AsyncGenerator<Buffer> {
-  const NL = Buffer.from('\n');
-  let parts: Buffer[] = [];
-  let size = 0;
-  for await (const line of lines) {
-    const json = lineJson(line);
-    parts.push(json, NL);
-    size += json.length + 1;
-    if (size >= 65536) {
-      yield Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-    }
-  }
-  if (size > 0) yield Buffer.concat(parts, size);
-}
-
-/** Open streams of one account (only those under `keyPrefix` for a scoped token). */
-export async function streamInfo(ctx: HandlerContext, account: string, res: ServerResponse, keyPrefix?: string): Promise<void> {
-  const prefix = `${account}/`;
-  const info = await ctx.stream.info(prefix);
+/** Open streams of the call's account (only those under its scope for a scoped token). */
+export async function streamInfo(call: RouteCall): Promise<void> {
+  const prefix = `${call.account}/`;
+  const keyPrefix = call.grant.scope?.keyPrefix;
+  const info = await call.ctx.stream.info(prefix);
   const streams: Record<string, unknown> = {};
   for (const [name, entry] of info) {
     const key = name.slice(prefix.length);
     if (keyPrefix === undefined || keyInScope(key, keyPrefix)) streams[key] = entry;
   }
-  sendJson(res, 200, { streams });
-}
-
-export function noContent(res: ServerResponse): void {
-  res.writeHead(204);
-  res.end();
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(body);
+  sendJson(call.res, 200, { streams });
 }

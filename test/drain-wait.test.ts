@@ -1,6 +1,6 @@
 // How long a tail may wait for its socket to drain (handler/drain-wait.ts).
 import assert from 'node:assert/strict';
-import { stallWindow, TAIL_STALL_MS } from '../handler/drain-wait.ts';
+import { stallWindow, TAIL_STALL_MS } from '../handler/tail/drain-wait.ts';
 
 describe('the stall window of a tail', () => {
   it('lasts to the end of the connection lifetime, so a slow but steady reader is not cut before it', () => {

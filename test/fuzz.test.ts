@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
+import { ROUTES as DECLARED } from '../handler/routes.ts';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 import { rssMb } from './support/process-memory.ts';
 
@@ -138,13 +139,15 @@ const linkQuery = fc.record({
   const q = new URLSearchParams({ method, accountID, key, expires, sig: signed ? linkSig(method, accountID, key, Number(expires)) : sig });
   return q.toString();
 });
+// Every declared route (handler/routes.ts), its parameters filled in, and near misses.
+const DECLARED_PATHS = [...new Set(DECLARED.map((r) => r.path.replace(/:[a-z]+/g, (p) => (p === ':project' ? 'p' : p === ':build' ? 'b' : p === ':stage' ? 's' : 't'))))];
+const CI_SUFFIXES = [...new Set(DECLARED.filter((r) => r.path.startsWith('/ci/:project/:build/:stage/:step/')).map((r) => r.path.split('/').slice(6).join('/')))];
 const path = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('/stream', '/stream/info', '/stream/raw', '/blob', '/blob/exists', '/blob/link/upload', '/blob/link/download', '/blob/download',
-    '/token', '/metrics', '/healthz', '/ready/healthz', '/ci/streams', '/links/blob', '/links/zip', '/ci/p/b/logs.zip', '/ci/p/b/s/t/raw',
+  { weight: 4, arbitrary: fc.constantFrom(...DECLARED_PATHS,
     '/', '/ci', '/ci/', '//stream', '/stream/', '/%', '/blob%00', '/links/', '/ci/p/b/s/t/raw/', '/metrics/') },
-  fc.tuple(id, id, id, id, fc.constantFrom('stream', 'raw', 'blob', 'blob/link/upload', 'blob/link/download', 'other'))
+  fc.tuple(id, id, id, id, fc.constantFrom(...CI_SUFFIXES, 'other'))
     .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`),
-  { weight: 2, arbitrary: fc.tuple(plausibleId, plausibleId, plausibleId, plausibleId, fc.constantFrom('stream', 'raw', 'blob', 'blob/link/upload', 'blob/link/download'))
+  { weight: 2, arbitrary: fc.tuple(plausibleId, plausibleId, plausibleId, plausibleId, fc.constantFrom(...CI_SUFFIXES))
     .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`) },
   fc.tuple(fc.oneof(id, plausibleId), fc.oneof(id, plausibleId)).map(([a, b]) => `/ci/${a}/${b}/logs.zip`),
   fc.array(id, { maxLength: 8 }).map((segments) => `/${segments.join('/')}`),

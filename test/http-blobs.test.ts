@@ -162,7 +162,7 @@ describe('blobs over HTTP (LMDB)', function () {
   it('answers unknown routes with 404 LOGSVC_NOT_FOUND as JSON', async () => {
     const res = await fetch(`${server.url}/nope`);
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { error_msg: 'no such route: see the README for the API', code: 'LOGSVC_NOT_FOUND' });
+    assert.deepEqual(await res.json(), { error_msg: 'no such route: GET /nope (see docs/API.md)', code: 'LOGSVC_NOT_FOUND' });
   });
 
   it('answers 409 LOGSVC_CONFLICT to a token request on a server with no secret', async () => {

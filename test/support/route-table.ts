@@ -1,10 +1,9 @@
 // The route table the security tests share (security-auth: the auth matrix;
 // security-limits: CORS preflights; fuzz: paths). security-routes.test.ts
-// checks that it lists every route the handlers register.
+// checks that it has a case for every route of handler/routes.ts.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from './server-process.ts';
+import type { RouteSpec } from '../../handler/route-call.ts';
+import { ROUTES as DECLARED } from '../../handler/routes.ts';
 
 /** Requests made with the global token, to set up and inspect state. */
 export interface Api {
@@ -75,9 +74,20 @@ async function linkFrom(api: Api, path: string): Promise<string> {
 
 const JSON_LINE = { body: '[{"out":"x\\n"}]', headers: { 'Content-Type': 'application/json' } };
 
+/**
+ * A case for one declared route. Its access, family and ?token= rule are
+ * written here again on purpose and must match the declaration: changing what
+ * a route needs is then a change to the security matrix too, never a silent one.
+ */
 function route(r: Omit<RouteCase, 'key' | 'scope' | 'queryToken'> & Partial<Pick<RouteCase, 'key' | 'scope' | 'queryToken'>>): RouteCase {
   const tokenRoute = r.access === 'read' || r.access === 'write';
-  return { key: tokenRoute ? key(r.id) : undefined, scope: tokenRoute ? `p/${r.id}` : undefined, queryToken: false, ...r };
+  const c: RouteCase = { key: tokenRoute ? key(r.id) : undefined, scope: tokenRoute ? `p/${r.id}` : undefined, queryToken: false, ...r };
+  const declared = declaredRoute(c.pattern);
+  assert.ok(declared, `${c.pattern} (case ${c.id}) is not a route of handler/routes.ts`);
+  assert.equal(c.access, declared.access, `${c.pattern}: the case says access ${c.access}, the route table ${declared.access}`);
+  assert.equal(c.ci, declared.family === 'ci', `${c.pattern}: CI addressing differs from the route table`);
+  assert.equal(c.queryToken, declared.queryToken, `${c.pattern}: ?token= acceptance differs from the route table`);
+  return c;
 }
 
 export const ROUTES: RouteCase[] = [
@@ -222,24 +232,7 @@ export const ROUTES: RouteCase[] = [
   }),
 ];
 
-/** Routes the handlers register, read from their source. */
-export function registeredRoutes(): { express: Set<string>; streamPaths: Set<string>; streamSuffixes: Set<string> } {
-  const dir = join(REPO_ROOT, 'handler');
-  const express = new Set<string>();
-  const streamPaths = new Set<string>();
-  const streamSuffixes = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const src = readFileSync(join(dir, file), 'utf8');
-    const stepVar = /const (\w+) = '(\/ci\/[^']+)'/.exec(src);
-    for (const m of src.matchAll(/\br\.(get|post|put|delete|head|patch|all)\(\s*(['`])([^'`]+)\2/g)) {
-      let p = m[3]!;
-      if (stepVar) p = p.replace(`\${${stepVar[1]}}`, stepVar[2]!);
-      express.add(`${m[1]!.toUpperCase()} ${p}`);
-    }
-    if (file === 'stream-routes.ts' || file === 'app.ts') {
-      for (const m of src.matchAll(/path === '([^']+)'/g)) streamPaths.add(m[1]!);
-      for (const m of src.matchAll(/path\.endsWith\('([^']+)'\)/g)) streamSuffixes.add(m[1]!);
-    }
-  }
-  return { express, streamPaths, streamSuffixes };
+/** The route the service declares for a case's pattern ("GET /ci/:project/…"). */
+export function declaredRoute(pattern: string): RouteSpec | undefined {
+  return DECLARED.find((r) => `${r.method} ${r.path}` === pattern);
 }

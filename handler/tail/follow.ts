@@ -1,33 +1,37 @@
-// Follows one stream for one viewer: history first, then live lines, then the
-// terminal event (DESIGN §6). The viewer's cursor only advances when its socket
-// has taken the previous batch, so a slow viewer never holds more than one
-// batch and never slows anyone else; if it falls behind the retained history
-// it is told with a `dropped` event.
-import { joinEvents } from '../stream/line-codec.ts';
-import type { StreamCursor } from '../stream/log-stream.ts';
-import type { SseWriter, TerminalStyle } from './sse-writer.ts';
+// The one follow loop of every live tail (docs/ARCHITECTURE.md, "The tail
+// pipeline"): history first, then live lines, then the end — whatever the
+// viewer reads. The cursor only advances when the writer has taken the
+// previous batch (its sink has drained), so a slow viewer never holds more
+// than one batch and never slows anyone else. What the lines become on the
+// wire (SSE events, raw bytes, …) is the writer's business.
+import type { DroppedRange, StoredLine, StreamCursor } from '../../stream/log-stream.ts';
+import { TAIL_BATCH_BYTES, TAIL_BATCH_LINES } from './batch.ts';
+import type { TailSession } from './session.ts';
 
-export interface TailOptions {
-  terminal: TerminalStyle;
-  pingIntervalMs: number;
-  /** After this long the response ends without a terminal event: the viewer reconnects with Last-Event-ID. */
-  maxLifetimeMs: number;
-  /** Resolves when the server is stopping. */
-  shutdown: AbortSignal;
+/** Turns a stream's batches into one kind of viewer's bytes. */
+export interface TailWriter {
+  /** The viewer left or the writer ended. */
+  readonly closed: boolean;
+  /** Consecutive lines, in seq order. */
+  lines(lines: StoredLine[]): Promise<void>;
+  /** Lines the viewer needed were trimmed away: report them, or 'stop' here (the viewer resumes and sees the gap). */
+  dropped(range: DroppedRange): Promise<'continue' | 'stop'>;
+  /** Everything there is has been read; the loop now waits for more. */
+  caughtUp(): Promise<void>;
+  /** The stream ended: the terminal event, then the end. */
+  terminal(): Promise<void>;
+  /** The connection's lifetime ended: tell the viewer to reconnect, then end. */
+  lifetime(): Promise<void>;
+  /** Nothing happened for a ping interval. */
+  ping(): Promise<void>;
+  /** Ends without a terminal event (the server stops, a gap): the viewer reconnects and resumes. */
+  end(): void;
+  /** The backend failed mid-tail. */
+  fail(): void;
 }
 
-const BATCH_LINES = 2000;
-const BATCH_BYTES = 256 * 1024;
+export type TailOutcome = 'ended' | 'viewer-left' | 'lifetime' | 'shutdown' | 'gap' | 'failed';
 
-export type TailOutcome = 'ended' | 'viewer-left' | 'lifetime' | 'shutdown' | 'failed';
-
-/**
- * What interrupts a wait for new lines: the viewer leaving, the server
- * stopping, or the idle timer (ping / lifetime). One per tail, not one per
- * wait: a busy stream wakes each viewer many times a second, and a fresh
- * AbortSignal.timeout + AbortSignal.any per wake cost a timer and a composite
- * signal each. The single timer is only re-armed when it fires.
- */
 /**
  * Tails waiting on the server's shutdown signal. One listener per signal,
  * not one per tail: thousands of listeners on one AbortSignal cost a linear
@@ -50,6 +54,13 @@ function offShutdown(signal: AbortSignal, wake: () => void): void {
   shutdownWaiters.get(signal)?.delete(wake);
 }
 
+/**
+ * What interrupts a wait for new lines: the viewer leaving, the server
+ * stopping, or the idle timer (ping / lifetime). One per tail, not one per
+ * wait: a busy stream wakes each viewer many times a second, and a fresh
+ * AbortSignal.timeout + AbortSignal.any per wake cost a timer and a composite
+ * signal each. The single timer is only re-armed when it fires.
+ */
 class WaitInterrupt {
   private controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -108,39 +119,41 @@ class WaitInterrupt {
   }
 }
 
-export async function followStream(cursor: StreamCursor, sse: SseWriter, options: TailOptions): Promise<TailOutcome> {
-  const deadline = Date.now() + options.maxLifetimeMs;
-  const interrupt = new WaitInterrupt(sse.signal, options.shutdown, options.pingIntervalMs, deadline);
+/** Follows `cursor` into `writer` until the stream ends, the viewer leaves, the lifetime ends or the server stops. */
+export async function followStream(cursor: StreamCursor, writer: TailWriter, session: TailSession): Promise<TailOutcome> {
+  const interrupt = new WaitInterrupt(session.viewerLeft, session.shutdown, session.pingIntervalMs, session.deadline);
   try {
     for (;;) {
-      if (sse.isClosed) return 'viewer-left';
-      const batch = await cursor.read(BATCH_LINES, BATCH_BYTES);
-      if (batch.dropped) await sse.dropped(batch.dropped.from, batch.dropped.to);
-      // Lines pushed together share one buffer: joinEvents sends them as one view, no copy.
-      if (batch.lines.length > 0) await sse.write(joinEvents(batch.lines));
+      if (writer.closed) return 'viewer-left';
+      const batch = await cursor.read(TAIL_BATCH_LINES, TAIL_BATCH_BYTES);
+      if (batch.dropped && (await writer.dropped(batch.dropped)) === 'stop') {
+        writer.end();
+        return 'gap';
+      }
+      if (batch.lines.length > 0) await writer.lines(batch.lines);
       if (batch.end) {
-        await sse.terminal(options.terminal);
+        await writer.terminal();
         return 'ended';
       }
       // Checked on busy streams too: a tail that always has lines still reconnects in time.
-      if (Date.now() >= deadline) {
-        await sse.write(': reconnect: connection lifetime reached, resume with Last-Event-ID\n\n');
-        sse.end();
+      if (session.expired) {
+        await writer.lifetime();
         return 'lifetime';
       }
       if (batch.lines.length > 0) continue;
-      if (options.shutdown.aborted) {
-        sse.end();
+      await writer.caughtUp();
+      if (session.shutdown.aborted) {
+        writer.end();
         return 'shutdown';
       }
       await cursor.waitForMore(interrupt.begin());
       interrupt.end();
-      if (interrupt.timedOut && !sse.isClosed) await sse.ping();
+      if (interrupt.timedOut && !writer.closed) await writer.ping();
     }
   } catch {
     // The backend failed mid-tail (e.g. Redis went away): end without a
-    // terminal event so the viewer reconnects and resumes by id.
-    sse.end();
+    // terminal event so the viewer reconnects and resumes by id or offset.
+    writer.fail();
     return 'failed';
   } finally {
     interrupt.dispose();

@@ -7,7 +7,7 @@
 // when the viewer is told to reconnect anyway, and at least TAIL_STALL_MS
 // (or the whole lifetime, when that is shorter). Then the connection is
 // dropped, and the viewer reconnects and resumes by id / offset.
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 
 /** The shortest wait for a drain, unless the tail lifetime itself is shorter. */
 export const TAIL_STALL_MS = 60_000;
@@ -19,7 +19,7 @@ export function stallWindow(deadline: number, lifetimeMs: number): () => number 
 }
 
 /** Resolves when `res` drains (or the viewer left); destroys `res` when it has not drained within `stallMs`. */
-export function waitForDrain(res: ServerResponse, signal: AbortSignal, stallMs: number): Promise<void> {
+export function waitForDrain(res: Writable, signal: AbortSignal, stallMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

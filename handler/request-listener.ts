@@ -1,0 +1,72 @@
+// The one dispatcher (docs/ARCHITECTURE.md, "Routes"): for every request, the
+// access log, the development-mode Host check, CORS; then the route from the
+// table (routes.ts), resolved into a call (route-resolver.ts) and handled;
+// any error, whatever raised it, rendered by one renderer.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServiceError } from '../foundation/errors.ts';
+import { redactUrl } from '../foundation/logger.ts';
+import type { HandlerContext } from './context.ts';
+import { applyCors } from './cors.ts';
+import { sendError } from './error-response.ts';
+import type { RouteSpec } from './route-call.ts';
+import { RouteMatcher } from './route-matcher.ts';
+import { resolveCall } from './route-resolver.ts';
+import { ROUTES } from './routes.ts';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createRequestListener(ctx: HandlerContext, routes: readonly RouteSpec[] = ROUTES): RequestListener {
+  const matcher = new RouteMatcher(routes);
+  // Development mode: no token, loopback bind. Checking Host stops DNS rebinding
+  // (a web page whose name resolves to 127.0.0.1 reading the logs).
+  const devMode = !ctx.auth.enabled && !ctx.config.auth.disabled;
+  return (req, res) => {
+    logAccess(ctx, req, res);
+    if (devMode && !isLoopbackHost(req.headers.host)) {
+      sendError(res, new ServiceError('LOGSVC_FORBIDDEN',
+        'development mode (no token) answers only requests addressed to localhost / 127.0.0.1; set LOG_SERVICE_GLOBAL_TOKEN to serve other hosts'));
+      return;
+    }
+    if (applyCors(ctx.config.cors, req, res)) return;
+    dispatch(ctx, matcher, req, res).catch((err: unknown) => sendError(res, err, ctx.log));
+  };
+}
+
+async function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  let match = matcher.match(req.method ?? 'GET', path);
+  // RFC 9110 §9.3.2: HEAD is GET without the body; offered on the service's own routes
+  // (node:http sends no body for HEAD). Tails, downloads and zips declare what they do.
+  if (match.kind !== 'found' && req.method === 'HEAD') {
+    const get = matcher.match('GET', path);
+    if (get.kind === 'found' && get.route.family === 'service') match = get;
+  }
+  if (match.kind === 'none') throw new ServiceError('LOGSVC_NOT_FOUND', `no such route: ${req.method} ${path.slice(0, 200)} (see docs/API.md)`);
+  if (match.kind === 'method') {
+    res.setHeader('Allow', match.allowed.join(', '));
+    throw new ServiceError('LOGSVC_METHOD_NOT_ALLOWED', `method not allowed here; use ${match.allowed.join(', ')}`);
+  }
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  await match.route.handle(resolveCall(ctx, match.route, req, res, match.params, query));
+}
+
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: only reachable on our loopback bind anyway
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/** One line per request; 4xx at info, 5xx at error, the rest at debug. Secrets in the URL are redacted. */
+function logAccess(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): void {
+  const start = performance.now();
+  const log = ctx.log;
+  res.once('close', () => {
+    const status = res.statusCode;
+    ctx.metrics.countRequest(req.method ?? 'GET', status);
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    log[level]({ method: req.method, url: redactUrl(req.url ?? ''), status, ms: Math.round(performance.now() - start) }, 'request');
+  });
+}

@@ -1,0 +1,59 @@
+// Turns a matched route and its request into a RouteCall: who is asking
+// (grant), in which account, for which key — from the route's declaration
+// alone, so every route of a family is checked the same way
+// (docs/SECURITY.md; docs/PROTOCOL.md §2 for the addressing).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServiceError } from '../foundation/errors.ts';
+import type { Grant } from './auth.ts';
+import type { HandlerContext } from './context.ts';
+import { ciKey, validateAccount, validateKey } from './keys.ts';
+import type { RouteCall, RouteSpec } from './route-call.ts';
+
+const EVERYTHING: Grant = { global: true };
+
+export function resolveCall(
+  ctx: HandlerContext, route: RouteSpec, req: IncomingMessage, res: ServerResponse,
+  params: Record<string, string>, query: URLSearchParams,
+): RouteCall {
+  const base = { ctx, req, res, query, params };
+  const deny = () => { throw new ServiceError('LOGSVC_FORBIDDEN', 'this route addresses no key'); };
+  switch (route.access) {
+    case 'public':
+      return { ...base, grant: EVERYTHING, account: '', key: '', authorizeKey: deny, authorizePrefix: deny };
+    case 'link': {
+      // The signature is the credential: it names the account, the key and the method.
+      const signed = ctx.links.verify(query, route.linkMethod ?? 'GET');
+      const key = route.target === 'key' ? validateKey(signed.key) : signed.key;
+      return { ...base, grant: EVERYTHING, account: signed.accountID, key, authorizeKey: deny, authorizePrefix: deny };
+    }
+    case 'admin': {
+      const grant = ctx.auth.identify(req);
+      if (!grant.global) throw new ServiceError('LOGSVC_FORBIDDEN', 'this needs the global token');
+      return { ...base, grant, account: '', key: '', authorizeKey: deny, authorizePrefix: deny };
+    }
+    default: {
+      const access = route.access;
+      const grant = ctx.auth.identify(req, route.queryToken ? query.get('token') : null);
+      const account = route.family === 'ci'
+        ? ctx.auth.accountFor(grant, optionalAccount(query))
+        : validateAccount(query.get('accountID') ?? undefined);
+      ctx.auth.authorize(grant, account, access);
+      let key = '';
+      if (route.target === 'key') {
+        key = route.family === 'ci' ? ciKey(params) : validateKey(query.get('key') ?? undefined);
+        ctx.auth.authorize(grant, account, access, key);
+      }
+      return {
+        ...base, grant, account, key,
+        authorizeKey: (k) => ctx.auth.authorize(grant, account, access, k),
+        authorizePrefix: (prefix) => ctx.auth.authorizePrefix(grant, account, access, prefix),
+      };
+    }
+  }
+}
+
+/** `?accountID=` on CI routes: only the global token may name an account; absent → "default". */
+function optionalAccount(query: URLSearchParams): string | undefined {
+  const requested = query.get('accountID');
+  return requested === null || requested === '' ? undefined : validateAccount(requested);
+}

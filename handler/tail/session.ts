@@ -1,0 +1,66 @@
+// One viewer's tail, whatever it reads and however it is written: its slot in
+// the per-account tail limit, its connection lifetime (after which it is told
+// to reconnect and resume), its stall window, and the signals that end it —
+// the viewer leaving, the server stopping. Every tail surface (SSE, raw, and
+// the next: TCP, gRPC, livelog) opens one and closes it when done.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
+import type { HandlerContext } from '../context.ts';
+import { stallWindow } from './drain-wait.ts';
+import { WritableSink, type TailSink } from './sink.ts';
+
+export interface TailSessionOptions {
+  /** Gives the tail's slot back (TailCounter.acquire's result). */
+  release: () => void;
+  viewerLeft: AbortSignal;
+  shutdown: AbortSignal;
+  lifetimeMs: number;
+  pingIntervalMs: number;
+}
+
+export class TailSession {
+  /** When the connection's lifetime ends (epoch ms). */
+  readonly deadline: number;
+  readonly lifetimeMs: number;
+  readonly pingIntervalMs: number;
+  readonly viewerLeft: AbortSignal;
+  readonly shutdown: AbortSignal;
+  private readonly release: () => void;
+
+  constructor(options: TailSessionOptions) {
+    this.lifetimeMs = options.lifetimeMs;
+    this.deadline = Date.now() + options.lifetimeMs;
+    this.pingIntervalMs = options.pingIntervalMs;
+    this.viewerLeft = options.viewerLeft;
+    this.shutdown = options.shutdown;
+    this.release = options.release;
+  }
+
+  /** A tail on an HTTP response. Throws 429 LOGSVC_TOO_MANY_TAILS when the account has no slot left. */
+  static forHttp(ctx: HandlerContext, account: string, req: IncomingMessage, res: ServerResponse): TailSession {
+    const release = ctx.tails.acquire(account);
+    // Tails are long-lived and quiet between pings: no idle timeout on their socket.
+    req.socket.setTimeout(0);
+    const viewerLeft = new AbortController();
+    res.on('close', () => viewerLeft.abort());
+    return new TailSession({
+      release, viewerLeft: viewerLeft.signal, shutdown: ctx.shutdown,
+      lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
+      pingIntervalMs: ctx.config.limits.pingIntervalSeconds * 1000,
+    });
+  }
+
+  /** A sink on `out` that waits for drains at most until the lifetime ends (at least TAIL_STALL_MS). */
+  sink(out: Writable): TailSink {
+    return new WritableSink(out, this.viewerLeft, stallWindow(this.deadline, this.lifetimeMs));
+  }
+
+  get expired(): boolean {
+    return Date.now() >= this.deadline;
+  }
+
+  /** Gives the slot back. Idempotent. */
+  close(): void {
+    this.release();
+  }
+}

@@ -1,0 +1,91 @@
+// A tail as Server-Sent Events (WHATWG HTML §9.2; docs/PROTOCOL.md, "Tailing"):
+// every line is an event whose id is its seq, so a viewer resumes with
+// Last-Event-ID. Trimmed lines are reported as `event: dropped`, a reset
+// stream as `event: restart`, and the end as each route family expects it.
+import { joinEvents } from '../../stream/line-codec.ts';
+import type { DroppedRange, StoredLine } from '../../stream/log-stream.ts';
+import type { TailWriter } from './follow.ts';
+import type { TailSink } from './sink.ts';
+
+export type TerminalStyle = 'ci' | 'harness';
+
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'X-Accel-Buffering': 'no',
+  Connection: 'keep-alive',
+} as const;
+
+/** The client's reconnection delay (§9.2.6 "retry"). */
+const RETRY_MS = 3000;
+
+/** What a response must offer to start an event stream (ServerResponse does). */
+interface EventStreamHead {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+}
+
+export class SseWriter implements TailWriter {
+  constructor(private readonly sink: TailSink, private readonly style: TerminalStyle) {}
+
+  get closed(): boolean {
+    return this.sink.closed;
+  }
+
+  /** The 200 and the first bytes: the retry delay and a comment, which clients ignore. */
+  start(head: EventStreamHead): void {
+    head.writeHead(200, { ...SSE_HEADERS });
+    void this.sink.write(`retry: ${RETRY_MS}\n: ping\n\n`);
+  }
+
+  /** Events already framed (a snapshot blob's rows). */
+  events(text: string): Promise<void> {
+    return this.sink.write(text);
+  }
+
+  // Lines pushed together share one buffer: joinEvents sends them as one view, no copy.
+  lines(lines: StoredLine[]): Promise<void> {
+    return this.sink.write(joinEvents(lines));
+  }
+
+  async dropped(range: DroppedRange): Promise<'continue'> {
+    await this.sink.write(`event: dropped\ndata: {"from":${range.from},"to":${range.to}}\n\n`);
+    return 'continue';
+  }
+
+  /**
+   * The viewer's Last-Event-ID is past the end: the key holds a newer stream
+   * (closed and reopened, seq from 0 again) and the lines that follow are its.
+   * Said explicitly, so a client can tell this from a server that replays lines
+   * it already sent. EventSource ignores event types nobody listens for.
+   */
+  restart(from: number): Promise<void> {
+    return this.sink.write(`event: restart\ndata: {"from":${from}}\n\n`);
+  }
+
+  async caughtUp(): Promise<void> {
+    // Nothing to say: a quiet stream gets pings.
+  }
+
+  ping(): Promise<void> {
+    return this.sink.write(': ping\n\n');
+  }
+
+  /** The end of the stream as each route family's viewers expect it: `eof` on CI routes, Harness's `error`/`eof`. */
+  async terminal(): Promise<void> {
+    await this.sink.write(this.style === 'ci' ? 'event: eof\ndata: eof\n\n' : 'event: error\ndata: eof\n\n');
+    this.sink.end();
+  }
+
+  async lifetime(): Promise<void> {
+    await this.sink.write(': reconnect: connection lifetime reached, resume with Last-Event-ID\n\n');
+    this.sink.end();
+  }
+
+  end(): void {
+    this.sink.end();
+  }
+
+  fail(): void {
+    this.sink.end();
+  }
+}
