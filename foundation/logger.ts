@@ -11,10 +11,11 @@ export function createLogger(level: Config['logLevel']): Logger {
   });
 }
 
-const SECRET_PARAMS = new Set(['token', 'sig']);
+/** Query names that carry a secret, lower-cased: `?X-Harness-Token=` is Harness's name for `?token=`. */
+const SECRET_PARAMS = new Set(['token', 'x-harness-token', 'sig']);
 
 /**
- * The URL with secrets in its query (token, sig) replaced, for logs. Names are
+ * The URL with secrets in its query (token, X-Harness-Token, sig) replaced, for logs. Names are
  * compared as the query parser reads them (percent-decoded, "+" as space), so
  * "?%74oken=…" is redacted too; everything else is kept as it was sent.
  */

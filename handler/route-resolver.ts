@@ -33,7 +33,7 @@ export function resolveCall(
     }
     default: {
       const access = route.access;
-      const grant = ctx.auth.identify(req, route.queryToken ? query.get('token') : null);
+      const grant = ctx.auth.identify(req, route.queryToken ? queryToken(query) : null);
       const account = route.family === 'ci'
         ? ctx.auth.accountFor(grant, optionalAccount(query))
         : validateAccount(query.get('accountID') ?? undefined);
@@ -50,6 +50,15 @@ export function resolveCall(
       };
     }
   }
+}
+
+/**
+ * A token in the query: `?token=`, or `?X-Harness-Token=`, the name Harness
+ * reads on every route and browser code tails with
+ * (`new EventSource(…&X-Harness-Token=…)`).
+ */
+function queryToken(query: URLSearchParams): string | null {
+  return query.get('token') || query.get('X-Harness-Token');
 }
 
 /** `?accountID=` on CI routes: only the global token may name an account; absent → "default". */

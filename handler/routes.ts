@@ -9,7 +9,7 @@ import { rawTail } from './raw-tail.ts';
 import type { RouteCall, RouteSpec } from './route-call.ts';
 import { liveness, metrics, mintToken, readiness } from './service-handlers.ts';
 import { sseTail } from './sse-tail.ts';
-import { closeHarness, closeOne, openStream, pushLines, streamInfo } from './stream-handlers.ts';
+import { allStreamInfo, closeHarness, closeOne, openStream, pushLines, streamInfo } from './stream-handlers.ts';
 import { ciZip, signedZip, zipLink } from './zip-handlers.ts';
 
 const STEP = '/ci/:project/:build/:stage/:step';
@@ -71,5 +71,6 @@ export const ROUTES: readonly RouteSpec[] = [
   route({ method: 'GET', path: '/healthz', family: 'service', access: 'public', target: 'none', summary: 'liveness', handle: liveness }),
   route({ method: 'GET', path: '/ready/healthz', family: 'service', access: 'public', target: 'none', summary: 'readiness of every backend', handle: readiness }),
   route({ method: 'GET', path: '/metrics', family: 'service', access: 'admin', target: 'none', summary: 'Prometheus metrics', handle: metrics }),
+  route({ method: 'GET', path: '/info/stream', family: 'service', access: 'admin', target: 'none', summary: 'open streams of every account (Harness Info)', handle: allStreamInfo }),
   route({ method: 'GET', path: '/token', family: 'service', access: 'admin', target: 'none', summary: 'mint an account or scoped token', handle: mintToken }),
 ];

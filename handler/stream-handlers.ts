@@ -113,3 +113,14 @@ export async function streamInfo(call: RouteCall): Promise<void> {
   }
   sendJson(call.res, 200, { streams });
 }
+
+/**
+ * GET /info/stream (the Harness Go client's Info; the global token only):
+ * every open stream of every account, keyed `<account>/<key>` as Harness keys
+ * them, in the same shape as /stream/info.
+ */
+export async function allStreamInfo(call: RouteCall): Promise<void> {
+  const streams: Record<string, unknown> = {};
+  for (const [name, entry] of await call.ctx.stream.info('')) streams[name] = entry;
+  sendJson(call.res, 200, { streams });
+}

@@ -34,7 +34,9 @@ export async function zipLink(call: RouteCall): Promise<void> {
   await zipEntries(ctx.store, internalName(account, prefix), { maxEntries: ctx.config.limits.zipMaxEntries, label: prefix });
   const seconds = ctx.config.linkExpirySeconds;
   const signed = ctx.links.sign({ method: 'ZIP', accountID: account, key: prefix, expires: Math.floor(Date.now() / 1000) + seconds });
-  sendJson(call.res, 200, { link: `${publicBase(ctx, call.req)}/links/zip?${signed}`, status: 'success', expires: seconds * 1e9 });
+  // Harness's shape: `expires` is the link's expiry as an RFC 3339 time (store/zip-export.ts).
+  const expires = new Date(Date.now() + seconds * 1000).toISOString();
+  sendJson(call.res, 200, { link: `${publicBase(ctx, call.req)}/links/zip?${signed}`, status: 'success', expires });
 }
 
 /** GET /links/zip: a signed zip link (LMDB). */

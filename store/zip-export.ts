@@ -19,8 +19,11 @@ export interface ZipExportStatus {
   /** GET link of the zip object; valid (and stable) from the first answer, usable once "success". */
   link: string;
   status: ZipExportState;
-  /** The link's lifetime in nanoseconds (a Go time.Duration, as in the link routes and Harness). */
-  expires: number;
+  /**
+   * When the link expires, as an RFC 3339 time: Harness's zip answer carries a
+   * time here (its clients decode a time.Time), unlike the link routes' lifetime.
+   */
+  expires: string;
   /** Why it failed. */
   message?: string;
   /** The catalogue code of the failure (e.g. LOGSVC_TOO_MANY_ENTRIES). */
@@ -117,7 +120,7 @@ export class ZipExports {
     // The state as of this request, whatever the build does while the link is signed.
     const { state, message, code } = job;
     const seconds = this.options.linkExpirySeconds;
-    const expires = seconds * 1e9;
+    const expires = new Date(Date.now() + seconds * 1000).toISOString();
     const status: ZipExportStatus = { link: await this.link(job.name, seconds), status: state, expires };
     if (message !== undefined) status.message = message;
     if (code !== undefined) status.code = code;

@@ -29,12 +29,12 @@ function assertBuildZip(entries: Map<string, Buffer>): void {
   for (const [name, text] of expectedEntries) assert.equal(entries.get(name)?.toString(), text, name);
 }
 
-async function pollZip(url: string, prefix: string): Promise<{ link: string; status: string; expires: number }> {
+async function pollZip(url: string, prefix: string): Promise<{ link: string; status: string; expires: string }> {
   const deadline = Date.now() + 20000;
   for (;;) {
     const res = await fetch(`${url}/blob/download?accountID=default&prefix=${encodeURIComponent(prefix)}`, { method: 'POST' });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { link: string; status: string; expires: number };
+    const body = (await res.json()) as { link: string; status: string; expires: string };
     assert.ok(['queued', 'in_progress', 'success'].includes(body.status), JSON.stringify(body));
     if (body.status === 'success') return body;
     assert.ok(Date.now() < deadline, 'zip export did not finish in 20 s');
@@ -162,7 +162,10 @@ describe('zip downloads on the LMDB store', function () {
     await uploadBuild(server.url, 'b2');
     const body = await pollZip(server.url, 'proj/b2/');
     assert.match(body.link, new RegExp(`^${server.url}/links/zip\\?`));
-    assert.equal(body.expires, 3600e9);
+    // Harness's zip answer: expires is a time (RFC 3339), one link lifetime from now.
+    const expiresIn = Date.parse(body.expires) - Date.now();
+    assert.match(body.expires, /Z$/);
+    assert.ok(expiresIn > 3590_000 && expiresIn <= 3600_000, `expires ${body.expires}`);
     assertBuildZip(await unzip(Buffer.from(await (await fetch(body.link)).arrayBuffer())));
     const tampered = await fetch(body.link.replace('proj%2Fb2', 'proj%2Fb1'));
     assert.equal(tampered.status, 403);

@@ -121,9 +121,12 @@ describe('zip of the blobs under a prefix', function () {
 
     it('goes from queued to success and its link downloads the zip with plain fetch', async () => {
       const exports = new ZipExports(store, { maxEntries: 10, linkExpirySeconds: 600 });
+      const before = Date.now();
       const first = await exports.request('acct', 'proj/1/');
       assert.equal(first.status, 'queued');
-      assert.equal(first.expires, 600 * 1e9, 'expires is the link lifetime in nanoseconds');
+      assert.match(first.expires, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, 'expires is an RFC 3339 time, as Harness answers');
+      const expiresAt = Date.parse(first.expires);
+      assert.ok(expiresAt >= before + 600_000 - 1000 && expiresAt <= Date.now() + 600_000, `expires ${first.expires} is 600 s from now`);
       assert.match(first.link, /^http:\/\/127\.0\.0\.1:\d+\/logs\/svc\/~zip\/acct\/[0-9a-f]{64}\.zip\?/);
 
       const { seen, last } = await pollUntilDone(exports, 'acct', 'proj/1/');

@@ -205,6 +205,7 @@ export const ROUTES: RouteCase[] = [
   }),
   // token-routes.ts, metrics.ts: the global token only
   route({ id: 'token', name: 'mint token', method: 'GET', pattern: 'GET /token', access: 'admin', ci: false, path: '/token?accountID=acct', ok: 200 }),
+  route({ id: 'info-all', name: 'every account\'s streams (Harness Info)', method: 'GET', pattern: 'GET /info/stream', access: 'admin', ci: false, path: '/info/stream', ok: 200 }),
   route({ id: 'metrics', name: 'metrics', method: 'GET', pattern: 'GET /metrics', access: 'admin', ci: false, path: '/metrics', ok: 200 }),
   // health-routes.ts: no credentials
   route({ id: 'healthz', name: 'liveness', method: 'GET', pattern: 'GET /healthz', access: 'public', ci: false, path: '/healthz', ok: 200 }),
