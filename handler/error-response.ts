@@ -1,9 +1,10 @@
 // Renders any error as the catalogue's JSON shape {"error_msg", "code"} with
 // its status (DESIGN §5). Unknown errors become LOGSVC_INTERNAL and are logged;
 // their text never reaches the client.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isServiceError, ServiceError } from '../foundation/errors.ts';
+import { bodyStillArriving, discardBody } from './linger.ts';
 
 export function toServiceError(err: unknown, log?: Logger): ServiceError {
   if (isServiceError(err)) return err;
@@ -32,8 +33,27 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): void
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   };
-  // The rest of a refused upload is not worth reading.
-  if (error.code === 'LOGSVC_BODY_TOO_LARGE' || error.code === 'LOGSVC_REQUEST_TIMEOUT') headers.Connection = 'close';
-  res.writeHead(error.status, headers);
-  res.end(body);
+  const answer = () => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(error.status, headers);
+    res.end(body);
+  };
+  const req = res.req as IncomingMessage | undefined;
+  // A body that stopped arriving is not waited for.
+  if (req === undefined || !bodyStillArriving(req) || error.code === 'LOGSVC_REQUEST_TIMEOUT') {
+    if (error.code === 'LOGSVC_REQUEST_TIMEOUT') headers.Connection = 'close';
+    answer();
+    return;
+  }
+  // Any other refused body is read to its end, bounded (linger.ts), so that the
+  // client can read this answer. On a kept-alive connection the answer goes
+  // first; on one that closes after the answer (Connection: close, HTTP/1.0),
+  // after the body, or node would close the socket under the client's writes.
+  const cut = () => req.socket.destroy();
+  if (res.shouldKeepAlive) {
+    answer();
+    void discardBody(req, cut);
+  } else {
+    void discardBody(req, cut).then(answer);
+  }
 }
