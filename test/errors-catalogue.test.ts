@@ -1,21 +1,21 @@
-// The error catalogue and the README's table must not drift (STYLE §1).
+// The error catalogue and the wire contract's table (docs/PROTOCOL.md) must not drift.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../client/wire.ts';
 import { ERRORS } from '../foundation/errors.ts';
 
 describe('error catalogue', () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const rows = new Map([...readme.matchAll(/^\| `(LOGSVC_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
+  const protocol = readFileSync(new URL('../docs/PROTOCOL.md', import.meta.url), 'utf8');
+  const rows = new Map([...protocol.matchAll(/^\| `(LOGSVC_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
 
-  it('documents every code with its status in the README', () => {
+  it('documents every code with its status in docs/PROTOCOL.md', () => {
     for (const [code, { status }] of Object.entries(ERRORS)) {
-      assert.equal(rows.get(code), status, `${code} (${status}) is missing or wrong in the README's error table`);
+      assert.equal(rows.get(code), status, `${code} (${status}) is missing or wrong in docs/PROTOCOL.md's error table`);
     }
   });
 
   it('documents no code the service does not have', () => {
-    for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in the README but not in foundation/errors.ts`);
+    for (const code of rows.keys()) assert.ok(code in ERRORS, `${code} is in docs/PROTOCOL.md but not in foundation/errors.ts`);
   });
 
   it('maps exactly the codes of the wire contract (client/wire.ts), no more, no fewer', () => {
