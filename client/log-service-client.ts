@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { openDownload } from './blob-download.ts';
 import { BlobHandle, sendUpload } from './blob-handle.ts';
+import { clientOptionsFromEnv, type ClientEnvironment } from './client-env.ts';
 import { HttpTransport } from './http-transport.ts';
 import { linkUrl } from './link.ts';
 import { LogServiceError } from './log-service-error.ts';
@@ -19,13 +20,23 @@ const DEFAULTS = { server: 'http://127.0.0.1:8079', timeoutMs: 30_000, retries: 
 export class LogServiceClient {
   private readonly transport: HttpTransport;
 
+  /**
+   * A client configured from the environment: `LOG_SERVICE_SERVER` and
+   * `LOG_SERVICE_TOKEN` (the CLI's names), with `overrides` winning. The
+   * environment's token goes only with the environment's server: when
+   * `overrides.server` is given, pass `overrides.token` too.
+   *
+   *   const client = LogServiceClient.fromEnv();                       // process.env
+   *   const client = LogServiceClient.fromEnv(process.env, { timeoutMs: 5000 });
+   */
+  static fromEnv(env?: ClientEnvironment, overrides?: LogServiceClientOptions): LogServiceClient {
+    return new LogServiceClient(clientOptionsFromEnv(env, overrides));
+  }
+
+  /** A client that uses `options` and nothing else (no environment variable is read; see `fromEnv`). */
   constructor(options: LogServiceClientOptions = {}) {
-    // The two settings every pipeline has in its environment (the CLI's names); options win.
-    // The token is taken from the environment only together with the server: a client
-    // given its own server never sends LOG_SERVICE_TOKEN to it.
-    const serverOption = options.server ?? nonEmpty(process.env.LOG_SERVICE_SERVER) ?? DEFAULTS.server;
-    const envToken = options.server === undefined ? nonEmpty(process.env.LOG_SERVICE_TOKEN) : undefined;
-    const token = options.token === null ? undefined : nonEmpty(options.token ?? envToken);
+    const serverOption = options.server ?? DEFAULTS.server;
+    const token = options.token === null ? undefined : nonEmpty(options.token);
     let server: URL;
     try {
       server = new URL(serverOption);

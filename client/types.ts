@@ -26,13 +26,14 @@ export type PemSource = string | Buffer;
 export interface LogServiceClientOptions {
   /**
    * Base URL of the service, e.g. "http://127.0.0.1:8079" (a path prefix is kept).
-   * Default: `LOG_SERVICE_SERVER` from the environment, else http://127.0.0.1:8079.
+   * Default: http://127.0.0.1:8079. The constructor reads no environment variable:
+   * `LogServiceClient.fromEnv()` takes this from `LOG_SERVICE_SERVER`.
    */
   server?: string | URL;
   /**
-   * Sent as `X-Harness-Token`. Default: `LOG_SERVICE_TOKEN` from the environment, but
-   * only when `server` is not given either (it then comes from the environment too), so
-   * the token never goes to a server it was not set for. `null`: no token at all.
+   * Sent as `X-Harness-Token`. Default: none (`null` and "" also mean none).
+   * `LogServiceClient.fromEnv()` takes it from `LOG_SERVICE_TOKEN`, but only
+   * together with the server from `LOG_SERVICE_SERVER`.
    */
   token?: string | null;
   /**

@@ -2,16 +2,20 @@
 // TLS files) and the client they configure. `.env` in the working directory
 // is loaded before options resolve, so a pipeline can keep them in a file;
 // the real environment wins over the file, the command line over both.
+// The server and the token are resolved by the client's own rule
+// (clientOptionsFromEnv): the environment's token goes only with the
+// environment's server, so `--server` without `--token` sends no token.
 import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
-import { LogServiceClient } from '../client/index.ts';
+import { clientOptionsFromEnv, LogServiceClient, type LogServiceClientOptions } from '../client/index.ts';
 import { UsageError } from './cli-output.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8079';
 
+/** The command line's values (`--server` and `--token` only as given there; their variables are read by clientOptionsFromEnv). */
 export interface ConnectionFlags {
-  server: string;
+  server?: string;
   token?: string;
   caFile?: string;
   certFile?: string;
@@ -21,7 +25,8 @@ export interface ConnectionFlags {
 export const CONNECTION_ENV_HELP = `
 Environment (also read from ./.env; the command line wins):
   LOG_SERVICE_SERVER            base URL of the service (default ${DEFAULT_SERVER})
-  LOG_SERVICE_TOKEN             token, sent as X-Harness-Token
+  LOG_SERVICE_TOKEN             token, sent as X-Harness-Token; only to the server
+                                of LOG_SERVICE_SERVER (with --server, pass --token)
   LOG_SERVICE_CLIENT_CA_FILE    CA certificate(s) to trust (PEM), like --ca-file
   LOG_SERVICE_CLIENT_CERT_FILE  client certificate for mutual TLS, like --cert-file
   LOG_SERVICE_CLIENT_KEY_FILE   key of the client certificate, like --key-file
@@ -44,26 +49,35 @@ export function clientCommandGroup(program: Command, name: string, description: 
 
 export function addConnectionOptions(command: Command): Command {
   return command
-    .addOption(new Option('--server <url>', 'base URL of the log service').env('LOG_SERVICE_SERVER').default(DEFAULT_SERVER))
-    .addOption(new Option('--token <token>', 'token sent as X-Harness-Token').env('LOG_SERVICE_TOKEN'))
+    // No .env() here: clientOptionsFromEnv reads LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN, so it can tell
+    // a --server typed on the command line (which gets no token from the environment) from the variable.
+    .addOption(new Option('--server <url>', `base URL of the log service (env: LOG_SERVICE_SERVER, default: ${DEFAULT_SERVER})`))
+    .addOption(new Option('--token <token>', 'token sent as X-Harness-Token (env: LOG_SERVICE_TOKEN, sent only to the server of LOG_SERVICE_SERVER)'))
     .addOption(new Option('--ca-file <path>', 'CA certificate(s) to trust for the server (PEM)').env('LOG_SERVICE_CLIENT_CA_FILE'))
     .addOption(new Option('--cert-file <path>', 'client certificate for mutual TLS (PEM)').env('LOG_SERVICE_CLIENT_CERT_FILE'))
     .addOption(new Option('--key-file <path>', 'key of the client certificate (PEM)').env('LOG_SERVICE_CLIENT_KEY_FILE'));
 }
 
-export function clientFrom(flags: ConnectionFlags): LogServiceClient {
+export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): LogServiceClient {
+  const commandLine: LogServiceClientOptions = {};
+  if (flags.server !== undefined) commandLine.server = flags.server;
+  // `--token ""` sends no token (and stops the environment's).
+  if (flags.token !== undefined) commandLine.token = flags.token === '' ? null : flags.token;
+  const options = clientOptionsFromEnv(env, commandLine);
+  const server = String(options.server ?? DEFAULT_SERVER);
+  const source = flags.server !== undefined ? '--server' : 'LOG_SERVICE_SERVER';
   let url: URL;
   try {
-    url = new URL(flags.server);
+    url = new URL(server);
   } catch {
-    throw new UsageError(`--server: not a URL: "${flags.server}" (expected e.g. ${DEFAULT_SERVER})`);
+    throw new UsageError(`${source}: not a URL: "${server}" (expected e.g. ${DEFAULT_SERVER})`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--server: expected an http:// or https:// URL, got "${flags.server}"`);
+    throw new UsageError(`${source}: expected an http:// or https:// URL, got "${server}"`);
   }
   if (url.username !== '' || url.password !== '') {
     // Never echo the URL: it holds a password. Credentials go in --token.
-    throw new UsageError('--server: the URL must not contain a user name or password; pass credentials with --token');
+    throw new UsageError(`${source}: the URL must not contain a user name or password; pass credentials with --token`);
   }
   if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) {
     throw new UsageError('--cert-file and --key-file go together (mutual TLS needs both)');
@@ -73,10 +87,12 @@ export function clientFrom(flags: ConnectionFlags): LogServiceClient {
     if (!existsSync(path)) throw new UsageError(`${option}: no such file "${path}"`);
     if (!statSync(path).isFile()) throw new UsageError(`${option}: "${path}" is not a file (expected a PEM file)`);
   }
+  if (flags.server !== undefined && flags.token === undefined && (env.LOG_SERVICE_TOKEN ?? '') !== '') {
+    process.stderr.write('log-service: LOG_SERVICE_TOKEN is not sent to --server (it goes only to LOG_SERVICE_SERVER); pass --token for this server\n');
+  }
   return new LogServiceClient({
+    ...options,
     server: url,
-    // The CLI has already read LOG_SERVICE_TOKEN (env and ./.env) through --token: null stops the client reading it again.
-    token: flags.token !== undefined && flags.token !== '' ? flags.token : null,
     ...(flags.caFile !== undefined ? { ca: flags.caFile } : {}),
     ...(flags.certFile !== undefined ? { cert: flags.certFile } : {}),
     ...(flags.keyFile !== undefined ? { key: flags.keyFile } : {}),

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LogServiceClient } from '../client/index.ts';
+import { clientOptionsFromEnv, LogServiceClient } from '../client/index.ts';
 import { runCli } from './support/cli-process.ts';
 
 describe('client input checks', function () {
@@ -15,23 +15,56 @@ describe('client input checks', function () {
     assert.doesNotMatch(res.stderr, /s3cret/);
   });
 
-  it('takes the server and token from LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN when no option is given, never the token alone', async () => {
+  it('fromEnv takes the server and token from LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN, options winning, never the token alone', async () => {
     const seen: (string | undefined)[] = [];
     const server = http.createServer((req, res) => {
       seen.push(req.headers['x-harness-token'] as string | undefined);
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"streams":{}}');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const env = { LOG_SERVICE_SERVER: url, LOG_SERVICE_TOKEN: 'from-env' };
+    try {
+      await LogServiceClient.fromEnv(env).listStreams();
+      await LogServiceClient.fromEnv(env, { token: 'from-option' }).listStreams();
+      await LogServiceClient.fromEnv(env, { token: null }).listStreams();
+      // A server given in the overrides does not get the environment's token…
+      await LogServiceClient.fromEnv(env, { server: url }).listStreams();
+      // …unless the token is given with it.
+      await LogServiceClient.fromEnv(env, { server: url, token: 'with-server' }).listStreams();
+      assert.deepEqual(seen, ['from-env', 'from-option', undefined, undefined, 'with-server']);
+      assert.equal(LogServiceClient.fromEnv(env).server.href, `${url}/`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('clientOptionsFromEnv: the token goes with the default server when no server is set anywhere; empty variables are unset', () => {
+    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_TOKEN: 't' }), { token: 't' });
+    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: '', LOG_SERVICE_TOKEN: '' }), {});
+    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: 'http://a', LOG_SERVICE_TOKEN: 't' }, { retries: 0 }), { server: 'http://a', token: 't', retries: 0 });
+    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: 'http://a', LOG_SERVICE_TOKEN: 't' }, { server: 'http://b' }), { server: 'http://b' });
+    assert.deepEqual(clientOptionsFromEnv({}, { server: 'http://b', token: 'u' }), { server: 'http://b', token: 'u' });
+  });
+
+  it('the constructor reads no environment variable; fromEnv() without arguments reads process.env', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers['x-harness-token'] as string | undefined);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"streams":{}}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const saved = { server: process.env.LOG_SERVICE_SERVER, token: process.env.LOG_SERVICE_TOKEN };
     try {
-      process.env.LOG_SERVICE_SERVER = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      process.env.LOG_SERVICE_SERVER = url;
       process.env.LOG_SERVICE_TOKEN = 'from-env';
-      await new LogServiceClient().listStreams();
-      await new LogServiceClient({ token: 'from-option' }).listStreams();
-      await new LogServiceClient({ token: null }).listStreams();
-      // A server given in the options does not get the environment's token.
-      await new LogServiceClient({ server: process.env.LOG_SERVICE_SERVER }).listStreams();
-      assert.deepEqual(seen, ['from-env', 'from-option', undefined, undefined]);
+      assert.equal(new LogServiceClient().server.href, 'http://127.0.0.1:8079/');
+      await new LogServiceClient({ server: url }).listStreams();
+      assert.equal(LogServiceClient.fromEnv().server.href, `${url}/`);
+      await LogServiceClient.fromEnv().listStreams();
+      assert.deepEqual(seen, [undefined, 'from-env']);
     } finally {
       for (const [name, value] of [['LOG_SERVICE_SERVER', saved.server], ['LOG_SERVICE_TOKEN', saved.token]] as const) {
         if (value === undefined) delete process.env[name]; else process.env[name] = value;
