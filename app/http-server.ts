@@ -1,4 +1,4 @@
-// HTTP/HTTPS listener and graceful shutdown (DESIGN §2, §8).
+// HTTP/HTTPS listener and graceful shutdown (docs/ARCHITECTURE.md §1, docs/SECURITY.md).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -20,7 +20,7 @@ export interface RunningServer {
 
 export class StartupError extends Error {}
 
-/** Requests node:http cannot parse still get a JSON error with a code (DESIGN §5). */
+/** Requests node:http cannot parse still get a JSON error with a code (docs/PROTOCOL.md §9). */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
@@ -38,7 +38,7 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** DESIGN §8: without a token only a loopback bind is allowed, unless auth is disabled on purpose. */
+/** docs/SECURITY.md: without a token only a loopback bind is allowed, unless auth is disabled on purpose. */
 export function checkAuthPolicy(config: Config, log: Logger): void {
   if (config.auth.globalToken !== undefined && !config.auth.disabled) {
     log.info('auth: on (global token set)');

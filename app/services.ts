@@ -1,4 +1,4 @@
-// Wires backends from config (DESIGN §2): the only place that chooses between
+// Wires backends from config (docs/ARCHITECTURE.md §1): the only place that chooses between
 // memory and Redis streams, LMDB and S3 blobs.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

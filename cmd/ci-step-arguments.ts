@@ -1,4 +1,4 @@
-// The four positional IDs that address a CI step (DESIGN §3): checked here so
+// The four positional IDs that address a CI step (docs/PROTOCOL.md §3): checked here so
 // a typo is a usage error (exit 2) before anything is sent.
 import type { Command } from 'commander';
 import type { CiAddress } from '../client/index.ts';

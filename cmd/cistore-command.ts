@@ -1,4 +1,4 @@
-// `log-service cistore …`: the blob store by CI step (DESIGN §5.2) — upload,
+// `log-service cistore …`: the blob store by CI step (docs/PROTOCOL.md §2.2) — upload,
 // download, and links for tools that should not hold the token.
 import { createWriteStream } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';

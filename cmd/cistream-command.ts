@@ -1,4 +1,4 @@
-// `log-service cistream …`: live log streams by CI step (DESIGN §5.2, §6) —
+// `log-service cistream …`: live log streams by CI step (docs/PROTOCOL.md §2.2, §6) —
 // open, push (a message or all of stdin, batched), tail (follows to the end,
 // resumes after network errors), close, and the list of open streams.
 import { PassThrough } from 'node:stream';

@@ -1,4 +1,4 @@
-// The `log-service` executable (DESIGN §2): commander program with one module
+// The `log-service` executable (docs/ARCHITECTURE.md §1): commander program with one module
 // per command group. Exit codes: 0 success, 1 server or network failure, 2 bad usage.
 import { Command, CommanderError } from 'commander';
 import { registerServerCommand } from './server-command.ts';

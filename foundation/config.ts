@@ -1,6 +1,6 @@
-// Configuration, read once at the edge (STYLE §3): environment + `.env` in the
+// Configuration, read once at the edge (CONTRIBUTING.md, habit 3): environment + `.env` in the
 // working directory → one validated, frozen object. Nothing else reads
-// process.env. Names follow the Harness log-service where they exist (DESIGN §9).
+// process.env. Names follow the Harness log-service where they exist (docs/CONFIGURATION.md).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';

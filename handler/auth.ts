@@ -1,4 +1,4 @@
-// Who is calling and what they may do (DESIGN §8). Auth is on when a global
+// Who is calling and what they may do (docs/SECURITY.md). Auth is on when a global
 // token is configured. The global token opens everything; an account token
 // opens its own account; a scoped token opens keys under one prefix, for
 // reading or for writing only.

@@ -1,4 +1,4 @@
-// Blob upload and download on top of the BlobStore (DESIGN §5.1): streamed
+// Blob upload and download on top of the BlobStore (docs/PROTOCOL.md §2.1): streamed
 // both ways, ranges, validators. Used by the Harness, CI and signed-link routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -77,7 +77,7 @@ export async function downloadBlob(
   });
 }
 
-/** DESIGN §5.1: delete → 204, also when there was nothing to delete (idempotent, as in Harness). */
+/** docs/PROTOCOL.md §2.1: delete → 204, also when there was nothing to delete (idempotent, as in Harness). */
 export async function deleteBlob(ctx: HandlerContext, account: string, key: string, res: ServerResponse): Promise<void> {
   await ctx.store.delete(internalName(account, key));
   res.writeHead(204);

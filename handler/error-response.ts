@@ -1,5 +1,5 @@
 // Renders any error as the catalogue's JSON shape {"error_msg", "code"} with
-// its status (DESIGN §5). Unknown errors become LOGSVC_INTERNAL and are logged;
+// its status (docs/PROTOCOL.md §9). Unknown errors become LOGSVC_INTERNAL and are logged;
 // their text never reaches the client.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';

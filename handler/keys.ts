@@ -1,9 +1,9 @@
-// Validation of accounts, keys and CI ids (DESIGN §3). Everything a handler
+// Validation of accounts, keys and CI ids (docs/PROTOCOL.md §3). Everything a handler
 // passes to a backend went through here first.
 import { ServiceError } from '../foundation/errors.ts';
 
 const MAX_KEY_BYTES = 1024;
-/** A CI id or accountID (DESIGN §3). */
+/** A CI id or accountID (docs/PROTOCOL.md §3). */
 const CI_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // C0 controls, DEL and C1 controls.
 // eslint-disable-next-line no-control-regex
@@ -28,7 +28,7 @@ export function validatePrefix(prefix: string | undefined): string {
   return validateKey(prefix);
 }
 
-/** A well-formed accountID: 1-128 characters of A-Z a-z 0-9 . _ : - (DESIGN §3). */
+/** A well-formed accountID: 1-128 characters of A-Z a-z 0-9 . _ : - (docs/PROTOCOL.md §3). */
 export function isAccountId(accountID: string): boolean {
   return CI_ID.test(accountID);
 }
@@ -63,7 +63,7 @@ export function ciKey(ids: Partial<Record<keyof CiStep, string>>): string {
   ].join('/');
 }
 
-/** The internal name of a stream or blob (DESIGN §3). */
+/** The internal name of a stream or blob (docs/PROTOCOL.md §3). */
 export function internalName(accountID: string, key: string): string {
   return `${accountID}/${key}`;
 }

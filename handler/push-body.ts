@@ -1,4 +1,4 @@
-// Push bodies (DESIGN §4): a JSON array of lines, NDJSON, or plain text.
+// Push bodies (docs/PROTOCOL.md §4): a JSON array of lines, NDJSON, or plain text.
 // The whole body is read first, bounded by the push limit, so a bad line
 // rejects the push as a whole: nothing is half-appended.
 import type { IncomingMessage } from 'node:http';

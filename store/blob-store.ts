@@ -1,5 +1,5 @@
-// The BlobStore interface: what handlers need from a blob backend (DESIGN §7).
-// Backends: lmdb (embedded) and s3. Names are `<accountID>/<key>` (DESIGN §3).
+// The BlobStore interface: what handlers need from a blob backend (docs/BACKENDS.md).
+// Backends: lmdb (embedded) and s3. Names are `<accountID>/<key>` (docs/PROTOCOL.md §3).
 import type { Readable } from 'node:stream';
 
 export interface BlobMeta {

@@ -1,4 +1,4 @@
-// LMDB BlobStore (DESIGN §7): a blob is a metadata record plus fixed-size
+// LMDB BlobStore (docs/BACKENDS.md): a blob is a metadata record plus fixed-size
 // chunks keyed [uploadId, index]. An upload writes chunks under a fresh
 // uploadId that nothing points to, then one transaction points the metadata at
 // them and drops the old chunks: readers see the old blob or the new one, never

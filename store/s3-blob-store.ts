@@ -1,5 +1,5 @@
-// BlobStore on S3 and S3-compatible servers (MinIO, …) — DESIGN §7 "S3 store".
-// Object key = config.prefix + name, where name is `<accountID>/<key>` (DESIGN §3).
+// BlobStore on S3 and S3-compatible servers (MinIO, …) — docs/BACKENDS.md "S3 store".
+// Object key = config.prefix + name, where name is `<accountID>/<key>` (docs/PROTOCOL.md §3).
 // Each object carries its sha256 and creation time as user metadata
 // (x-amz-meta-sha256, x-amz-meta-created); the ETag we hand out is the quoted
 // sha256 (RFC 9110 §8.8.3 strong validator), the same on every backend.

@@ -1,5 +1,5 @@
 // The S3 client the S3 blob store talks through, and how S3's failures map onto
-// the error catalogue (DESIGN §5: 404 → "no such blob", unreachable → 503).
+// the error catalogue (docs/PROTOCOL.md §9: 404 → "no such blob", unreachable → 503).
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ServiceError } from '../foundation/errors.ts';
 

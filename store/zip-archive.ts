@@ -1,4 +1,4 @@
-// A zip of every blob under a prefix, streamed (POST /blob/download, DESIGN §5.1).
+// A zip of every blob under a prefix, streamed (POST /blob/download, docs/PROTOCOL.md §2.1).
 // yazl writes the archive; each entry's blob is opened only when yazl reaches
 // it (addReadStreamLazy), so one blob stream is open at a time, memory stays
 // constant and nothing touches the disk.

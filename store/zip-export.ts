@@ -1,4 +1,4 @@
-// POST /blob/download?accountID=&prefix= (DESIGN §5.1, Harness-compatible): the
+// POST /blob/download?accountID=&prefix= (docs/PROTOCOL.md §2.1, Harness-compatible): the
 // zip of every blob under a prefix is written into the blob store in the
 // background, and the caller polls the same route for
 // {"link", "status", "expires"} until the status is "success" (then the link

@@ -1,4 +1,4 @@
-// Turns producer input into stored lines, once per line (DESIGN §4).
+// Turns producer input into stored lines, once per line (docs/PROTOCOL.md §4).
 import type { LineInput, LogLine, StoredLine } from './log-stream.ts';
 
 const TRUNCATION_MARKER = '… [log-service: line truncated]';
@@ -7,7 +7,7 @@ const MARKER_BYTES = Buffer.byteLength(TRUNCATION_MARKER, 'utf8');
 
 /**
  * Cuts `out` to at most `maxBytes` UTF-8 bytes, marker and newline included
- * (DESIGN §4: at most 64 KiB, truncated on a UTF-8 boundary with a visible
+ * (docs/PROTOCOL.md §4: at most 64 KiB, truncated on a UTF-8 boundary with a visible
  * marker). A trailing newline is kept so the log text keeps its line structure.
  */
 export function truncateOut(out: string, maxBytes: number): string {

@@ -1,5 +1,5 @@
 // A bounded window of the most recent lines of one stream: at most `maxLines`
-// lines and about `maxBytes` bytes of encoded events (DESIGN §7). Viewers index
+// lines and about `maxBytes` bytes of encoded events (docs/BACKENDS.md). Viewers index
 // it by seq; nobody holds per-viewer copies.
 import type { StoredLine } from './log-stream.ts';
 

@@ -1,6 +1,6 @@
 // The LogStream interface: what handlers need from a live-stream backend
-// (DESIGN §7). Backends: memory (ring buffer) and redis (Redis Streams).
-// Names are internal stream names, `<accountID>/<key>` (DESIGN §3).
+// (docs/BACKENDS.md). Backends: memory (ring buffer) and redis (Redis Streams).
+// Names are internal stream names, `<accountID>/<key>` (docs/PROTOCOL.md §3).
 // The line and info shapes are the wire contract: client/wire.ts defines them,
 // and they are re-exported here for the server's modules.
 import type { LineInput, LogLine, StreamInfo } from '../client/wire.ts';

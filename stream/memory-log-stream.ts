@@ -1,4 +1,4 @@
-// In-memory LogStream (DESIGN §7): one LineRing per stream, seqs assigned here,
+// In-memory LogStream (docs/BACKENDS.md): one LineRing per stream, seqs assigned here,
 // idle streams expire. Viewers hold a cursor into the ring; a push wakes the
 // viewers waiting on that stream, which then read the shared ring themselves.
 import { ServiceError } from '../foundation/errors.ts';

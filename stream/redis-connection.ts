@@ -1,4 +1,4 @@
-// Builds ioredis clients from `RedisSettings` (DESIGN §7, §9): a URL, a
+// Builds ioredis clients from `RedisSettings` (docs/BACKENDS.md, docs/CONFIGURATION.md): a URL, a
 // host:port endpoint (+ password), TLS (+ CA file), Sentinel or Cluster.
 // Every client fails fast while Redis is unreachable (no offline queue, a
 // command timeout) so handlers can answer 503 at once, and reconnects by itself.

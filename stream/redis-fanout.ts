@@ -1,4 +1,4 @@
-// Fan-out (DESIGN §7: "each instance reads a key once and fans out to its local
+// Fan-out (docs/BACKENDS.md: "each instance reads a key once and fans out to its local
 // viewers"). One reader per instance follows every stream that has local
 // viewers and fills each stream's StreamWatch; viewers never talk to Redis
 // unless they are behind the watch's small buffer. The number of Redis

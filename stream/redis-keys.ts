@@ -1,4 +1,4 @@
-// Key layout of the Redis stream backend (DESIGN §3, §7). One log stream is two
+// Key layout of the Redis stream backend (docs/PROTOCOL.md §3, docs/BACKENDS.md). One log stream is two
 // keys that share a Cluster hash tag, so a Lua script may touch both:
 //
 //   <prefix>{<name>}:m   hash: gen, closed, next (seq counter), text (byte

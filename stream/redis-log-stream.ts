@@ -1,4 +1,4 @@
-// Redis Streams LogStream (DESIGN §7). One Redis stream per log stream; every
+// Redis Streams LogStream (docs/BACKENDS.md). One Redis stream per log stream; every
 // write is one Lua script call (redis-scripts.ts), so seqs, offsets, retention
 // and close are decided in Redis and are the same on every instance. Viewers
 // read through a per-instance fan-out (redis-fanout.ts): a fixed few Redis

@@ -1,6 +1,6 @@
 // Lua scripts of the Redis stream backend. Each write (open, push batch, close)
 // is one script call: one round trip, atomic, and the same result on every
-// instance (DESIGN §7: "writes of a batch in one round trip", "seq is the same
+// instance (docs/BACKENDS.md: "writes of a batch in one round trip", "seq is the same
 // on every instance"). Both keys of a stream are passed in KEYS and share a
 // hash tag, so the scripts run unchanged on Redis Cluster.
 //
@@ -49,7 +49,7 @@ redis.call('PEXPIRE', KEYS[1], m[8])
 redis.call('PEXPIRE', KEYS[2], m[8])
 if #ARGV < 6 then return result end
 local seq, text, eb = first, tonumber(m[4]), tonumber(m[5])
--- Safety cap (DESIGN §7 "XADD … MAXLEN ~"): bounds the stream while a batch
+-- Safety cap (docs/BACKENDS.md "XADD … MAXLEN ~"): bounds the stream while a batch
 -- larger than maxLines is being added, before the exact trim below runs. It
 -- must never cut a line that the exact trim keeps, and it cannot:
 -- * MAXLEN ~ N removes only whole oldest radix-tree nodes and never leaves

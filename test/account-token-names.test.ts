@@ -1,5 +1,5 @@
 // A signed account token is also checked for a well-formed account name
-// (DESIGN §3): a token whose account holds "/" (which any holder of the secret,
+// (docs/PROTOCOL.md §3): a token whose account holds "/" (which any holder of the secret,
 // e.g. a Harness server, could sign) must not open another account's keys.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';

@@ -65,7 +65,7 @@ describe('log-service cistream (CLI against a server process)', function () {
     const stream = client.stream({ project: step[0], build: step[1], stage: step[2], step: step[3] });
     assert.equal((await stream.info())?.size, 20_000);
     await stream.close({ snapshot: true });
-    // The server keeps the last 10 000 lines of a stream (DESIGN §7), so the snapshot starts with a dropped range.
+    // The server keeps the last 10 000 lines of a stream (docs/BACKENDS.md), so the snapshot starts with a dropped range.
     let expected = 10_000;
     const dropped: string[] = [];
     for await (const event of stream.tail()) {

@@ -1,6 +1,6 @@
 // The client's blob calls: streamed uploads with progress, ranged and resumed
 // downloads, exists, links — against small real node:http servers that play
-// the service's side of DESIGN §5 as each test scripts it.
+// the service's side of docs/PROTOCOL.md §9 as each test scripts it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';

@@ -1,6 +1,6 @@
 // The client's stream calls: how push batches lines, and how tail follows an
 // SSE stream across broken connections — against small real node:http servers
-// that play the server's side of DESIGN §4 and §6 as each test scripts it.
+// that play the server's side of docs/PROTOCOL.md §4 and §6 as each test scripts it.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';

@@ -1,4 +1,4 @@
-// Configuration is validated once, with one clear message per bad value (DESIGN §9).
+// Configuration is validated once, with one clear message per bad value (docs/CONFIGURATION.md).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, parseByteSize } from '../foundation/config.ts';

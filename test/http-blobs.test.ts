@@ -1,4 +1,4 @@
-// Blobs over HTTP on the embedded LMDB store (DESIGN §5.1, §5.2, §7).
+// Blobs over HTTP on the embedded LMDB store (docs/PROTOCOL.md §2.1, §2.2, docs/BACKENDS.md).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';

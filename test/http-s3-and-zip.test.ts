@@ -1,5 +1,5 @@
 // The service on the S3 store (s3rver over HTTP), and zip downloads of a whole
-// build on both stores (DESIGN §5.1, §7).
+// build on both stores (docs/PROTOCOL.md §2.1, docs/BACKENDS.md).
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';

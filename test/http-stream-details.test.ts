@@ -1,4 +1,4 @@
-// Stream semantics a user relies on, checked on the wire (DESIGN §5, §6): one
+// Stream semantics a user relies on, checked on the wire (docs/PROTOCOL.md §9, §6): one
 // socket write per push, a slow viewer told what it lost, idle expiry ending a
 // tail, snapshots of several streams at once, bad keys on stream routes,
 // links from LOG_SERVICE_PUBLIC_URL, and the server reading ./.env.

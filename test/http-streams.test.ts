@@ -1,4 +1,4 @@
-// Live streams over HTTP, both route families, with the SSE bytes on the wire (DESIGN §5, §6).
+// Live streams over HTTP, both route families, with the SSE bytes on the wire (docs/PROTOCOL.md §9, §6).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';

@@ -1,4 +1,4 @@
-// GET /metrics in the Prometheus text format (DESIGN §5.1).
+// GET /metrics in the Prometheus text format (docs/PROTOCOL.md §2.1).
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 

@@ -1,4 +1,4 @@
-// The Redis Streams backend on a real 3-master Redis Cluster (STYLE §9),
+// The Redis Streams backend on a real 3-master Redis Cluster (CONTRIBUTING.md, habit 9),
 // built exactly as the server builds it for LOG_SERVICE_REDIS_CLUSTER_NODES
 // (createRedisLogStream → redisClientFactory → ioredis Cluster, NotifyFanout):
 // the LogStream contract unchanged, then two instances sharing the cluster.

@@ -1,4 +1,4 @@
-// The Redis Streams backend against a real redis-server (STYLE §9): the shared
+// The Redis Streams backend against a real redis-server (CONTRIBUTING.md, habit 9): the shared
 // LogStream contract unchanged, then what only a shared backend can show —
 // several instances on one Redis, a fixed number of connections, expiry on
 // every key, and surviving a Redis restart.

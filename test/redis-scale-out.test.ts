@@ -1,4 +1,4 @@
-// Scale-out over HTTP (DESIGN §6, §7): two real `log-service server`
+// Scale-out over HTTP (docs/PROTOCOL.md §6, docs/BACKENDS.md): two real `log-service server`
 // processes, A and B, on one private redis-server. What a load balancer in
 // front of them must not be able to break: order and ids across instances,
 // the end of a stream, resume on another instance, snapshots, a fixed number

@@ -1,4 +1,4 @@
-// The Redis Streams backend behind a real Redis Sentinel (STYLE §9), built
+// The Redis Streams backend behind a real Redis Sentinel (CONTRIBUTING.md, habit 9), built
 // exactly as the server builds it for LOG_SERVICE_REDIS_SENTINELS (+ _NAME):
 // createRedisLogStream → redisClientFactory → ioredis in sentinel mode, which
 // asks the sentinel for "mymaster" and connects to the master it names. A

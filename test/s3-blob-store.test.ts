@@ -1,4 +1,4 @@
-// S3 blob store against s3rver over HTTP (STYLE §9: the real protocol, no mocks).
+// S3 blob store against s3rver over HTTP (CONTRIBUTING.md, habit 9: the real protocol, no mocks).
 // What s3rver cannot prove is listed in the README (S3 store section).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

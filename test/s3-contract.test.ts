@@ -1,4 +1,4 @@
-// The one BlobStore contract (STYLE §4), run against the S3 store on s3rver over HTTP.
+// The one BlobStore contract (CONTRIBUTING.md, habit 4), run against the S3 store on s3rver over HTTP.
 import { createS3BlobStore } from '../store/s3-blob-store.ts';
 import { blobStoreContract } from './contract/blob-store.contract.ts';
 import { startS3rver } from './support/s3rver.ts';

@@ -1,4 +1,4 @@
-// Every route (the table in support/route-table.ts) × every kind of credential (DESIGN §8):
+// Every route (the table in support/route-table.ts) × every kind of credential (docs/SECURITY.md):
 // none, wrong, forged, expired, another account, the wrong scope, and the right one.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -23,7 +23,7 @@ function harnessToken(secret: string, accountID: string, expiresAt: number, extr
 
 const now = () => Math.floor(Date.now() / 1000);
 
-/** An independent implementation of the signed-link signature (store/signed-links.ts, DESIGN §8). */
+/** An independent implementation of the signed-link signature (store/signed-links.ts, docs/SECURITY.md). */
 function signedLinkQuery(method: string, accountID: string, key: string, expires: number): string {
   const sig = createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`)).update(`${method}\n${accountID}\n${key}\n${expires}`).digest('base64url');
   return new URLSearchParams({ method, accountID, key, expires: String(expires), sig }).toString();

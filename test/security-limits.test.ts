@@ -1,4 +1,4 @@
-// CORS and the limits that protect the service from greedy or slow clients (DESIGN §8).
+// CORS and the limits that protect the service from greedy or slow clients (docs/SECURITY.md).
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { openRaw } from './support/raw-reader.ts';

@@ -1,4 +1,4 @@
-// TLS, mutual TLS, the startup policy and secrets in logs (DESIGN §8).
+// TLS, mutual TLS, the startup policy and secrets in logs (docs/SECURITY.md).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import https from 'node:https';

@@ -1,5 +1,5 @@
 // A viewer that stops reading must not stall the producer or other viewers,
-// nor grow the server's memory (DESIGN §6). Measured on a real server process.
+// nor grow the server's memory (docs/PROTOCOL.md §6). Measured on a real server process.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, type ServerProcess } from './support/server-process.ts';

@@ -1,7 +1,7 @@
 // Viewers that stop reading a finished log (served from its snapshot blob) or
 // never read again: bounded server memory, and a stalled connection is dropped
 // so it gives back its memory and its slot of the per-account tail limit
-// (DESIGN §6 slow viewers; README "Tailing"). Measured on a server process.
+// (docs/PROTOCOL.md §6 slow viewers; README "Tailing"). Measured on a server process.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, type ServerProcess } from './support/server-process.ts';

@@ -1,4 +1,4 @@
-// The one BlobStore contract (STYLE §4): every backend runs these cases unchanged.
+// The one BlobStore contract (CONTRIBUTING.md, habit 4): every backend runs these cases unchanged.
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { BlobStore } from '../../store/blob-store.ts';

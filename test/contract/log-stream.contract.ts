@@ -1,4 +1,4 @@
-// The one LogStream contract (STYLE §4): every backend runs these cases unchanged.
+// The one LogStream contract (CONTRIBUTING.md, habit 4): every backend runs these cases unchanged.
 import assert from 'node:assert/strict';
 import { decodeLine } from '../../stream/line-codec.ts';
 import type { LogStream, StoredLine, StreamCursor, StreamLimits } from '../../stream/log-stream.ts';

@@ -1,5 +1,5 @@
 // A private Redis Cluster (3 masters, no replicas) and a Redis Sentinel for
-// the tests (STYLE §9: the real thing, never a mock), built from the local
+// the tests (CONTRIBUTING.md, habit 9: the real thing, never a mock), built from the local
 // `redis-server` (and `redis-cli` when present). Same policy as
 // redis-server.ts: without the binary, CI=true is a hard error and a local run
 // gets null, so the tests skip with a loud warning. Every wait is bounded.
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { within } from './bounded-wait.ts';
 
 export interface TestCluster {
   /** '127.0.0.1:port' of every master. */
@@ -89,10 +90,10 @@ async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
+  await within(exited, 5000);
   if (child.exitCode === null && child.signalCode === null) {
     child.kill('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
+    await within(exited, 2000);
   }
 }
 
@@ -135,10 +136,7 @@ async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promis
 /** Runs a process to its end within `ms`; rejects with its output on failure. */
 async function run(command: string, args: string[], cwd: string, ms = WAIT_MS): Promise<void> {
   const p = launch(command, args, cwd);
-  const code = await Promise.race([
-    new Promise<number | null>((resolve) => p.child.once('exit', (c) => resolve(c))),
-    sleep(ms).then(() => 'timeout' as const),
-  ]);
+  const code = await within(new Promise<number | null>((resolve) => p.child.once('exit', (c) => resolve(c))), ms, 'timeout' as const);
   if (code === 0) return;
   await kill(p.child);
   throw new Error(`${command} ${args.join(' ')}: ${code === 'timeout' ? `no end within ${ms} ms` : `exit code ${String(code)}`}\n${p.output()}`);

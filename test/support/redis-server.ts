@@ -1,10 +1,11 @@
-// A real Redis for the tests (STYLE §9: the real thing, never a mock).
+// A real Redis for the tests (CONTRIBUTING.md, habit 9: the real thing, never a mock).
 // REDIS_URL wins (stop/restart then unavailable); else a private redis-server
 // on a free port with no persistence; else, under CI=true, a hard error, and
 // locally null so the Redis tests skip with a loud warning.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from './bounded-wait.ts';
 
 export interface TestRedis {
   url: string;
@@ -77,7 +78,7 @@ export async function startRedis(env: NodeJS.ProcessEnv = process.env): Promise<
     if (c === undefined || c.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
     c.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
+    await within(exited, 5000);
     if (c.exitCode === null) c.kill('SIGKILL');
   };
   await launch();
