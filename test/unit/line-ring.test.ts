@@ -1,0 +1,247 @@
+// The bounded window of a stream's newest lines (stream/line-ring.ts).
+import assert from 'node:assert/strict';
+import { LineRing } from '../../stream/line-ring.ts';
+import { encodeLines } from '../../stream/line-codec.ts';
+import type { StoredLine } from '../../stream/log-stream.ts';
+
+const NOW = '2024-01-01T00:00:00.000Z';
+
+/** Lines pushed together: their events lie back to back in one buffer (a run). */
+function pushed(firstSeq: number, firstOffset: number, outs: string[]): StoredLine[] {
+  return encodeLines(
+    firstSeq,
+    firstOffset,
+    outs.map((out) => ({ out })),
+    1024,
+    NOW,
+  );
+}
+
+/** A line whose event is alone in its own memory (not pooled), so it never forms a run with another. */
+function alone(seq: number, offset: number, out: string): StoredLine {
+  const line = pushed(seq, offset, [out])[0]!;
+  const event = Buffer.alloc(line.event.length);
+  line.event.copy(event);
+  return { ...line, event };
+}
+
+/** `count` lines pushed one by one from seq `first`, each "line <seq>\n" (equal sizes for seqs of equal digits). */
+function appendAlone(ring: LineRing, first: number, count: number): StoredLine[] {
+  const lines: StoredLine[] = [];
+  for (let seq = first; seq < first + count; seq++) {
+    const line = alone(seq, seq * 10, `line ${seq}\n`);
+    ring.append(line);
+    lines.push(line);
+  }
+  return lines;
+}
+
+const seqs = (lines: readonly StoredLine[]): number[] => lines.map((l) => l.seq);
+const sumBytes = (lines: readonly StoredLine[]): number => lines.reduce((n, l) => n + l.event.length, 0);
+const concat = (lines: readonly StoredLine[]): Buffer => Buffer.concat(lines.map((l) => l.event));
+
+describe('LineRing', () => {
+  describe('appending and trimming', () => {
+    it('starts empty at seq 0, with no bytes and nothing to read', () => {
+      const ring = new LineRing(10, 1000);
+      assert.equal(ring.firstSeq, 0);
+      assert.equal(ring.nextSeq, 0);
+      assert.equal(ring.size, 0);
+      assert.equal(ring.retainedBytes, 0);
+      assert.equal(ring.at(0), undefined);
+      assert.deepEqual(ring.slice(0, 10, 1000), []);
+    });
+
+    it('keeps every appended line by seq while under both limits, counting their event bytes', () => {
+      const ring = new LineRing(10, 1 << 20);
+      const lines = appendAlone(ring, 0, 4);
+      assert.equal(ring.firstSeq, 0);
+      assert.equal(ring.nextSeq, 4);
+      assert.equal(ring.size, 4);
+      assert.equal(ring.retainedBytes, sumBytes(lines));
+      for (const line of lines) assert.equal(ring.at(line.seq), line, `seq ${line.seq} is the very object appended`);
+      assert.equal(ring.at(4), undefined);
+      assert.equal(ring.at(-1), undefined);
+    });
+
+    it('drops the oldest lines beyond maxLines, moving firstSeq on and their bytes off the count', () => {
+      const ring = new LineRing(3, 1 << 20);
+      const lines = appendAlone(ring, 0, 5);
+      assert.equal(ring.firstSeq, 2);
+      assert.equal(ring.nextSeq, 5);
+      assert.equal(ring.size, 3);
+      assert.equal(ring.retainedBytes, sumBytes(lines.slice(2)));
+      assert.equal(ring.at(1), undefined);
+      assert.equal(ring.at(2), lines[2]);
+      assert.equal(ring.at(4), lines[4]);
+    });
+
+    it('drops the oldest lines while the retained events are over maxBytes', () => {
+      const size = alone(10, 0, 'line 10\n').event.length; // every line 10..19 has this size
+      const ring = new LineRing(100, 3 * size + 1);
+      ring.firstSeq = ring.nextSeq = 10;
+      const lines = appendAlone(ring, 10, 10);
+      assert.equal(ring.firstSeq, 17, 'three lines fit, a fourth would be over');
+      assert.equal(ring.size, 3);
+      assert.equal(ring.retainedBytes, 3 * size);
+      assert.deepEqual(seqs(ring.slice(0, 100, Infinity)), [17, 18, 19]);
+      assert.equal(ring.at(17), lines[7]);
+    });
+
+    it('keeps exactly maxBytes of events: the budget is inclusive', () => {
+      const size = alone(10, 0, 'line 10\n').event.length;
+      const ring = new LineRing(100, 3 * size);
+      ring.firstSeq = ring.nextSeq = 10;
+      appendAlone(ring, 10, 5);
+      assert.equal(ring.firstSeq, 12);
+      assert.equal(ring.retainedBytes, 3 * size);
+    });
+
+    it('keeps the newest line on its own when it alone is over the byte budget', () => {
+      const ring = new LineRing(10, 50);
+      const big = alone(0, 0, `${'x'.repeat(200)}\n`);
+      ring.append(big);
+      assert.equal(ring.size, 1);
+      assert.equal(ring.at(0), big);
+      assert.equal(ring.retainedBytes, big.event.length);
+      const next = alone(1, 201, `${'y'.repeat(200)}\n`);
+      ring.append(next);
+      assert.equal(ring.firstSeq, 1, 'the older big line goes, the newest stays');
+      assert.equal(ring.size, 1);
+      assert.equal(ring.at(1), next);
+      assert.equal(ring.retainedBytes, next.event.length);
+    });
+
+    it('continues from a seq set on an empty ring, as a Redis watch does after a gap', () => {
+      const ring = new LineRing(10, 1 << 20);
+      ring.firstSeq = 500;
+      ring.nextSeq = 500;
+      assert.equal(ring.size, 0);
+      const lines = pushed(500, 9000, ['a\n', 'b\n']);
+      for (const line of lines) ring.append(line);
+      assert.equal(ring.firstSeq, 500);
+      assert.equal(ring.nextSeq, 502);
+      assert.equal(ring.at(500), lines[0]);
+      assert.equal(ring.at(501), lines[1]);
+      assert.equal(ring.at(499), undefined);
+      assert.deepEqual(ring.slice(500, 10, Infinity), lines);
+    });
+  });
+
+  describe('slice: what a reader gets from a seq on', () => {
+    it('returns consecutive lines from the seq asked for, at most maxLines of them', () => {
+      const ring = new LineRing(100, 1 << 20);
+      const lines = appendAlone(ring, 0, 10);
+      assert.deepEqual(ring.slice(3, 4, Infinity), lines.slice(3, 7));
+      assert.deepEqual(ring.slice(8, 100, Infinity), lines.slice(8));
+      assert.deepEqual(ring.slice(0, 1, Infinity), [lines[0]]);
+    });
+
+    it('stops before the line that would take the read over maxBytes', () => {
+      const ring = new LineRing(100, 1 << 20);
+      appendAlone(ring, 0, 10);
+      const size = ring.at(0)!.event.length; // seqs 0..9 all have this size
+      assert.deepEqual(seqs(ring.slice(0, 100, 3 * size)), [0, 1, 2], 'exactly three fit');
+      assert.deepEqual(seqs(ring.slice(0, 100, 3 * size - 1)), [0, 1]);
+      assert.deepEqual(seqs(ring.slice(5, 100, 3 * size + 1)), [5, 6, 7]);
+    });
+
+    it('always returns the first line, even when it alone is over maxBytes, so a reader never stalls', () => {
+      const ring = new LineRing(100, 1 << 20);
+      appendAlone(ring, 0, 3);
+      assert.deepEqual(seqs(ring.slice(1, 100, 1)), [1]);
+      assert.deepEqual(seqs(ring.slice(1, 100, 0)), [1]);
+    });
+
+    it('starts a reader that fell behind at the oldest retained line; firstSeq tells which seqs were dropped', () => {
+      const ring = new LineRing(4, 1 << 20);
+      const lines = appendAlone(ring, 0, 10);
+      const position = 2; // the reader had read seqs 0 and 1
+      const read = ring.slice(position, 100, Infinity);
+      assert.deepEqual(read, lines.slice(6));
+      // What a cursor reports as its `dropped` range: position .. firstSeq - 1.
+      assert.deepEqual({ from: position, to: ring.firstSeq - 1 }, { from: 2, to: 5 });
+    });
+
+    it('returns nothing at or past nextSeq, and nothing for maxLines 0', () => {
+      const ring = new LineRing(100, 1 << 20);
+      appendAlone(ring, 0, 3);
+      assert.deepEqual(ring.slice(3, 100, Infinity), []);
+      assert.deepEqual(ring.slice(50, 100, Infinity), []);
+      assert.deepEqual(ring.slice(0, 0, Infinity), []);
+    });
+  });
+
+  describe('events: the bytes of a range of lines for one socket write', () => {
+    it("returns a view into the push's buffer, without copying, for lines pushed together", () => {
+      const ring = new LineRing(100, 1 << 20);
+      const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n']);
+      for (const line of lines) ring.append(line);
+      const events = ring.events(0, 4);
+      assert.deepEqual(events, concat(lines));
+      assert.equal(events.buffer, lines[0]!.event.buffer, 'the same memory');
+      assert.equal(events.byteOffset, lines[0]!.event.byteOffset);
+    });
+
+    it('starts and ends in the middle of a run', () => {
+      const ring = new LineRing(100, 1 << 20);
+      const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n', 'eeeee\n']);
+      for (const line of lines) ring.append(line);
+      const events = ring.events(1, 3);
+      assert.deepEqual(events, concat(lines.slice(1, 4)));
+      assert.equal(events.byteOffset, lines[1]!.event.byteOffset);
+      assert.equal(ring.events(2, 1), lines[2]!.event, 'a single line is its own event');
+    });
+
+    it('concatenates the runs of separate pushes in seq order', () => {
+      const ring = new LineRing(100, 1 << 20);
+      const first = pushed(0, 0, ['one\n', 'two\n']);
+      const middle = alone(2, 8, 'three\n');
+      const last = pushed(3, 14, ['four\n', 'five\n']);
+      const all = [...first, middle, ...last];
+      for (const line of all) ring.append(line);
+      assert.deepEqual(ring.events(0, 5), concat(all));
+      assert.deepEqual(ring.events(1, 3), concat(all.slice(1, 4)));
+      assert.deepEqual(ring.events(2, 3), concat(all.slice(2)));
+    });
+
+    it('sends the retained part of a run whose first lines were trimmed', () => {
+      const ring = new LineRing(3, 1 << 20);
+      const lines = pushed(0, 0, ['a\n', 'b\n', 'c\n', 'd\n', 'e\n']);
+      for (const line of lines) ring.append(line);
+      assert.equal(ring.firstSeq, 2);
+      const events = ring.events(2, 3);
+      assert.deepEqual(events, concat(lines.slice(2)));
+      assert.equal(events.byteOffset, lines[2]!.event.byteOffset, 'still a view, starting at the oldest retained line');
+    });
+  });
+
+  it('keeps seqs, offsets and events right over a long life, across the compaction of its storage', () => {
+    const ring = new LineRing(1000, 1 << 30);
+    const kept: StoredLine[] = [];
+    let seq = 0;
+    let offset = 0;
+    for (let push = 0; push < 700; push++) {
+      const outs = Array.from({ length: 7 }, (_, i) => `${push}.${i} ${'é'.repeat(i)}\n`);
+      const lines = pushed(seq, offset, outs);
+      for (const line of lines) ring.append(line);
+      kept.push(...lines);
+      seq += lines.length;
+      offset = lines[lines.length - 1]!.offset + lines[lines.length - 1]!.textBytes;
+      // After every push, both ends are where they should be.
+      assert.equal(ring.at(ring.firstSeq)?.seq, ring.firstSeq);
+      assert.equal(ring.at(ring.nextSeq - 1), lines[lines.length - 1]);
+    }
+    assert.equal(ring.nextSeq, 4900);
+    assert.equal(ring.firstSeq, 3900);
+    const window = kept.slice(3900);
+    assert.equal(ring.retainedBytes, sumBytes(window));
+    const read = ring.slice(3900, 1000, Infinity);
+    assert.deepEqual(read, window);
+    for (let i = 1; i < read.length; i++) {
+      assert.equal(read[i]!.offset, read[i - 1]!.offset + read[i - 1]!.textBytes, `offsets continue at seq ${read[i]!.seq}`);
+    }
+    assert.deepEqual(ring.events(3900, 1000), concat(window));
+    assert.deepEqual(ring.events(4444, 17), concat(kept.slice(4444, 4461)));
+  });
+});
