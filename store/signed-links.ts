@@ -1,5 +1,5 @@
-// Links to this service that work without a token until they expire (DESIGN
-// §5.1, §8), for stores that cannot presign (LMDB). The signature covers the
+// Links to this service that work without a token until they expire
+// (docs/PROTOCOL.md §8.4, docs/SECURITY.md), for stores that cannot presign (LMDB). The signature covers the
 // method, account, key and expiry; anything changed, or a late use, is 403.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ServiceError } from '../foundation/errors.ts';
