@@ -22,10 +22,12 @@ const SECRET_PARAMS = new Set(['token', 'x-harness-token', 'sig']);
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
-  const params = url.slice(q + 1).split('&').map((part) => {
+  const params = url.slice(q + 1).split('&').map((part, i) => {
     const eq = part.indexOf('=');
     const rawName = eq === -1 ? part : part.slice(0, eq);
-    return SECRET_PARAMS.has(decodeName(rawName).toLowerCase()) ? `${rawName}=[redacted]` : part;
+    // URLSearchParams drops one leading "?" of the query, so "??token=" is read as "token=".
+    const name = decodeName(i === 0 && rawName.startsWith('?') ? rawName.slice(1) : rawName);
+    return SECRET_PARAMS.has(name.toLowerCase()) ? `${rawName}=[redacted]` : part;
   });
   return `${url.slice(0, q)}?${params.join('&')}`;
 }

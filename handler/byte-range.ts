@@ -16,12 +16,16 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   if (first === '') {
     // §14.1.2: suffix-range "-N" is the last N bytes.
     const suffix = Number(last);
-    if (suffix === 0 || size === 0) throw unsatisfiable(size);
+    if (suffix === 0) throw unsatisfiable(size);
+    // §14.1.1: on an empty representation a non-zero suffix range is satisfiable,
+    // but no 206 can describe it: ignore the header and send the (empty) whole.
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(first);
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return undefined; // invalid: ignore the header
+  // Invalid (last < first): ignore the header. Compared exactly: past 2^53 Number() rounds.
+  if (last !== '' && BigInt(last) < BigInt(first)) return undefined;
   if (start >= size) throw unsatisfiable(size);
   return { start, end };
 }

@@ -131,7 +131,7 @@ function checkLine(value: unknown, index: number): LineInput {
     line.pos = v.pos;
   }
   if (v.time !== undefined) {
-    if (typeof v.time !== 'string' || v.time.length > 64 || Number.isNaN(Date.parse(v.time))) throw badLine(index, '"time" must be an RFC 3339 timestamp');
+    if (typeof v.time !== 'string' || v.time.length > 64 || !isRfc3339(v.time)) throw badLine(index, '"time" must be an RFC 3339 timestamp');
     line.time = v.time;
   }
   if (v.args !== undefined && v.args !== null) {
@@ -146,4 +146,16 @@ function checkLine(value: unknown, index: number): LineInput {
     line.args = v.args as Record<string, unknown>;
   }
   return line;
+}
+
+/** RFC 3339 §5.6 date-time: full-date "T" full-time, with a real calendar day. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+export function isRfc3339(text: string): boolean {
+  const m = RFC3339.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
+  // Date.UTC rolls an impossible day (Feb 30) over into the next month.
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && day >= 1;
 }
