@@ -1,10 +1,16 @@
 // Every request the client makes goes through here: URL building, the token
 // header, TLS, the inactivity timeout, the caller's AbortSignal, error replies
 // → LogServiceError, and retries with backoff for calls that are safe to repeat.
+// Requests go through fetch from the undici package (a dependency), not
+// Node's global fetch: the TLS Agent (tls-dispatcher.ts) and the fetch that
+// uses it are then one undici, whatever Node bundles. Requests without TLS
+// options use undici's global dispatcher, as Node's own fetch would (so a
+// process-wide setGlobalDispatcher, e.g. for a proxy, still applies).
+import { fetch, type Agent, type RequestInit, type Response } from 'undici';
 import { CallDeadline } from './call-deadline.ts';
 import { codeForStatus, LogServiceError } from './log-service-error.ts';
 import { backoffDelay, mayRetry, sleep } from './retry-policy.ts';
-import { createTlsDispatcher, type Dispatcher } from './tls-dispatcher.ts';
+import { createTlsDispatcher, type TlsBytes } from './tls-dispatcher.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
@@ -55,7 +61,7 @@ export interface TransportConfig {
   retries: number;
   retryDelayMs: number;
   userAgent: string;
-  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined;
+  tls: TlsBytes | undefined;
 }
 
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -74,7 +80,7 @@ const ERRNO_TEXT: Record<string, string> = {
 };
 
 export class HttpTransport {
-  private dispatcher: Promise<Dispatcher> | undefined;
+  private dispatcher: Agent | undefined;
 
   constructor(readonly config: TransportConfig) {}
 
@@ -100,9 +106,9 @@ export class HttpTransport {
       let retryAfter: string | null = null;
       try {
         // The race makes a timeout or abort end the call even if fetch itself never
-        // settles (seen with Node's bundled undici when a TLS peer drops the connection
-        // after the handshake): an unsettled fetch would leave the CLI hanging.
-        const response = await Promise.race([fetch(req.url, await this.init(req, deadline)), rejectOnAbort(deadline.signal)]);
+        // settles (seen with undici when a TLS peer drops the connection after the
+        // handshake): an unsettled fetch would leave the CLI hanging.
+        const response = await Promise.race([fetch(req.url, this.init(req, deadline)), rejectOnAbort(deadline.signal)]);
         deadline.touch();
         if (response.ok || req.accept?.includes(response.status) || (attempt > 0 && req.acceptOnRetry?.includes(response.status))) {
           return { response, deadline, method: req.method, url: req.url.href };
@@ -160,7 +166,7 @@ export class HttpTransport {
     }
   }
 
-  private async init(req: HttpRequest, deadline: CallDeadline): Promise<RequestInit> {
+  private init(req: HttpRequest, deadline: CallDeadline): RequestInit {
     const credentials = req.credentials ?? true;
     const headers: Record<string, string> = { 'user-agent': this.config.userAgent, ...req.headers };
     if (credentials && this.config.token !== undefined) headers['x-harness-token'] = this.config.token;
@@ -185,14 +191,16 @@ export class HttpTransport {
     // (a presigned S3 link elsewhere is verified against the public roots).
     if (this.config.tls !== undefined && req.url.origin === this.config.server.origin) {
       this.dispatcher ??= createTlsDispatcher(this.config.tls);
-      init.dispatcher = await this.dispatcher;
+      init.dispatcher = this.dispatcher;
     }
     return init;
   }
 
   /** Releases pooled connections of the TLS dispatcher, if one was made. */
   async close(): Promise<void> {
-    if (this.dispatcher !== undefined) await (await this.dispatcher).close();
+    const dispatcher = this.dispatcher;
+    this.dispatcher = undefined; // a later call makes a new one
+    await dispatcher?.close();
   }
 }
 

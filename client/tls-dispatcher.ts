@@ -1,10 +1,10 @@
-// TLS settings for Node's fetch. fetch takes them only through an undici
-// Dispatcher (`dispatcher` in RequestInit), and the undici package is not a
-// dependency. Node ships undici inside itself and registers its Agent as the
-// global dispatcher under Symbol.for('undici.globalDispatcher.1') once fetch
-// has run; that Agent class takes `connect: { ca, cert, key }` (the options of
-// tls.connect). We build our Agent from that class.
+// TLS settings for the client's requests. fetch takes them only through an
+// undici Dispatcher (`dispatcher` in its init): an Agent whose `connect`
+// options are those of tls.connect (`ca`, `cert`, `key`). Both fetch and the
+// Agent come from the undici package (a dependency of log-service), so the
+// dispatcher and the fetch that drives it are always the same version.
 import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import type { PemSource } from './types.ts';
 
 export interface TlsMaterial {
@@ -13,22 +13,17 @@ export interface TlsMaterial {
   key?: PemSource;
 }
 
-/** The Dispatcher type of Node's global fetch typings (from undici-types, via @types/node). */
-export type Dispatcher = NonNullable<RequestInit['dispatcher']>;
-
-type AgentClass = new (options: { connect: { ca?: Buffer; cert?: Buffer; key?: Buffer } }) => Dispatcher;
-
-const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+export type TlsBytes = { ca?: Buffer; cert?: Buffer; key?: Buffer };
 
 export function hasTlsMaterial(tls: TlsMaterial): boolean {
   return tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined;
 }
 
 /** Reads PEM files once, up front, so a wrong path fails at construction and not mid-call. */
-export function readTlsMaterial(tls: TlsMaterial): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+export function readTlsMaterial(tls: TlsMaterial): TlsBytes {
   const read = (source: PemSource | undefined): Buffer | undefined =>
     source === undefined ? undefined : typeof source === 'string' ? readFileSync(source) : source;
-  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  const out: TlsBytes = {};
   const ca = read(tls.ca);
   const cert = read(tls.cert);
   const key = read(tls.key);
@@ -38,24 +33,7 @@ export function readTlsMaterial(tls: TlsMaterial): { ca?: Buffer; cert?: Buffer;
   return out;
 }
 
-let agentClass: Promise<AgentClass> | undefined;
-
-async function bundledAgentClass(): Promise<AgentClass> {
-  const find = (): unknown => (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER];
-  if (find() === undefined) {
-    // A data: URL never touches the network; it makes Node load its undici and register the Agent.
-    await (await fetch('data:,')).arrayBuffer();
-  }
-  const dispatcher = find();
-  const ctor = typeof dispatcher === 'object' && dispatcher !== null ? (dispatcher as { constructor?: unknown }).constructor : undefined;
-  if (typeof ctor !== 'function') {
-    throw new Error('TLS options need the undici Agent that Node bundles with fetch, and this Node does not expose it');
-  }
-  return ctor as AgentClass;
-}
-
-export async function createTlsDispatcher(material: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<Dispatcher> {
-  agentClass ??= bundledAgentClass();
-  const Agent = await agentClass;
+/** A connection pool that verifies the server with `ca` and presents `cert`/`key` (mutual TLS). */
+export function createTlsDispatcher(material: TlsBytes): Agent {
   return new Agent({ connect: material });
 }
