@@ -74,5 +74,15 @@ export default defineConfig(
     name: 'log-service/node',
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { ...globals.node } },
   },
+  {
+    name: 'log-service/conventions',
+    rules: {
+      // `_` (or `_name`) marks a binding that is there on purpose: `for await (const _ of tail)`.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
+    },
+  },
   ...layerRules,
 );
