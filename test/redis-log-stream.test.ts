@@ -371,7 +371,9 @@ describe('RedisLogStream', function () {
       const s = make({ maxLines }, {}, own!.url);
       const name = uniqueName();
       await s.open(name);
-      const monitor = await new Redis(own!.url).monitor();
+      // monitor() opens a connection of its own: both are closed below.
+      const base = new Redis(own!.url);
+      const monitor = await base.monitor();
       const xadds: string[][] = [];
       monitor.on('monitor', (_time: string, args: string[]) => {
         if (String(args[0]).toLowerCase() === 'xadd') xadds.push(args.map(String));
@@ -383,6 +385,7 @@ describe('RedisLogStream', function () {
         while (xadds.length < 101 && Date.now() < deadline) await sleep(20);
       } finally {
         monitor.disconnect();
+        base.disconnect();
       }
       assert.equal(xadds.length, 101);
       for (const args of xadds) {
