@@ -183,8 +183,11 @@ describe('blobs over HTTP (LMDB)', function () {
     const dir = server.dataDir;
     const k = key();
     await put(k, 'durable\n');
-    await server.stop();
-    server = { ...(await startTestServer({}, dir)), destroy: server.destroy } as TestServer;
+    const first = server;
+    await first.stop();
+    const restarted = await startTestServer({}, dir);
+    // after() stops the restarted server, then removes the directory (the first server's destroy).
+    server = { ...restarted, destroy: async () => { await restarted.stop(); await first.destroy(); } };
     assert.equal(await (await fetch(blobUrl(k))).text(), 'durable\n');
   });
 });
