@@ -30,6 +30,11 @@ export interface DroppedRange {
 }
 
 export interface ReadBatch {
+  /**
+   * Set when the stream was opened again while this cursor read it: the old
+   * lines are gone and the cursor now reads the new stream from this seq (0).
+   */
+  restart?: number;
   /** Set when the cursor had to skip lines that were trimmed away. */
   dropped?: DroppedRange;
   /** Consecutive lines, in seq order, starting at the cursor. */
@@ -67,7 +72,12 @@ export interface OpenOptions {
 }
 
 export interface LogStream {
-  /** Opens a stream; opening an open stream is a no-op. */
+  /**
+   * Opens a stream. Opening an open stream starts it again, empty, at seq 0
+   * (as Harness does: a retried step that reuses its key shows only the new
+   * run); its cursors read on from the new stream, their next batch saying
+   * `restart`.
+   */
   open(name: string, options?: OpenOptions): Promise<void>;
   /**
    * Appends lines, assigning consecutive seqs. Returns the first seq given.

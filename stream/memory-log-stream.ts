@@ -16,6 +16,8 @@ class MemoryLog {
   expiresAt: number;
   /** Byte offset of the next line's text. */
   textOffset = 0;
+  /** The stream that replaced this one when the name was opened again while open. */
+  replacedBy: MemoryLog | undefined;
   /** Viewers waiting for the next change; each is called once, then forgotten. */
   private readonly waiters = new Set<() => void>();
 
@@ -44,13 +46,23 @@ class MemoryLog {
 class MemoryCursor implements StreamCursor {
   private released = false;
 
-  constructor(private readonly log: MemoryLog, public position: number) {
+  constructor(private log: MemoryLog, public position: number) {
     log.subscribers++;
   }
 
   async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
-    const ring = this.log.ring;
     const batch: ReadBatch = { lines: [], end: false };
+    if (this.log.replacedBy !== undefined) {
+      // Opened again: the old lines are superseded; go on with the newest stream.
+      let next = this.log.replacedBy;
+      while (next.replacedBy !== undefined) next = next.replacedBy;
+      this.log.subscribers--;
+      this.log = next;
+      next.subscribers++;
+      this.position = 0;
+      batch.restart = 0;
+    }
+    const ring = this.log.ring;
     if (this.position < ring.firstSeq) {
       batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
       this.position = ring.firstSeq;
@@ -63,7 +75,7 @@ class MemoryCursor implements StreamCursor {
   }
 
   waitForMore(signal: AbortSignal): Promise<void> {
-    if (this.position < this.log.ring.nextSeq || this.log.closed || signal.aborted) return Promise.resolve();
+    if (this.position < this.log.ring.nextSeq || this.log.closed || this.log.replacedBy !== undefined || signal.aborted) return Promise.resolve();
     // A waiter list rather than a shared promise: an interrupted wait (ping,
     // viewer gone) leaves nothing behind on an idle stream.
     return new Promise<void>((resolve) => {
@@ -104,14 +116,23 @@ export class MemoryLogStream implements LogStream {
   }
 
   async open(name: string, options: OpenOptions = {}): Promise<void> {
-    if (this.open_.has(name)) return;
+    const ttlMs = (options.ttlSeconds ?? this.limits.ttlSeconds) * 1000;
+    const current = this.open_.get(name);
+    if (current !== undefined) {
+      // Opened again while open: a new, empty stream; its viewers follow it (restart).
+      const fresh = new MemoryLog(this.limits, ttlMs);
+      current.replacedBy = fresh;
+      this.open_.set(name, fresh);
+      current.notify();
+      return;
+    }
     const replacesClosed = this.closed_.has(name);
     if (!replacesClosed && this.open_.size + this.closed_.size >= this.maxStreams) {
       throw new ServiceError('LOGSVC_TOO_MANY_STREAMS',
         `this server already holds ${this.maxStreams} streams (LOG_SERVICE_MAX_STREAMS); close finished streams or retry later`);
     }
     this.closed_.delete(name);
-    this.open_.set(name, new MemoryLog(this.limits, (options.ttlSeconds ?? this.limits.ttlSeconds) * 1000));
+    this.open_.set(name, new MemoryLog(this.limits, ttlMs));
   }
 
   async push(name: string, lines: LineInput[]): Promise<number> {

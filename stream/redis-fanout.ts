@@ -44,7 +44,7 @@ export abstract class Fanout {
   /** Follows `watch.key` from `watch.lastId` on; replaces (and ends) an older generation's watch. */
   attach(watch: StreamWatch): void {
     const old = this.watches.get(watch.key);
-    if (old !== undefined && old !== watch) old.end();
+    if (old !== undefined && old !== watch) old.end(watch.ended ? undefined : watch.gen);
     this.watches.set(watch.key, watch);
     if (!watch.ended) this.watchesChanged();
   }
@@ -85,7 +85,10 @@ export abstract class Fanout {
     this.lastExpiryCheck = Date.now();
     const live = this.live();
     const gens = await Promise.all(live.map((w) => this.command.hget(w.metaKey, 'gen')));
-    live.forEach((w, i) => { if (gens[i] !== String(w.gen)) w.end(); });
+    live.forEach((w, i) => {
+      const gen = gens[i];
+      if (gen !== String(w.gen)) w.end(gen === null || gen === undefined ? undefined : Number(gen));
+    });
   }
 }
 

@@ -52,13 +52,23 @@ type Entry = [id: string, fields: string[]];
 class RedisCursor implements StreamCursor {
   private released = false;
 
-  constructor(private readonly owner: RedisLogStream, private readonly watch: StreamWatch, public position: number) {
+  constructor(private readonly owner: RedisLogStream, private watch: StreamWatch, public position: number) {
     watch.subscribers++;
   }
 
   async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
-    const w = this.watch;
     if (this.owner.stopped) throw new ServiceError('LOGSVC_SHUTTING_DOWN', 'the log stream backend is shutting down: reconnect to resume');
+    if (this.watch.replacedBy !== undefined) {
+      // Opened again: the old lines are superseded; go on with the new generation from seq 0.
+      const next = this.owner.watchOf(this.watch.name, this.watch.replacedBy);
+      this.release();
+      this.released = false;
+      this.watch = next;
+      next.subscribers++;
+      this.position = 0;
+      return { ...(await this.read(maxLines, maxBytes)), restart: 0 };
+    }
+    const w = this.watch;
     if (this.position < w.buffer.firstSeq) return this.readRedis(maxLines, maxBytes);
     if (this.position >= w.nextSeq && !w.ended && this.owner.fanout.down) {
       throw new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', 'redis unavailable: the stream reader lost its connection; resume with Last-Event-ID');
@@ -100,7 +110,7 @@ class RedisCursor implements StreamCursor {
 
   waitForMore(signal: AbortSignal): Promise<void> {
     const w = this.watch;
-    if (this.position < w.nextSeq || w.ended || signal.aborted || this.owner.fanout.down) return Promise.resolve();
+    if (this.position < w.nextSeq || w.ended || w.replacedBy !== undefined || signal.aborted || this.owner.fanout.down) return Promise.resolve();
     return w.waitForChange(signal);
   }
 
@@ -277,6 +287,11 @@ export class RedisLogStream implements LogStream {
   }
 
   /** The watch this instance keeps for the stream's current generation, created on first use. */
+  /** @internal The watch of generation `gen` of `name`, read from its start (a reopened stream's readers move to it). */
+  watchOf(name: string, gen: number): StreamWatch {
+    return this.watchFor(name, gen, 0, false);
+  }
+
   private watchFor(name: string, gen: number, nextSeq: number, closed: boolean): StreamWatch {
     const key = this.keys.stream(name);
     const existing = this.fanout.get(key);

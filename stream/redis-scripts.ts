@@ -8,14 +8,15 @@
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * ARGV: ttlMs, nowMs. Returns 1 when it opened a stream, 0 when it was open.
- * A closed (or half-expired) stream is replaced: old keys deleted, a new
- * generation (> old gen + 1) starts at seq 0. The open marker creates the
- * stream key, so pushes can use NOMKSTREAM.
+ * ARGV: ttlMs, nowMs. Returns 1. Whatever was under the name — an open
+ * stream (Harness resets it on a second open), a closed or half-expired one —
+ * is replaced: old keys deleted, a new generation (> old gen + 1) starts at
+ * seq 0. Readers of the old generation see entries of a newer one and follow
+ * it (redis-stream-watch.ts). The open marker creates the stream key, so
+ * pushes can use NOMKSTREAM.
  */
 const OPEN = `
 local st = redis.call('HMGET', KEYS[1], 'gen', 'closed')
-if st[1] and st[2] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local gen = tonumber(ARGV[2])
 if st[1] and tonumber(st[1]) + 2 > gen then gen = tonumber(st[1]) + 2 end
 local g = string.format('%d', gen)

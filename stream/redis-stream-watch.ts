@@ -31,6 +31,8 @@ export class StreamWatch {
   buffer: LineRing;
   /** Closed, expired or replaced by a reopen: nothing more will come. */
   ended: boolean;
+  /** The generation that replaced this one (the name was opened again); its viewers follow it. */
+  replacedBy: number | undefined;
   subscribers = 0;
   /** Waiting cursors; each removes itself when its wait ends, so idle streams hold no stale waiters. */
   private readonly waiters = new Set<() => void>();
@@ -80,8 +82,9 @@ export class StreamWatch {
     for (const done of waiting) done();
   }
 
-  /** Nothing more will come (close marker seen, stream expired, reopened, or shutdown). */
-  end(): void {
+  /** Nothing more will come (close marker seen, stream expired, reopened — `replacedBy` — or shutdown). */
+  end(replacedBy?: number): void {
+    if (replacedBy !== undefined && replacedBy > this.gen + 1) this.replacedBy ??= replacedBy;
     if (this.ended) return;
     this.ended = true;
     this.notify();
@@ -94,7 +97,8 @@ export class StreamWatch {
       if (this.ended) break;
       const { ms } = parseId(entry[0]);
       if (ms > this.gen) {
-        // The close marker (<gen+1>-0), or a newer generation after a reopen.
+        // The close marker (<gen+1>-0), or a newer generation (> gen + 1) after a reopen.
+        if (ms > this.gen + 1) this.replacedBy = ms;
         this.ended = true;
         changed = true;
         break;

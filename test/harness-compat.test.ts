@@ -66,6 +66,41 @@ describe('Harness clients, unmodified', function () {
     });
   });
 
+  describe('opening an open stream again', () => {
+    for (const family of ['harness', 'ci'] as const) {
+      it(`starts it empty on the ${family} routes; its viewers get event: restart and go on with the new run`, async () => {
+        const path = family === 'harness' ? '/stream?accountID=acct&key=reopen/h' : '/ci/reopen/1/s/t/stream?accountID=acct';
+        const openIt = async () => assert.equal((await fetch(`${server.url}${path}`, { method: 'POST', headers: admin })).status, 204);
+        const pushIt = async (text: string) => {
+          const res = await fetch(`${server.url}${path}`, { method: 'PUT', headers: { ...admin, 'Content-Type': 'text/plain' }, body: text });
+          assert.equal(res.status, 204);
+        };
+        await openIt();
+        await pushIt('run 1\n');
+        const sse = await openSse(`${server.url}${path}`, admin);
+        try {
+          await sse.until((events) => outs(events).includes('run 1\n'), 10_000);
+          await openIt();
+          await pushIt('run 2\n');
+          const events = await sse.until((all) => outs(all).includes('run 2\n'), 10_000);
+          const restart = events.findIndex((e) => e.event === 'restart');
+          assert.ok(restart >= 0, `no restart event in ${sse.raw()}`);
+          assert.equal(events[restart]!.data, '{"from":0}');
+          assert.deepEqual(outs(events.slice(restart)), ['run 2\n']);
+          assert.equal(events.filter((e) => e.id !== undefined).at(-1)!.id, '0', 'the new run is numbered from 0');
+        } finally {
+          sse.close();
+        }
+        const fresh = await openSse(`${server.url}${path}`, admin);
+        try {
+          assert.deepEqual(outs(await fresh.until((all) => outs(all).length >= 1, 10_000)), ['run 2\n'], 'a new viewer sees only the new run');
+        } finally {
+          fresh.close();
+        }
+      });
+    }
+  });
+
   describe('GET /info/stream', () => {
     it('lists the open streams of every account, keyed <account>/<key>, for the global token', async () => {
       await open('acct', 'info/a', 'a\n');

@@ -16,7 +16,7 @@ describe('memory streams: the cap on streams held at once', () => {
     try {
       await stream.open('a/1');
       await stream.open('a/2');
-      await stream.open('a/1'); // already open: a no-op, not a new stream
+      await stream.open('a/1'); // already open: started again, still one stream
       await assert.rejects(stream.open('a/3'), { code: 'LOGSVC_TOO_MANY_STREAMS', status: 429 });
       await stream.close('a/2');
       await assert.rejects(stream.open('a/3'), { code: 'LOGSVC_TOO_MANY_STREAMS' }, 'a closed stream still holds its lines');

@@ -14,6 +14,8 @@ export interface TailWriter {
   readonly closed: boolean;
   /** Consecutive lines, in seq order. */
   lines(lines: StoredLine[]): Promise<void>;
+  /** The stream was opened again: what follows is the new stream from seq `from`. Report it, or 'stop' here. */
+  restart(from: number): Promise<'continue' | 'stop'>;
   /** Lines the viewer needed were trimmed away: report them, or 'stop' here (the viewer resumes and sees the gap). */
   dropped(range: DroppedRange): Promise<'continue' | 'stop'>;
   /** Everything there is has been read; the loop now waits for more. */
@@ -30,7 +32,7 @@ export interface TailWriter {
   fail(): void;
 }
 
-export type TailOutcome = 'ended' | 'viewer-left' | 'lifetime' | 'shutdown' | 'gap' | 'failed';
+export type TailOutcome = 'ended' | 'viewer-left' | 'lifetime' | 'shutdown' | 'gap' | 'restart' | 'failed';
 
 /**
  * Tails waiting on the server's shutdown signal. One listener per signal,
@@ -126,6 +128,10 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
     for (;;) {
       if (writer.closed) return 'viewer-left';
       const batch = await cursor.read(TAIL_BATCH_LINES, TAIL_BATCH_BYTES);
+      if (batch.restart !== undefined && (await writer.restart(batch.restart)) === 'stop') {
+        writer.end();
+        return 'restart';
+      }
       if (batch.dropped && (await writer.dropped(batch.dropped)) === 'stop') {
         writer.end();
         return 'gap';

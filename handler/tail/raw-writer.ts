@@ -66,6 +66,17 @@ export class RawWriter implements TailWriter {
     await this.send(lines);
   }
 
+  async restart(): Promise<'continue' | 'stop'> {
+    // The stream was opened again: its bytes are another log with offsets from 0.
+    // Before the start nothing was sent, so the new log is served; after it, the
+    // response ends here, and the reader's next request shows X-Log-Offset.
+    if (!this.started) {
+      this.held = [];
+      return 'continue';
+    }
+    return 'stop';
+  }
+
   async dropped(): Promise<'continue' | 'stop'> {
     // Before the start the jump shows in X-Log-Offset; after it, the response ends at the gap.
     return this.started ? 'stop' : 'continue';

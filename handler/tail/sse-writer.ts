@@ -53,13 +53,15 @@ export class SseWriter implements TailWriter {
   }
 
   /**
-   * The viewer's Last-Event-ID is past the end: the key holds a newer stream
-   * (closed and reopened, seq from 0 again) and the lines that follow are its.
+   * The key holds a newer stream (opened again, seq from 0) and the lines that
+   * follow are its: the viewer's Last-Event-ID was past the end, or the stream
+   * was opened again while the viewer followed it.
    * Said explicitly, so a client can tell this from a server that replays lines
    * it already sent. EventSource ignores event types nobody listens for.
    */
-  restart(from: number): Promise<void> {
-    return this.sink.write(`event: restart\ndata: {"from":${from}}\n\n`);
+  async restart(from: number): Promise<'continue'> {
+    await this.sink.write(`event: restart\ndata: {"from":${from}}\n\n`);
+    return 'continue';
   }
 
   async caughtUp(): Promise<void> {

@@ -219,6 +219,46 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       cursor.release();
     });
 
+    it('opening an open stream starts it again, empty at seq 0, and its viewers go on with the new lines after a restart', async () => {
+      const s = await make();
+      const name = uniqueName();
+      await s.open(name);
+      await s.push(name, [{ out: 'run 1, a\n' }, { out: 'run 1, b\n' }]);
+      const viewer = (await s.cursor(name, { kind: 'beginning' }))!;
+      assert.deepEqual(texts((await viewer.read(10, 1 << 20)).lines), ['run 1, a\n', 'run 1, b\n']);
+      const ac = new AbortController();
+      const woken = viewer.waitForMore(ac.signal);
+      await s.open(name);
+      assert.equal(await s.exists(name), true);
+      assert.equal(await s.push(name, [{ out: 'run 2\n' }]), 0, 'the new run starts at seq 0');
+      const timer = setTimeout(() => ac.abort(), 5000);
+      await woken;
+      clearTimeout(timer);
+      assert.equal(ac.signal.aborted, false, 'the reopen woke the waiting viewer');
+      let batch = await viewer.read(10, 1 << 20);
+      assert.equal(batch.restart, 0, 'the viewer is told the stream started again');
+      const seen = texts(batch.lines);
+      for (let i = 0; i < 50 && seen.length < 1; i++) {
+        const wait = new AbortController();
+        const t = setTimeout(() => wait.abort(), 100);
+        await viewer.waitForMore(wait.signal);
+        clearTimeout(t);
+        batch = await viewer.read(10, 1 << 20);
+        assert.equal(batch.restart, undefined, 'one restart, not one per read');
+        seen.push(...texts(batch.lines));
+      }
+      assert.deepEqual(seen, ['run 2\n'], 'only the new run, none of the old lines');
+      const fresh = (await s.cursor(name, { kind: 'beginning' }))!;
+      assert.deepEqual(texts((await fresh.read(10, 1 << 20)).lines), ['run 2\n']);
+      const snapshot: string[] = [];
+      for await (const line of s.lines(name)) snapshot.push(decodeLine(line).out);
+      assert.deepEqual(snapshot, ['run 2\n']);
+      const info = await s.info('');
+      assert.equal(info.get(name)?.size, 1);
+      viewer.release();
+      fresh.release();
+    });
+
     it('after close refuses pushes, lets viewers drain, then ends; reopening starts at seq 0', async () => {
       const s = await make();
       const name = uniqueName();
