@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../foundation/config.ts';
+import { within } from './bounded-wait.ts';
 
 export interface S3rverHandle {
   endpoint: string;
@@ -67,7 +68,11 @@ export async function startS3rver(options: { bucket?: string; prefix?: string } 
     },
     async stop() {
       child.stdin!.end();
-      await exited;
+      // A wedged s3rver must not hold the test process open: SIGKILL after a bounded wait.
+      if (await within(exited, 10_000, 'timeout' as const) === 'timeout') {
+        child.kill('SIGKILL');
+        await exited;
+      }
       await rm(directory, { recursive: true, force: true });
     },
   };
