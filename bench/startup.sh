@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start-up of the server, from outside, with public tools only (bash, curl, /proc):
 # the time from starting `node bin/log-service.js server` to the first 200 on
-# GET /healthz (curl every 10 ms), and the server's resident anonymous memory
+# GET /healthz (curl every 10 ms), the CPU time the server process used until then
+# (user + system, all its threads: the figure a busy machine disturbs least), and
+# the server's resident anonymous memory
 # (RssAnon in /proc/<pid>/status: heap and code, not the page cache of LMDB's map)
 # once it has been at rest for STARTUP_REST_SECONDS (default 2).
 #
@@ -38,9 +40,12 @@ free_port() {
 
 now_ns() { date +%s%N; }
 
-# one_run CHECKOUT: sets run_ms (start to first 200) and run_rss (RssAnon, kB)
+tick_ms=$((1000 / $(getconf CLK_TCK)))
+
+# one_run CHECKOUT: sets run_ms (start to first 200), run_cpu (the server's user +
+# system ms at that moment) and run_rss (RssAnon at rest, kB)
 one_run() {
-  local checkout=$1 port start ready status
+  local checkout=$1 port start ready status stat
   port=$(free_port)
   rm -rf "$tmp/b.lmdb"
   start=$(now_ns)
@@ -58,6 +63,9 @@ one_run() {
     sleep 0.01
   done
   ready=$(now_ns)
+  # /proc/PID/stat: fields 14 and 15 (utime, stime in clock ticks) after the ")" that ends the command name
+  stat=$(<"/proc/$server/stat")
+  run_cpu=$(echo "${stat##*) }" | awk -v t="$tick_ms" '{ print ($12 + $13) * t }')
   sleep "$rest"
   run_rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$server/status")
   run_ms=$(((ready - start) / 1000000))
@@ -75,12 +83,13 @@ summary() {
     END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%-44s min %6s  median %6s  max %6s\n", label, v[1], m, v[NR] }'
 }
 
-declare -A ms rss
+declare -A ms cpu rss
 for ((i = 1; i <= runs; i++)); do
   for checkout in "${checkouts[@]}"; do
     one_run "$checkout"
-    echo "run $i  $checkout  first 200 after ${run_ms} ms  RssAnon ${run_rss} kB"
+    echo "run $i  $checkout  first 200 after ${run_ms} ms  CPU ${run_cpu} ms  RssAnon ${run_rss} kB"
     ms[$checkout]+="$run_ms "
+    cpu[$checkout]+="$run_cpu "
     rss[$checkout]+="$run_rss "
   done
 done
@@ -88,6 +97,8 @@ echo
 for checkout in "${checkouts[@]}"; do
   # shellcheck disable=SC2086
   summary "$checkout: first 200 (ms)" ${ms[$checkout]}
+  # shellcheck disable=SC2086
+  summary "$checkout: CPU to first 200 (ms)" ${cpu[$checkout]}
   # shellcheck disable=SC2086
   summary "$checkout: RssAnon at rest (kB)" ${rss[$checkout]}
 done
