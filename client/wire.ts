@@ -66,6 +66,7 @@ export const ERROR_CODES = [
   'LOGSVC_INTERNAL',
   'LOGSVC_BACKEND_UNAVAILABLE',
   'LOGSVC_SHUTTING_DOWN',
+  'LOGSVC_STORAGE_FULL',
 ] as const;
 
 /** A code of the service's error catalogue (client-side failures have codes of their own: `ClientErrorCode`). */

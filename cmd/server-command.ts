@@ -1,6 +1,10 @@
 // `log-service server`: config from env + .env, listen, stop cleanly on SIGTERM/SIGINT.
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig, readEnvironment } from '../foundation/config.ts';
+
+/** Exit code after an error nothing handled (EX_SOFTWARE): a bug, see exitOnStrayErrors. */
+const EXIT_INTERNAL_ERROR = 70;
 
 export function registerServerCommand(program: Command): void {
   program
@@ -26,6 +30,7 @@ Examples:
         throw err;
       }
       const log = createLogger(config.logLevel);
+      exitOnStrayErrors(log);
       let running;
       try {
         running = await startServer(config, log);
@@ -46,4 +51,26 @@ Examples:
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       process.once('SIGINT', () => onSignal('SIGINT'));
     });
+}
+
+/**
+ * The last resort (docs/OPERATIONS.md §2): an exception or rejection that no
+ * error path handled is a bug, and the process is in a state no one planned
+ * for. It is logged with its stack and the process exits with 70 at once (the
+ * data-directory lock is released on exit; LMDB's committed writes are
+ * durable), so the supervisor restarts a clean instance. Errors a request can
+ * cause (a full disk, a backend down) are answered by their handlers and
+ * never reach this.
+ */
+function exitOnStrayErrors(log: Logger): void {
+  const exit = (kind: string) => (err: unknown) => {
+    try {
+      log.fatal({ err }, `${kind}: exiting`);
+    } finally {
+      process.stderr.write(`log-service: ${kind}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exit(EXIT_INTERNAL_ERROR);
+    }
+  };
+  process.on('uncaughtException', exit('uncaught exception'));
+  process.on('unhandledRejection', exit('unhandled rejection'));
 }

@@ -48,6 +48,7 @@ export const ERRORS = {
   LOGSVC_INTERNAL: { status: 500, message: 'internal error' },
   LOGSVC_BACKEND_UNAVAILABLE: { status: 503, message: 'a backend is unavailable; retry later' },
   LOGSVC_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down' },
+  LOGSVC_STORAGE_FULL: { status: 507, message: 'the blob store has no room left (disk or quota full); nothing was stored' },
 } as const satisfies Record<ErrorCode, ErrorEntry>;
 
 export class ServiceError extends Error {

@@ -4,6 +4,7 @@
 // the hot path.
 import { Readable } from 'node:stream';
 import { ServiceError } from '../foundation/errors.ts';
+import type { StoredLine } from '../stream/log-stream.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName, validateKey, validatePrefix } from './keys.ts';
@@ -74,31 +75,70 @@ export async function closeHarness(call: RouteCall): Promise<void> {
 }
 
 /**
- * Closes one stream, snapshotting it into the blob store when asked. A
- * snapshot that failed (say S3 was down) can be retried with the same DELETE
- * while the closed stream is still in its grace period.
+ * Closes one stream, snapshotting it into the blob store when asked.
+ *
+ * The snapshot is stored before the stream is closed: when the store fails
+ * (a full disk, S3 down) the error is answered and the stream stays open with
+ * every line, so the producer can retry the same DELETE. Lines pushed while the
+ * snapshot was written are caught by a second snapshot after the close. A
+ * stream that is already closed (a retry after that second snapshot failed,
+ * or after a close without snapshot) is snapshotted from what its grace period
+ * keeps.
  */
 async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
-  let closed = await ctx.stream.close(name);
-  if (!closed && snapshot) {
-    const justClosed = await ctx.stream.cursor(name, { kind: 'beginning' });
-    justClosed?.release();
-    closed = justClosed !== null;
+  if (!snapshot) return ctx.stream.close(name);
+  if (await ctx.stream.exists(name)) {
+    const written = await writeSnapshot(ctx, name);
+    await ctx.stream.close(name);
+    if (!(await snapshotIsWhole(ctx, name, written))) await writeSnapshot(ctx, name);
+    return true;
   }
-  if (closed && snapshot) await writeSnapshot(ctx, name);
-  return closed;
+  const justClosed = await ctx.stream.cursor(name, { kind: 'beginning' });
+  if (justClosed === null) return false;
+  justClosed.release();
+  await writeSnapshot(ctx, name);
+  return true;
 }
 
-async function writeSnapshot(ctx: HandlerContext, name: string): Promise<void> {
+/** What a snapshot holds: the seq of its last line (undefined: no line), and whether its seqs had a gap. */
+interface WrittenSnapshot {
+  lastSeq: number | undefined;
+  gap: boolean;
+}
+
+/**
+ * True when a snapshot written while the stream was open holds everything the
+ * now closed stream has: no gap (lines trimmed while it was read) and no line
+ * after its last one (pushed while it was written).
+ */
+async function snapshotIsWhole(ctx: HandlerContext, name: string, written: WrittenSnapshot): Promise<boolean> {
+  if (written.gap) return false;
+  const start = written.lastSeq === undefined ? { kind: 'beginning' as const } : { kind: 'after' as const, seq: written.lastSeq };
+  const cursor = await ctx.stream.cursor(name, start);
+  if (cursor === null) return true;
+  try {
+    const next = await cursor.read(1, 1);
+    return next.lines.length === 0 && next.dropped === undefined && next.restart === undefined;
+  } finally {
+    cursor.release();
+  }
+}
+
+async function writeSnapshot(ctx: HandlerContext, name: string): Promise<WrittenSnapshot> {
+  const written: WrittenSnapshot = { lastSeq: undefined, gap: false };
   const lines = ctx.stream.lines(name)[Symbol.asyncIterator]();
   const first = await lines.next();
   const contentType = first.done === true ? snapshotContentType(0, 0) : snapshotContentType(first.value.seq, first.value.offset);
   async function* all() {
     if (first.done === true) return;
-    yield first.value;
-    for (let next = await lines.next(); next.done !== true; next = await lines.next()) yield next.value;
+    for (let next: IteratorResult<StoredLine> = first; next.done !== true; next = await lines.next()) {
+      if (written.lastSeq !== undefined && next.value.seq !== written.lastSeq + 1) written.gap = true;
+      written.lastSeq = next.value.seq;
+      yield next.value;
+    }
   }
   await ctx.store.put(name, Readable.from(snapshotBody(all())), { contentType });
+  return written;
 }
 
 /** Open streams of the call's account (only those under its scope for a scoped token). */

@@ -3,12 +3,16 @@
 // uploadId that nothing points to, then one transaction points the metadata at
 // them and drops the old chunks: readers see the old blob or the new one, never
 // a mix. Uploads cut by a crash are listed in `pending` and swept at open.
+// A full disk fails the write that hit it with LOGSVC_STORAGE_FULL (507) and
+// nothing else: see lmdb-write-errors.ts.
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { finished, Readable } from 'node:stream';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ServiceError } from '../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore, ByteRange, PutOptions } from './blob-store.ts';
 import { HashingMeter } from './hashing-meter.ts';
+import { describeWriteFailure, lmdbWrite, lmdbWriteSync } from './lmdb-write-errors.ts';
 
 interface StoredMeta {
   uploadId: string;
@@ -24,6 +28,8 @@ type ChunkKey = [string, number];
 const CHUNK_SIZE = 256 * 1024;
 /** Chunk writes in flight per upload: enough to keep LMDB's batched commits busy, small enough to bound memory. */
 const MAX_PENDING_WRITES = 16;
+/** How often the chunks of failed uploads that could not be deleted at once (a full disk) are tried again. */
+const LEFTOVER_RETRY_MS = 5000;
 
 export class LmdbBlobStore implements BlobStore {
   readonly kind = 'lmdb';
@@ -31,12 +37,23 @@ export class LmdbBlobStore implements BlobStore {
   private readonly meta: Database<StoredMeta, string>;
   private readonly chunks: Database<Buffer, ChunkKey>;
   private readonly pending: Database<string, string>;
+  /** The directory of the LMDB file: its filesystem's free space tells a full disk from a failing one. */
+  private readonly dir: string;
+  /** Failed uploads of this process whose chunks are still to be deleted (see discard). */
+  private readonly leftovers = new Set<string>();
+  private leftoverTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(path: string) {
+    this.dir = dirname(path);
     // separateFlushed: a write resolves once committed, and durability is awaited
     // once per upload (root.flushed) instead of once per chunk commit; the 204
-    // still waits for the disk (see put).
-    this.root = open({ path, compression: false, separateFlushed: true });
+    // still waits for the disk (see put). eventTurnBatching off: with it,
+    // lmdb-js (3.5) starts each batch with a commit promise of its own that
+    // nothing can handle, so a failed commit (a full disk) became an unhandled
+    // rejection. Writes are still batched (queued while a commit runs), and
+    // every write that must be atomic with another is in one transaction.
+    this.root = open({ path, compression: false, separateFlushed: true, eventTurnBatching: false });
     this.meta = this.root.openDB<StoredMeta, string>({ name: 'blob-meta' });
     this.chunks = this.root.openDB<Buffer, ChunkKey>({ name: 'blob-chunks', encoding: 'binary' });
     this.pending = this.root.openDB<string, string>({ name: 'blob-pending', encoding: 'string' });
@@ -45,9 +62,15 @@ export class LmdbBlobStore implements BlobStore {
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<BlobMeta> {
     const uploadId = randomBytes(12).toString('base64url');
-    this.pending.putSync(uploadId, new Date().toISOString());
+    try {
+      lmdbWriteSync(() => this.pending.putSync(uploadId, new Date().toISOString()));
+    } catch (err) {
+      throw await describeWriteFailure(err, this.dir);
+    }
     const meter = new HashingMeter(options.maxBytes);
     const writes: Promise<unknown>[] = [];
+    // The first failed chunk write: the upload stops at the next chunk instead of writing on into a full disk.
+    let writeFailed: { err: unknown } | undefined;
     let index = 0;
     let committed = false;
     try {
@@ -56,9 +79,10 @@ export class LmdbBlobStore implements BlobStore {
       finished(body, (err) => { if (err) meter.destroy(err); });
       body.pipe(meter);
       for await (const chunk of chunked(meter, CHUNK_SIZE)) {
-        const write = this.chunks.put([uploadId, index++], chunk);
+        if (writeFailed !== undefined) throw writeFailed.err;
+        const write = lmdbWrite(this.chunks.put([uploadId, index++], chunk));
         // Awaited below; until then a failure must not count as unhandled (it would end the process).
-        write.catch(() => {});
+        write.catch((err: unknown) => { writeFailed ??= { err }; });
         writes.push(write);
         if (writes.length >= MAX_PENDING_WRITES) await writes.shift();
       }
@@ -67,27 +91,25 @@ export class LmdbBlobStore implements BlobStore {
         uploadId, size: meter.bytes, sha256: meter.digest(), contentType: options.contentType ?? 'application/octet-stream',
         created: new Date().toISOString(), chunkSize: CHUNK_SIZE,
       };
-      await this.root.transaction(() => {
+      await lmdbWrite(this.root.transaction(() => {
         const previous = this.meta.get(name);
         this.meta.put(name, stored);
         this.pending.remove(uploadId);
         if (previous) this.removeChunks(previous.uploadId);
-      });
+      }));
       committed = true;
       // Durable before the caller is told: the chunks and the commit that points at them.
-      await this.root.flushed;
+      await lmdbWrite(this.root.flushed);
       return toBlobMeta(stored);
     } catch (err) {
       // After the commit the new blob is in place (the old chunks are gone): a
       // failed flush is reported, but its chunks must stay.
-      if (committed) throw err;
+      if (committed) throw await describeWriteFailure(err, this.dir);
       body.unpipe(meter);
+      meter.destroy();
       await Promise.allSettled(writes);
-      await this.root.transaction(() => {
-        this.removeChunks(uploadId);
-        this.pending.remove(uploadId);
-      });
-      throw err;
+      await this.discard(uploadId);
+      throw await describeWriteFailure(err, this.dir);
     }
   }
 
@@ -105,15 +127,19 @@ export class LmdbBlobStore implements BlobStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    const deleted = await this.root.transaction(() => {
-      const previous = this.meta.get(name);
-      if (!previous) return false;
-      this.meta.remove(name);
-      this.removeChunks(previous.uploadId);
-      return true;
-    });
-    if (deleted) await this.root.flushed;
-    return deleted;
+    try {
+      const deleted = await lmdbWrite(this.root.transaction(() => {
+        const previous = this.meta.get(name);
+        if (!previous) return false;
+        this.meta.remove(name);
+        this.removeChunks(previous.uploadId);
+        return true;
+      }));
+      if (deleted) await lmdbWrite(this.root.flushed);
+      return deleted;
+    } catch (err) {
+      throw await describeWriteFailure(err, this.dir);
+    }
   }
 
   async *list(prefix: string): AsyncIterable<BlobListEntry> {
@@ -128,6 +154,10 @@ export class LmdbBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.leftoverTimer);
+    // A last try; what still fails is swept at the next open.
+    if (this.leftovers.size > 0) await this.discardLeftovers();
     await this.root.close();
   }
 
@@ -147,6 +177,34 @@ export class LmdbBlobStore implements BlobStore {
       const to = i === last ? end - i * stored.chunkSize + 1 : chunk.length;
       yield Buffer.from(chunk.subarray(from, to));
     }
+  }
+
+  /**
+   * Deletes a failed upload's chunks and its pending record. On a full disk
+   * even that transaction can fail: the upload is then kept as a leftover and
+   * tried again every few seconds (and at close, and by the sweep at the next
+   * open), so nothing partial stays for good.
+   */
+  private async discard(uploadId: string): Promise<void> {
+    try {
+      await lmdbWrite(this.root.transaction(() => {
+        this.removeChunks(uploadId);
+        this.pending.remove(uploadId);
+      }));
+    } catch {
+      this.leftovers.add(uploadId);
+      if (this.closed) return;
+      this.leftoverTimer ??= setTimeout(() => {
+        this.leftoverTimer = undefined;
+        void this.discardLeftovers();
+      }, LEFTOVER_RETRY_MS).unref();
+    }
+  }
+
+  private async discardLeftovers(): Promise<void> {
+    const uploadIds = [...this.leftovers];
+    this.leftovers.clear();
+    for (const uploadId of uploadIds) await this.discard(uploadId);
   }
 
   /** Call inside a write transaction. */

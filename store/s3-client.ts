@@ -63,8 +63,13 @@ const UNAVAILABLE_NAMES = new Set([
   'SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError',
 ]);
 
+/** S3 names for "no room left": MinIO's full drives and bucket quotas, and quota errors of other S3-compatible servers. */
+const STORAGE_FULL_NAMES = new Set(['XMinioStorageFull', 'XMinioAdminBucketQuotaExceeded', 'QuotaExceeded', 'InsufficientStorage']);
+
 /**
- * Turns a failure of an S3 call into a catalogue error. Anything that means S3
+ * Turns a failure of an S3 call into a catalogue error. A server with no room
+ * left (507, or a storage-full or quota error name) is LOGSVC_STORAGE_FULL
+ * (507: nothing was stored; retrying soon will not help). Anything that means S3
  * cannot serve (no connection, timeouts, 5xx, throttling, bad credentials, no
  * bucket) is LOGSVC_BACKEND_UNAVAILABLE (503, retry later); catalogue errors
  * pass through; the rest is LOGSVC_INTERNAL.
@@ -76,6 +81,9 @@ export function toServiceError(err: unknown, action: string): ServiceError {
   const detail = err instanceof Error ? err.message : String(err);
   if (status === 416 || name === 'InvalidRange') {
     return new ServiceError('LOGSVC_RANGE_NOT_SATISFIABLE', undefined, { cause: err });
+  }
+  if (status === 507 || (name !== undefined && STORAGE_FULL_NAMES.has(name))) {
+    return new ServiceError('LOGSVC_STORAGE_FULL', `S3 has no room left (${action}): ${name ?? 'error'}: ${detail}`, { cause: err });
   }
   const unreachable = (status === undefined ? isNetworkError(err) : status >= 500 || status === 403 || status === 429)
     || (name !== undefined && UNAVAILABLE_NAMES.has(name));

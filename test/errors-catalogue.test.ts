@@ -27,7 +27,7 @@ describe('error catalogue', () => {
   it('uses real statuses: 4xx for client mistakes, 5xx only for server-side failures', () => {
     for (const [code, { status }] of Object.entries(ERRORS)) {
       assert.ok(status >= 400 && status < 600, code);
-      if (status >= 500) assert.match(code, /INTERNAL|UNAVAILABLE|SHUTTING_DOWN/);
+      if (status >= 500) assert.match(code, /INTERNAL|UNAVAILABLE|SHUTTING_DOWN|STORAGE_FULL/);
     }
   });
 });
