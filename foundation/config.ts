@@ -52,7 +52,7 @@ const schema = z.object({
   LOG_SERVICE_STREAM_TTL_SECONDS: int(1, 30 * 24 * 3600).default(5 * 3600),
   LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: int(0, 3600).default(60),
   LOG_SERVICE_MAX_LINE_BYTES: bytes(256).default(64 * 1024),
-  LOG_SERVICE_MAX_PUSH_BYTES: bytes(1024).default(8 * 1024 * 1024),
+  LOG_SERVICE_MAX_PUSH_BYTES: bytes(1024).default(64 * 1024 * 1024),
   LOG_SERVICE_MAX_BLOB_BYTES: bytes(0).optional(),
   LOG_SERVICE_PING_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(3600).default(15),
   LOG_SERVICE_ZIP_MAX_ENTRIES: int(1, 1_000_000).default(10_000),

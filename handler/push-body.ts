@@ -1,14 +1,170 @@
-// Push bodies (docs/PROTOCOL.md §4): a JSON array of lines, NDJSON, or plain text.
-// The whole body is read first, bounded by the push limit, so a bad line
-// rejects the push as a whole: nothing is half-appended.
+// Reading a push (docs/PROTOCOL.md §4.3, §4.4): the body is parsed as it
+// arrives (push-parser.ts) into a window that keeps only what the stream can
+// retain, so a push costs memory by the stream's retention, not by its size.
+// The lines are appended only once the whole body was read and every line was
+// valid: a bad line still rejects the push as a whole, nothing half-appended.
+// When one push holds more lines than the stream retains, the newest are kept
+// and the rest are skipped — appended as a gap, which viewers see as
+// `dropped` — rather than the batch being refused.
 import type { IncomingMessage } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import { ServiceError } from '../foundation/errors.ts';
-import type { LineInput } from '../stream/log-stream.ts';
+import { truncateOut } from '../stream/line-codec.ts';
+import type { LineInput, SkippedLines } from '../stream/log-stream.ts';
+import { createPushParser } from './push-parser.ts';
+
+/**
+ * What each line costs against the push limit on top of its bytes: a push of
+ * millions of empty lines costs what parsing and storing them costs, not the
+ * one byte of each newline.
+ */
+export const LINE_OVERHEAD_BYTES = 8;
+/** Chunks at least this big are followed by a turn of the event loop. */
+const YIELD_AFTER_BYTES = 16 * 1024;
+/** A line's estimated size in the stream (its event: id, JSON fields and framing). */
+const EVENT_OVERHEAD_BYTES = 64;
+
+export interface PushLimits {
+  /** Body bytes plus LINE_OVERHEAD_BYTES per line. */
+  maxPushBytes: number;
+  timeoutMs: number;
+  /** The stream's retention: lines and encoded bytes kept. */
+  keepLines: number;
+  keepBytes: number;
+  /** The line limit, as lines are cut when stored (for the text offsets of skipped lines). */
+  maxLineBytes: number;
+}
+
+export interface ParsedPush {
+  /** The newest lines, at most what the stream retains. */
+  lines: LineInput[];
+  /** Older lines of the push the stream could not have retained anyway. */
+  skipped: SkippedLines;
+  /** Lines in the body. */
+  total: number;
+}
+
+/** The newest lines of a push, within the stream's retention. */
+class PushWindow {
+  private items: LineInput[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private bytes = 0;
+  readonly skipped: SkippedLines = { lines: 0, textBytes: 0 };
+  total = 0;
+
+  constructor(private readonly limits: PushLimits) {}
+
+  add(line: LineInput): void {
+    const size = line.out.length + EVENT_OVERHEAD_BYTES;
+    this.items.push(line);
+    this.sizes.push(size);
+    this.bytes += size;
+    this.total++;
+    const { keepLines, keepBytes } = this.limits;
+    while (this.items.length - this.head > keepLines || (this.bytes > keepBytes && this.items.length - this.head > 1)) this.dropOldest();
+  }
+
+  lines(): LineInput[] {
+    return this.head === 0 ? this.items : this.items.slice(this.head);
+  }
+
+  private dropOldest(): void {
+    const line = this.items[this.head]!;
+    this.items[this.head] = undefined as unknown as LineInput;
+    this.bytes -= this.sizes[this.head]!;
+    this.head++;
+    this.skipped.lines++;
+    this.skipped.textBytes += Buffer.byteLength(truncateOut(line.out, this.limits.maxLineBytes), 'utf8');
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Reads and parses a push body within `limits` (413 past maxPushBytes, 408
+ * past timeoutMs). On refusal the request is left paused: the error answer
+ * reads and discards the rest (linger.ts).
+ */
+export function readPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limits.maxPushBytes) return Promise.reject(tooLarge(limits.maxPushBytes));
+  const window = new PushWindow(limits);
+  const parser = createPushParser(contentType, (line) => window.add(line));
+  const decoder = new StringDecoder('utf8');
+  return new Promise<ParsedPush>((resolve, reject) => {
+    let received = 0;
+    let settled = false;
+    const finish = (err: Error | undefined) => {
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        req.pause();
+        reject(err);
+        return;
+      }
+      resolve({ lines: window.lines(), skipped: window.skipped, total: window.total });
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      try {
+        parser.write(decoder.write(chunk));
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      if (received + LINE_OVERHEAD_BYTES * window.total > limits.maxPushBytes) {
+        finish(tooLarge(limits.maxPushBytes));
+        return;
+      }
+      // One chunk per turn of the event loop: libuv hands over up to 32 reads at
+      // once, and a body of millions of tiny lines would otherwise hold the loop
+      // for seconds (/healthz, every tail) while it is parsed.
+      if (chunk.length >= YIELD_AFTER_BYTES) {
+        req.pause();
+        setImmediate(() => { if (!settled) req.resume(); });
+      }
+    };
+    const onEnd = () => {
+      try {
+        parser.write(decoder.end());
+        parser.end();
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      if (received + LINE_OVERHEAD_BYTES * window.total > limits.maxPushBytes) finish(tooLarge(limits.maxPushBytes));
+      else finish(undefined);
+    };
+    const onError = (err: Error) => finish(err);
+    const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
+    const timer = setTimeout(() => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${limits.timeoutMs / 1000} s`)), limits.timeoutMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** A whole body parsed at once (no retention window): every line, in order. */
+export function parsePushBody(body: Buffer, contentType: string | undefined): LineInput[] {
+  const lines: LineInput[] = [];
+  const parser = createPushParser(contentType, (line) => lines.push(line));
+  parser.write(body.toString('utf8'));
+  parser.end();
+  return lines;
+}
 
 /**
  * The whole body, at most `maxBytes`, within `timeoutMs` (slow-client
- * protection). On refusal the socket is left open so the error response can
- * still be sent (with Connection: close).
+ * protection). On refusal the request is left paused for the error answer.
  */
 export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_000): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -46,116 +202,10 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_
 }
 
 function tooLarge(maxBytes: number): ServiceError {
-  return new ServiceError('LOGSVC_BODY_TOO_LARGE', `the push body is over ${maxBytes} bytes: send the lines in smaller batches`);
+  return new ServiceError('LOGSVC_BODY_TOO_LARGE', `the push body is over ${maxBytes} bytes (each line counts ${LINE_OVERHEAD_BYTES} bytes more): send the lines in smaller batches`);
 }
 
-export function parsePushBody(body: Buffer, contentType: string | undefined): LineInput[] {
-  const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json' || type === '') return parseJsonBody(body.toString('utf8'));
-  if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/x-jsonlines') {
-    return parseNdjson(body.toString('utf8'));
-  }
-  if (type === 'text/plain') return parseText(body.toString('utf8'));
-  throw new ServiceError('LOGSVC_UNSUPPORTED_MEDIA_TYPE',
-    `Content-Type "${type}" is not supported: use application/json (array of lines), application/x-ndjson or text/plain`);
-}
-
-function parseJsonBody(text: string): LineInput[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new ServiceError('LOGSVC_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
-  }
-  const items = Array.isArray(value) ? value : [value];
-  return items.map(checkLine);
-}
-
-function parseNdjson(text: string): LineInput[] {
-  const lines: LineInput[] = [];
-  let start = 0;
-  let number = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const row = text.slice(start, end).trim();
-    start = end + 1;
-    number++;
-    if (row === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(row);
-    } catch (err) {
-      throw new ServiceError('LOGSVC_INVALID_JSON', `NDJSON row ${number} is not valid JSON: ${(err as Error).message}`);
-    }
-    lines.push(checkLine(value, lines.length));
-  }
-  return lines;
-}
-
-/** Each text line becomes one `info` line that keeps its newline. */
+/** Plain text as lines: each keeps its newline. */
 export function parseText(text: string): LineInput[] {
-  const lines: LineInput[] = [];
-  let start = 0;
-  while (start < text.length) {
-    const end = text.indexOf('\n', start);
-    if (end === -1) {
-      lines.push({ out: text.slice(start) });
-      break;
-    }
-    lines.push({ out: text.slice(start, end + 1) });
-    start = end + 1;
-  }
-  return lines;
-}
-
-/** `args` are metadata, not log text: kept small so one line cannot carry megabytes. */
-const MAX_ARGS_CHARS = 16 * 1024;
-
-function badLine(index: number, why: string): ServiceError {
-  return new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
-}
-
-// Called once per pushed line: no closures or throwaway objects on the way.
-function checkLine(value: unknown, index: number): LineInput {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badLine(index, 'expected an object like {"out": "text\\n"}');
-  const v = value as Record<string, unknown>;
-  if (typeof v.out !== 'string') throw badLine(index, '"out" must be a string');
-  const line: LineInput = { out: v.out };
-  if (v.level !== undefined) {
-    if (typeof v.level !== 'string' || v.level.length > 32) throw badLine(index, '"level" must be a string of at most 32 characters');
-    line.level = v.level;
-  }
-  if (v.pos !== undefined) {
-    if (typeof v.pos !== 'number' || !Number.isSafeInteger(v.pos) || v.pos < 0) throw badLine(index, '"pos" must be a non-negative integer');
-    line.pos = v.pos;
-  }
-  if (v.time !== undefined) {
-    if (typeof v.time !== 'string' || v.time.length > 64 || !isRfc3339(v.time)) throw badLine(index, '"time" must be an RFC 3339 timestamp');
-    line.time = v.time;
-  }
-  if (v.args !== undefined && v.args !== null) {
-    if (typeof v.args !== 'object' || Array.isArray(v.args)) throw badLine(index, '"args" must be an object');
-    let encoded: string | undefined;
-    try {
-      encoded = JSON.stringify(v.args);
-    } catch {
-      throw badLine(index, '"args" is nested too deeply');
-    }
-    if (encoded.length > MAX_ARGS_CHARS) throw badLine(index, `"args" is over ${MAX_ARGS_CHARS} characters of JSON`);
-    line.args = v.args as Record<string, unknown>;
-  }
-  return line;
-}
-
-/** RFC 3339 §5.6 date-time: full-date "T" full-time, with a real calendar day. */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-export function isRfc3339(text: string): boolean {
-  const m = RFC3339.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
-  // Date.UTC rolls an impossible day (Feb 30) over into the next month.
-  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && day >= 1;
+  return parsePushBody(Buffer.from(text, 'utf8'), 'text/plain');
 }

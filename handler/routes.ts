@@ -9,7 +9,8 @@ import { rawTail } from './raw-tail.ts';
 import type { RouteCall, RouteSpec } from './route-call.ts';
 import { liveness, metrics, mintToken, readiness } from './service-handlers.ts';
 import { sseTail } from './sse-tail.ts';
-import { allStreamInfo, closeHarness, closeOne, openStream, pushLines, streamInfo } from './stream-handlers.ts';
+import { pushLines } from './push-handler.ts';
+import { allStreamInfo, closeHarness, closeOne, openStream, streamInfo } from './stream-handlers.ts';
 import { ciZip, signedZip, zipLink } from './zip-handlers.ts';
 
 const STEP = '/ci/:project/:build/:stage/:step';

@@ -8,7 +8,6 @@ import type { StoredLine } from '../stream/log-stream.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName, validateKey, validatePrefix } from './keys.ts';
-import { parsePushBody, readBody } from './push-body.ts';
 import { noContent, sendJson } from './responses.ts';
 import type { RouteCall } from './route-call.ts';
 import { snapshotBody, snapshotContentType } from './tail/snapshot.ts';
@@ -25,16 +24,6 @@ export async function openStream(call: RouteCall): Promise<void> {
     }
   }
   await call.ctx.stream.open(internalName(call.account, call.key), { ttlSeconds });
-  noContent(call.res);
-}
-
-export async function pushLines(call: RouteCall): Promise<void> {
-  const { ctx, req } = call;
-  const body = await readBody(req, ctx.config.limits.maxPushBytes, ctx.config.http.requestTimeoutSeconds * 1000);
-  const lines = parsePushBody(body, req.headers['content-type']);
-  await ctx.stream.push(internalName(call.account, call.key), lines);
-  ctx.metrics.pushRequests++;
-  ctx.metrics.linesPushed += lines.length;
   noContent(call.res);
 }
 

@@ -43,6 +43,17 @@ export class LineRing {
     while (this.size > this.maxLines || (this.bytes > this.maxBytes && this.size > 1)) this.dropOldest();
   }
 
+  /** Drops every retained line and goes on at `seq` (a push that skipped lines): readers behind it see a dropped range. */
+  skipTo(seq: number): void {
+    if (seq <= this.nextSeq) return;
+    this.items = [];
+    this.runStarts = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.firstSeq = seq;
+    this.nextSeq = seq;
+  }
+
   /** The line with this seq, if retained. */
   at(seq: number): StoredLine | undefined {
     if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;

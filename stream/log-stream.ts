@@ -23,6 +23,18 @@ export interface StoredLine {
   readonly jsonStart: number;
 }
 
+/** The older lines of one push that the stream could not have retained: appended as a gap. */
+export interface SkippedLines {
+  lines: number;
+  /** Their text bytes (after the line limit's cut), so the byte offsets of the kept lines stay true. */
+  textBytes: number;
+}
+
+export interface PushOptions {
+  /** Seqs (and text bytes) to leave out before the pushed lines: viewers see them as dropped. */
+  skipped?: SkippedLines;
+}
+
 /** Lines a viewer needed that are no longer retained (inclusive seq range). */
 export interface DroppedRange {
   from: number;
@@ -80,10 +92,11 @@ export interface LogStream {
    */
   open(name: string, options?: OpenOptions): Promise<void>;
   /**
-   * Appends lines, assigning consecutive seqs. Returns the first seq given.
+   * Appends lines, assigning consecutive seqs (after `options.skipped`, which
+   * starts them later and drops every retained line). Returns the first seq given.
    * Throws LOGSVC_STREAM_NOT_FOUND when the stream is not open.
    */
-  push(name: string, lines: LineInput[]): Promise<number>;
+  push(name: string, lines: LineInput[], options?: PushOptions): Promise<number>;
   /**
    * Closes a stream: pushes fail from now on, viewers drain what is left and
    * end. The closed stream's lines stay readable (cursor, lines) for a short

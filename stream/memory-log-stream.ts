@@ -6,7 +6,7 @@ import { formatDuration } from './format-duration.ts';
 import { encodeLines, withJoinedEvents } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import type {
-  CursorStart, LineInput, LogStream, OpenOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
 } from './log-stream.ts';
 
 class MemoryLog {
@@ -135,9 +135,14 @@ export class MemoryLogStream implements LogStream {
     this.open_.set(name, new MemoryLog(this.limits, ttlMs));
   }
 
-  async push(name: string, lines: LineInput[]): Promise<number> {
+  async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const log = this.open_.get(name);
     if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    const skipped = options.skipped;
+    if (skipped !== undefined && skipped.lines > 0) {
+      log.ring.skipTo(log.ring.nextSeq + skipped.lines);
+      log.textOffset += skipped.textBytes;
+    }
     const first = log.ring.nextSeq;
     const now = new Date().toISOString();
     for (const stored of encodeLines(first, log.textOffset, lines, this.limits.maxLineBytes, now)) {

@@ -8,7 +8,7 @@ import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { normaliseLine, storedLineFromJson } from './line-codec.ts';
 import type {
-  CursorStart, LineInput, LogStream, OpenOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
 } from './log-stream.ts';
 import { NotifyFanout } from './redis-cluster-fanout.ts';
 import type { RedisClient, RedisClientFactory } from './redis-connection.ts';
@@ -160,9 +160,10 @@ export class RedisLogStream implements LogStream {
     await this.call(() => this.scripts.open(this.keys.meta(name), this.keys.stream(name), ttlMs, Date.now()));
   }
 
-  async push(name: string, lines: LineInput[]): Promise<number> {
+  async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const now = new Date().toISOString();
-    const args: (string | number)[] = [this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel];
+    const skipped = options.skipped ?? { lines: 0, textBytes: 0 };
+    const args: (string | number)[] = [this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel, skipped.lines, skipped.textBytes];
     const parts: [head: string, tail: string, textBytes: number][] = [];
     for (const input of lines) {
       // Seqs are allocated inside the script; a line without `pos` gets pos = seq,

@@ -29,7 +29,9 @@ return 1
 `;
 
 /**
- * ARGV: maxLines, maxBytes, notifyChannel ('' for none), then per line
+ * ARGV: maxLines, maxBytes, notifyChannel ('' for none), skipLines,
+ * skipTextBytes (older lines of the push left out: seqs and text offsets
+ * jump by them, and every retained line is trimmed), then per line
  * (head, tail, textBytes): the line JSON is head .. seq .. tail when tail is
  * not empty (the producer gave no pos, so pos = seq), else head alone.
  * Returns {first seq, text offset of the first line, gen}, or {-1} when the
@@ -44,12 +46,13 @@ const PUSH = `
 local m = redis.call('HMGET', KEYS[1], 'gen', 'closed', 'next', 'text', 'eb', 'lo', 'loe', 'ttl')
 if not m[1] or m[2] == '1' or redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
 local gen = m[1]
-local first = tonumber(m[3])
-local result = {first, tonumber(m[4]), tonumber(gen)}
+local skip = tonumber(ARGV[4])
+local first = tonumber(m[3]) + skip
+local result = {first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(gen)}
 redis.call('PEXPIRE', KEYS[1], m[8])
 redis.call('PEXPIRE', KEYS[2], m[8])
-if #ARGV < 6 then return result end
-local seq, text, eb = first, tonumber(m[4]), tonumber(m[5])
+if #ARGV < 8 then return result end
+local seq, text, eb = first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(m[5])
 -- Safety cap (docs/BACKENDS.md "XADD … MAXLEN ~"): bounds the stream while a batch
 -- larger than maxLines is being added, before the exact trim below runs. It
 -- must never cut a line that the exact trim keeps, and it cannot:
@@ -65,7 +68,7 @@ local seq, text, eb = first, tonumber(m[4]), tonumber(m[5])
 -- markers is never touched by the cap, even if it were exact (no '~'). The
 -- exact MINID trim stays the authority on retention, and 'lo' with it.
 local cap = string.format('%d', tonumber(ARGV[1]) + 2)
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local s = string.format('%d', seq)
   local json = ARGV[i]
   if ARGV[i + 1] ~= '' then json = json .. s .. ARGV[i + 1] end
@@ -80,6 +83,9 @@ end
 -- keeping the newest line). lo = first retained seq, loe = its 'b'.
 local maxLines, maxBytes = tonumber(ARGV[1]), tonumber(ARGV[2])
 local lo, loe = tonumber(m[6]), tonumber(m[7])
+local oldLo = lo
+-- Skipped lines: nothing before this push's first kept line is retained.
+if skip > 0 then lo = first; loe = tonumber(m[5]) end
 local function startOf(q)
   local id = gen .. '-' .. string.format('%d', q + 1)
   local r = redis.call('XRANGE', KEYS[2], id, id)
@@ -97,7 +103,7 @@ if eb - newLoe > maxBytes then
   newLo = a
   newLoe = startOf(a)
 end
-if newLo ~= lo then
+if newLo ~= oldLo then
   redis.call('XTRIM', KEYS[2], 'MINID', gen .. '-' .. string.format('%d', newLo + 1))
 end
 redis.call('HSET', KEYS[1], 'next', string.format('%d', seq), 'text', string.format('%d', text),

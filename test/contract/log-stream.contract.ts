@@ -20,6 +20,26 @@ export function uniqueName(label = 'acct'): string {
   return `${label}-${process.pid}-${Date.now().toString(36)}-${counter++}/proj/1/stage/step`;
 }
 
+/** Reads until `count` lines arrived (the stream stays open). */
+async function readUntil(cursor: StreamCursor, count: number, limitMs = 5000): Promise<{ lines: StoredLine[]; dropped: { from: number; to: number }[] }> {
+  const lines: StoredLine[] = [];
+  const dropped: { from: number; to: number }[] = [];
+  const deadline = Date.now() + limitMs;
+  while (lines.length < count) {
+    const batch = await cursor.read(100, 1 << 20);
+    if (batch.dropped) dropped.push(batch.dropped);
+    lines.push(...batch.lines);
+    if (batch.lines.length === 0 && !batch.dropped) {
+      if (Date.now() > deadline) throw new Error(`only ${lines.length} of ${count} lines arrived`);
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), 200);
+      await cursor.waitForMore(ac.signal);
+      clearTimeout(timer);
+    }
+  }
+  return { lines, dropped };
+}
+
 async function readAll(cursor: StreamCursor, limitMs = 5000): Promise<{ lines: StoredLine[]; dropped: { from: number; to: number }[] }> {
   const lines: StoredLine[] = [];
   const dropped: { from: number; to: number }[] = [];
@@ -217,6 +237,21 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       await cursor.waitForMore(ac.signal);
       assert.equal(ac.signal.aborted, true);
       cursor.release();
+    });
+
+    it('appends a push that skipped its older lines after a gap: seqs and text offsets jump by them, readers see them as dropped', async () => {
+      const s = await make();
+      const name = uniqueName();
+      await s.open(name);
+      await s.push(name, [{ out: 'a\n' }, { out: 'b\n' }]);
+      const first = await s.push(name, [{ out: 'kept 1\n' }, { out: 'kept 2\n' }], { skipped: { lines: 5, textBytes: 20 } });
+      assert.equal(first, 7, 'the kept lines come after the 5 skipped seqs');
+      const viewer = (await s.cursor(name, { kind: 'beginning' }))!;
+      const { lines, dropped } = await readUntil(viewer, 2);
+      assert.deepEqual(dropped, [{ from: 0, to: 6 }], 'the older lines and the skipped ones are one dropped range');
+      assert.deepEqual(lines.map((l) => [l.seq, l.offset, decodeLine(l).out]), [[7, 24, 'kept 1\n'], [8, 31, 'kept 2\n']]);
+      assert.equal(await s.push(name, [{ out: 'next\n' }]), 9);
+      viewer.release();
     });
 
     it('opening an open stream starts it again, empty at seq 0, and its viewers go on with the new lines after a restart', async () => {
