@@ -27,9 +27,21 @@ export function redactUrl(url: string): string {
     const rawName = eq === -1 ? part : part.slice(0, eq);
     // URLSearchParams drops one leading "?" of the query, so "??token=" is read as "token=".
     const name = decodeName(i === 0 && rawName.startsWith('?') ? rawName.slice(1) : rawName);
-    return SECRET_PARAMS.has(name.toLowerCase()) ? `${rawName}=[redacted]` : part;
+    return looksSecret(name) ? `${rawName}=[redacted]` : part;
   });
   return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/**
+ * A secret's name, or a near miss a client may still have meant as one and a
+ * framework may read as one: encoded twice (`%2574oken`), with spaces
+ * (`token%20`) or brackets (`token[]`), in any case.
+ */
+function looksSecret(name: string): boolean {
+  let n = name;
+  for (let i = 0; i < 3 && n.includes('%'); i++) n = decodeName(n);
+  n = n.trim().replace(/(\[[^\]]*\])+$/, '').trim().toLowerCase();
+  return SECRET_PARAMS.has(n);
 }
 
 function decodeName(raw: string): string {

@@ -62,7 +62,7 @@ describe('redactUrl', () => {
   });
 
   it('keeps names that only look like secrets, and values that contain "token="', () => {
-    const url = '/x?tokens=1&mytoken=2&token_=3&to+ken=4&to%20ken=5&key=token%3Dabc&signature=6&%2574oken=7&X-Harness=8&Harness-Token=9';
+    const url = '/x?tokens=1&mytoken=2&token_=3&to+ken=4&to%20ken=5&key=token%3Dabc&signature=6&X-Harness=8&Harness-Token=9';
     assert.equal(redactUrl(url), url);
   });
 
@@ -102,5 +102,12 @@ describe('redactUrl', () => {
     assert.equal(redactUrl('/x??token=S3CR3T'), '/x??token=[redacted]');
     assert.equal(redactUrl('/x??X-Harness-Token=S3CR3T'), '/x??X-Harness-Token=[redacted]');
     assert.equal(redactUrl('/links/blob??sig=S3CR3T&method=GET'), '/links/blob??sig=[redacted]&method=GET');
+  });
+});
+
+describe('redactUrl: near misses of a secret name', () => {
+  it('redacts a token sent under a name encoded twice, padded with spaces or given brackets', () => {
+    assert.equal(redactUrl('/blob?token%5B%5D=S1&%2574oken=S2&token%20=S3&+token=S4&x=1'), '/blob?token%5B%5D=[redacted]&%2574oken=[redacted]&token%20=[redacted]&+token=[redacted]&x=1');
+    assert.equal(redactUrl('/stream?X-Harness-Token%5B0%5D=S5&tok%20en=kept'), '/stream?X-Harness-Token%5B0%5D=[redacted]&tok%20en=kept');
   });
 });
