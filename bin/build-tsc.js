@@ -27,6 +27,8 @@ const TARGETS = {
 
 function compile(name) {
   const { project, outDir, stamp } = TARGETS[name];
+  // The stamp goes first: a log-service started while this runs never sees a half-removed or half-written build.
+  if (stamp !== undefined) rmSync(join(root, outDir, stamp), { force: true });
   rmSync(join(root, outDir), { recursive: true, force: true });
   return new Promise((done) => {
     const child = spawn(process.execPath, [tsc, '-p', join(root, project)], { stdio: 'inherit' });
