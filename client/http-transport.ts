@@ -8,7 +8,7 @@
 // process-wide setGlobalDispatcher, e.g. for a proxy, still applies).
 import { fetch, type Agent, type RequestInit, type Response } from 'undici';
 import { CallDeadline } from './call-deadline.ts';
-import { codeForStatus, LogServiceError } from './log-service-error.ts';
+import { codeForStatus, errorBodyFields, LogServiceError } from './log-service-error.ts';
 import { backoffDelay, mayRetry, sleep } from './retry-policy.ts';
 import { createTlsDispatcher, type TlsBytes } from './tls-dispatcher.ts';
 
@@ -204,7 +204,7 @@ export class HttpTransport {
   }
 }
 
-/** Turns a non-2xx reply into the error it describes: the server's {"error_msg","code"}, or the status' meaning. */
+/** Turns a non-2xx reply into the error it describes: the server's {"error_msg","error_code"}, or the status' meaning. */
 export async function errorFromResponse(response: Response, method: string, url: string): Promise<LogServiceError> {
   const status = response.status;
   if (status >= 300 && status < 400) {
@@ -222,17 +222,14 @@ export async function errorFromResponse(response: Response, method: string, url:
 }
 
 function parseErrorBody(text: string): { code: string; message: string } | undefined {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null) {
-      const { code, error_msg: message } = parsed as Record<string, unknown>;
-      if (typeof code === 'string' && code.startsWith('LOGSVC_') && typeof message === 'string') return { code, message };
-      if (typeof message === 'string') return { code: 'LOGSVC_BAD_RESPONSE', message };
-    }
+    parsed = JSON.parse(text);
   } catch {
-    // not JSON
+    return undefined; // not JSON
   }
-  return undefined;
+  const fields = errorBodyFields(parsed);
+  return fields === undefined ? undefined : { code: fields.code ?? 'LOGSVC_BAD_RESPONSE', message: fields.message };
 }
 
 async function readLimited(response: Response, limit: number): Promise<string> {

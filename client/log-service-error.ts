@@ -1,6 +1,6 @@
 // The one error type the client throws. Callers match on `err.code` (STYLE §2):
 // a code of the server's catalogue (listed in client/wire.ts, sent as
-// {"error_msg", "code"} — DESIGN §5) or one of the client-side codes below.
+// {"error_msg", "error_code"} — docs/PROTOCOL.md §9.1) or one of the client-side codes below.
 import type { ErrorCode } from './wire.ts';
 
 /** Failures that happen on the client's side of the wire. */
@@ -73,4 +73,20 @@ export function codeForStatus(status: number): LogServiceErrorCode {
     case 502: case 503: case 504: return 'LOGSVC_BACKEND_UNAVAILABLE';
     default: return status >= 500 ? 'LOGSVC_INTERNAL' : 'LOGSVC_BAD_RESPONSE';
   }
+}
+
+/**
+ * The catalogue code and message of a server's error body (docs/PROTOCOL.md §9.1):
+ * `{"error_msg", "error_code"}`. A server older than the client may still name the
+ * code `code` (0.1.0 did, as a string): it is accepted when `error_code` is absent.
+ * A numeric `code` (Harness's Go error type) is no catalogue code and is ignored.
+ * Undefined when `value` carries no string `error_msg`; `code` undefined when it
+ * names no `LOGSVC_*` code.
+ */
+export function errorBodyFields(value: unknown): { code: string | undefined; message: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { error_msg: message, error_code: errorCode, code: legacyCode } = value as Record<string, unknown>;
+  if (typeof message !== 'string') return undefined;
+  const code = errorCode !== undefined ? errorCode : legacyCode;
+  return { code: typeof code === 'string' && code.startsWith('LOGSVC_') ? code : undefined, message };
 }

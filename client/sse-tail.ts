@@ -6,7 +6,7 @@
 // `data: eof` (Harness routes).
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { asClientError, type HttpTransport } from './http-transport.ts';
-import { LogServiceError } from './log-service-error.ts';
+import { errorBodyFields, LogServiceError } from './log-service-error.ts';
 import { backoffDelay, isRetryableStatus, sleep } from './retry-policy.ts';
 import type { LogLine, TailEvent, TailOptions } from './types.ts';
 
@@ -188,9 +188,7 @@ function parseJson(text: string): unknown {
 }
 
 function serverError(data: string, url: string): LogServiceError {
-  const body = parseJson(data) as { code?: unknown; error_msg?: unknown } | undefined;
-  if (typeof body?.code === 'string' && typeof body.error_msg === 'string') {
-    return new LogServiceError(body.code, body.error_msg, { url });
-  }
+  const body = errorBodyFields(parseJson(data));
+  if (body?.code !== undefined) return new LogServiceError(body.code, body.message, { url });
   return new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${url}: the stream reported an error: ${data}`, { url });
 }

@@ -38,7 +38,7 @@ async function pushSink(status = 204): Promise<{ url: string; pushes: Push[]; cl
         lines: text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { out: string }),
       });
       if (status === 204) res.writeHead(204).end();
-      else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'a line is not a valid log line', code: 'LOGSVC_INVALID_LINE' }));
+      else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'a line is not a valid log line', error_code: 'LOGSVC_INVALID_LINE' }));
     });
   });
   return { ...s, pushes };
@@ -190,7 +190,7 @@ describe('client tail: SSE with reconnects', function () {
 
   it('fails with the server\'s 404 code when there is no such stream, without reconnecting', async () => {
     const s = await sse((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'no stream or log for "web/42/test/unit"', code: 'LOGSVC_STREAM_NOT_FOUND' }));
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'no stream or log for "web/42/test/unit"', error_code: 'LOGSVC_STREAM_NOT_FOUND' }));
     });
     await assert.rejects(collect(client(s.url).stream(step).tail()), (err: LogServiceError) => err.code === 'LOGSVC_STREAM_NOT_FOUND' && err.status === 404);
     assert.equal(s.requests.length, 1);

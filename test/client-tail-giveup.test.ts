@@ -26,7 +26,7 @@ describe('client close retried after its reply was lost', () => {
       deletes++;
       if (deletes === 1) { req.socket.destroy(); return; } // applied, reply lost
       res.writeHead(404, { 'Content-Type': 'application/json' });
-      res.end('{"error_msg":"no open stream","code":"LOGSVC_STREAM_NOT_FOUND"}');
+      res.end('{"error_msg":"no open stream","error_code":"LOGSVC_STREAM_NOT_FOUND"}');
     });
     try {
       await new LogServiceClient({ server: server.url, retryDelayMs: 10 }).stream(step).close();

@@ -45,7 +45,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-const unavailable = (res: http.ServerResponse) => json(res, 503, { error_msg: 'the server is shutting down', code: 'LOGSVC_SHUTTING_DOWN' });
+const unavailable = (res: http.ServerResponse) => json(res, 503, { error_msg: 'the server is shutting down', error_code: 'LOGSVC_SHUTTING_DOWN' });
 const step = { project: 'web', build: '42', stage: 'test', step: 'unit' };
 
 async function rejection(promise: Promise<unknown>): Promise<LogServiceError> {
@@ -89,7 +89,7 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
   });
 
   it('never retries a 4xx reply', async () => {
-    const s = await serve((_req, res) => json(res, 404, { error_msg: 'no blob "web/42/test/unit"', code: 'LOGSVC_BLOB_NOT_FOUND' }));
+    const s = await serve((_req, res) => json(res, 404, { error_msg: 'no blob "web/42/test/unit"', error_code: 'LOGSVC_BLOB_NOT_FOUND' }));
     const err = await rejection(client(s.url).blob(step).delete());
     assert.equal(s.seen.length, 1);
     assert.equal(err.code, 'LOGSVC_BLOB_NOT_FOUND');
@@ -245,6 +245,23 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     assert.equal(err.code, 'LOGSVC_BAD_RESPONSE');
     assert.match(err.message, /redirect/);
     assert.equal(s.seen.length, 1);
+  });
+
+  it('reads the code from `error_code`, from an older server\'s string `code` when there is no `error_code`, and never from a number', async () => {
+    const bodies: [unknown, string][] = [
+      [{ error_msg: 'no blob', error_code: 'LOGSVC_BLOB_NOT_FOUND' }, 'LOGSVC_BLOB_NOT_FOUND'],
+      // a server of 0.1.0 sent {"error_msg", "code": "LOGSVC_…"}
+      [{ error_msg: 'no blob', code: 'LOGSVC_BLOB_NOT_FOUND' }, 'LOGSVC_BLOB_NOT_FOUND'],
+      [{ error_msg: 'no blob', error_code: 'LOGSVC_BLOB_NOT_FOUND', code: 404 }, 'LOGSVC_BLOB_NOT_FOUND'],
+      // Harness's own server: a message, maybe a numeric code, no catalogue code
+      [{ error_msg: 'no blob', code: 404 }, 'LOGSVC_BAD_RESPONSE'],
+      [{ error_msg: 'no blob' }, 'LOGSVC_BAD_RESPONSE'],
+    ];
+    for (const [body, code] of bodies) {
+      const s = await serve((_req, res) => json(res, 404, body));
+      const err = await rejection(client(s.url).blob(step).delete());
+      assert.deepEqual([err.code, err.status, err.message], [code, 404, 'no blob'], JSON.stringify(body));
+    }
   });
 
   it('maps an error page that is not the catalogue\'s JSON to a code by status', async () => {
