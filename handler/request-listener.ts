@@ -48,8 +48,35 @@ async function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: Incomin
     res.setHeader('Allow', match.allowed.join(', '));
     throw new ServiceError('LOGSVC_METHOD_NOT_ALLOWED', `method not allowed here; use ${match.allowed.join(', ')}`);
   }
-  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const rawQuery = q === -1 ? '' : url.slice(q + 1);
+  checkQueryEncoding(rawQuery);
+  const query = new URLSearchParams(rawQuery);
   await match.route.handle(resolveCall(ctx, match.route, req, res, match.params, query));
+}
+
+/** Parameters that name keys: a bad encoding there is a bad key. */
+const KEY_PARAMS = new Set(['key', 'keyList', 'prefix']);
+
+/**
+ * URLSearchParams turns a percent-encoding that is not UTF-8 (`a%ff`) into
+ * U+FFFD, so `a%ff`, `a%fe` and `a%ef%bf%bd` would all name the same key.
+ * Such a query is refused instead (RFC 3986 §2.5: percent-encoded UTF-8).
+ */
+function checkQueryEncoding(rawQuery: string): void {
+  if (!rawQuery.includes('%')) return;
+  for (const part of rawQuery.split('&')) {
+    if (!part.includes('%')) continue;
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      let shownName = name;
+      try { shownName = decodeURIComponent(name); } catch { /* the name itself is bad */ }
+      const code = KEY_PARAMS.has(shownName) ? 'LOGSVC_INVALID_KEY' : 'LOGSVC_INVALID_PARAM';
+      throw new ServiceError(code, `query parameter "${shownName.slice(0, 40)}" is not valid percent-encoded UTF-8`);
+    }
+  }
 }
 
 export function isLoopbackHost(host: string | undefined): boolean {

@@ -1,7 +1,8 @@
 // GET …/stream: a tail as Server-Sent Events (docs/PROTOCOL.md, "Tailing").
 // A live stream is followed by the follow loop; a finished one is served from
 // its snapshot blob with the same events; nothing at all is a 404 on CI
-// routes and an immediate end on Harness routes.
+// routes and an immediate end on Harness routes (after `event: restart` when
+// the viewer was resuming: what it had is gone).
 import { ServiceError } from '../foundation/errors.ts';
 import { internalName } from './keys.ts';
 import type { RouteCall } from './route-call.ts';
@@ -38,6 +39,10 @@ export async function sseTail(call: RouteCall, style: TerminalStyle): Promise<vo
     }
     if (style === 'ci') throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
     sse.start(res);
+    // A viewer resuming (Last-Event-ID) a stream that is gone without a log —
+    // the server or Redis restarted without keeping it — lost the lines after
+    // its id: said as a restart, not passed off as a normal end of the log.
+    if (start.kind === 'after') await sse.restart(0);
     await sse.terminal();
   } finally {
     session.close();

@@ -12,7 +12,7 @@ describe('configuration', () => {
     assert.equal(c.s3, undefined);
     assert.equal(c.redis, undefined);
     assert.deepEqual(c.stream, { maxLines: 10000, maxBytes: 32 * 1024 * 1024, ttlSeconds: 18000, maxLineBytes: 65536, closedGraceSeconds: 60 });
-    assert.equal(c.limits.maxPushBytes, 8 * 1024 * 1024);
+    assert.equal(c.limits.maxPushBytes, 64 * 1024 * 1024);
     assert.equal(c.linkExpirySeconds, 3600);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http), 'the config object is frozen');
   });

@@ -48,7 +48,7 @@ function scratchDir(): string {
 export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? scratchDir(),
-    env: { ...cleanEnv(), ...options.env },
+    env: { ...cleanEnv(), LOG_SERVICE_RUN_SOURCES: '1', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

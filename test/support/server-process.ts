@@ -90,6 +90,8 @@ async function launch(port: number, dataDir: string, extraEnv: Record<string, st
         LOG_SERVICE_HTTP_BIND: `127.0.0.1:${port}`,
         LOG_SERVICE_LMDB_PATH: join(dataDir, 'db'),
         LOG_SERVICE_LOG_LEVEL: 'warn',
+        // The tests run the sources, never a build/ left over from an earlier install.
+        LOG_SERVICE_RUN_SOURCES: '1',
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

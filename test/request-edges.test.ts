@@ -1,0 +1,51 @@
+// Edges of requests a user or an attacker reaches from the outside: keys
+// whose percent-encoding is not UTF-8, and a viewer resuming a stream that is
+// gone. Against the real server process, over real sockets.
+import assert from 'node:assert/strict';
+import { startServer, type ServerProcess } from './support/server-process.ts';
+import { openSse } from './support/sse-reader.ts';
+
+describe('request edges', function () {
+  this.timeout(60_000);
+  let server: ServerProcess;
+  before(async () => { server = await startServer(); });
+  after(() => server.stop());
+
+  it('refuses a key whose percent-encoding is not UTF-8 with 400, so a%ff, a%fe and a%ef%bf%bd never name one blob', async () => {
+    const ok = await fetch(`${server.url}/blob?accountID=acct&key=a%ef%bf%bd`, { method: 'PUT', body: 'replacement character' });
+    assert.equal(ok.status, 204, 'U+FFFD itself, well encoded, is a valid key');
+    for (const bad of ['a%ff', 'a%fe', 'a%c3', '%e2%82']) {
+      for (const method of ['GET', 'PUT'] as const) {
+        const res = await fetch(`${server.url}/blob?accountID=acct&key=${bad}`, { method, body: method === 'PUT' ? 'x' : undefined });
+        assert.equal(res.status, 400, `${method} key=${bad}`);
+        const body = (await res.json()) as Record<string, string>;
+        assert.equal(body.error_code ?? body.code, 'LOGSVC_INVALID_KEY');
+        assert.match(body.error_msg!, /"key" is not valid percent-encoded UTF-8/);
+      }
+    }
+    const tail = await fetch(`${server.url}/stream?accountID=acct&key=s%ff`);
+    assert.equal(tail.status, 400);
+    const other = await fetch(`${server.url}/stream/raw?accountID=acct&key=s&offset=%ff`);
+    assert.equal(other.status, 400, 'any parameter');
+    assert.equal(((await other.json()) as Record<string, string>).error_msg, 'query parameter "offset" is not valid percent-encoded UTF-8');
+    assert.equal(await (await fetch(`${server.url}/blob?accountID=acct&key=a%ef%bf%bd`)).text(), 'replacement character', 'the good key is untouched');
+  });
+
+  it('tells a Harness viewer resuming a stream that is gone (server restarted, nothing kept) with event: restart, not a plain end', async () => {
+    const sse = await openSse(`${server.url}/stream?accountID=acct&key=gone/stream`, { 'Last-Event-ID': '41' });
+    try {
+      await sse.ended(10_000);
+      const events = sse.events().filter((e) => e.event !== undefined);
+      assert.deepEqual(events.map((e) => [e.event, e.data]), [['restart', '{"from":0}'], ['error', 'eof']]);
+    } finally {
+      sse.close();
+    }
+    const fresh = await openSse(`${server.url}/stream?accountID=acct&key=gone/stream`);
+    try {
+      await fresh.ended(10_000);
+      assert.deepEqual(fresh.events().filter((e) => e.event !== undefined).map((e) => e.event), ['error'], 'a viewer starting afresh gets the plain end');
+    } finally {
+      fresh.close();
+    }
+  });
+});
