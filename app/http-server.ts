@@ -5,9 +5,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { errorBody } from '../handler/error-response.ts';
 import { createRequestListener } from '../handler/request-listener.ts';
 import type { Config } from '../foundation/config.ts';
-import { ERRORS } from '../foundation/errors.ts';
+import { ERRORS, type ErrorCode } from '../foundation/errors.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface RunningServer {
@@ -20,18 +21,18 @@ export interface RunningServer {
 
 export class StartupError extends Error {}
 
-/** Requests node:http cannot parse still get a JSON error with a code (docs/PROTOCOL.md §9). */
+/** Requests node:http cannot parse still get the JSON error body of every route (docs/PROTOCOL.md §9.1). */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
-  const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+  const [status, code, message]: [number, ErrorCode, string] = err.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'LOGSVC_HEADERS_TOO_LARGE', ERRORS.LOGSVC_HEADERS_TOO_LARGE.message]
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'LOGSVC_REQUEST_TIMEOUT', ERRORS.LOGSVC_REQUEST_TIMEOUT.message]
       : [400, 'LOGSVC_BAD_REQUEST', `the request is not valid HTTP (${err.code ?? 'parse error'})`];
-  const body = JSON.stringify({ error_msg: message, code });
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function isLoopback(host: string): boolean {

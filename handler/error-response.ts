@@ -1,10 +1,19 @@
-// Renders any error as the catalogue's JSON shape {"error_msg", "code"} with
+// Renders any error as the catalogue's JSON shape {"error_msg", "error_code"} with
 // its status (docs/PROTOCOL.md §9). Unknown errors become LOGSVC_INTERNAL and are logged;
 // their text never reaches the client.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { isServiceError, ServiceError } from '../foundation/errors.ts';
+import { isServiceError, ServiceError, type ErrorCode } from '../foundation/errors.ts';
 import { bodyStillArriving, discardBody } from './linger.ts';
+
+/**
+ * The one error body of every route (docs/PROTOCOL.md §9.1): `error_msg` for people,
+ * `error_code` the catalogue code. No field is named `code`: Harness's Go client
+ * decodes `code` as an int, and a string there fails its decode of the whole body.
+ */
+export function errorBody(code: ErrorCode, message: string): { error_msg: string; error_code: ErrorCode } {
+  return { error_msg: message, error_code: code };
+}
 
 export function toServiceError(err: unknown, log?: Logger): ServiceError {
   if (isServiceError(err)) return err;
@@ -27,7 +36,7 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): void
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error_msg: error.message, code: error.code });
+  const body = JSON.stringify(errorBody(error.code, error.message));
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),

@@ -2,6 +2,7 @@
 // readiness, Prometheus metrics, and minting tokens (docs/SECURITY.md).
 import { ServiceError } from '../foundation/errors.ts';
 import { mintAccountToken, type TokenScope } from './account-token.ts';
+import { errorBody } from './error-response.ts';
 import { validateAccount, validatePrefix } from './keys.ts';
 import type { RouteCall } from './route-call.ts';
 import { sendJson } from './responses.ts';
@@ -27,11 +28,7 @@ export async function readiness(call: RouteCall): Promise<void> {
     sendJson(call.res, 200, { status: 'ok', checks });
     return;
   }
-  sendJson(call.res, 503, {
-    error_msg: `not ready: ${failed.map((c) => `${c.name}: ${c.error}`).join('; ')}`,
-    code: 'LOGSVC_BACKEND_UNAVAILABLE',
-    checks,
-  });
+  sendJson(call.res, 503, { ...errorBody('LOGSVC_BACKEND_UNAVAILABLE', `not ready: ${failed.map((c) => `${c.name}: ${c.error}`).join('; ')}`), checks });
 }
 
 async function check(name: string, ping: () => Promise<void>): Promise<{ name: string; ok: boolean; error?: string }> {

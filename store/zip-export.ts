@@ -26,8 +26,11 @@ export interface ZipExportStatus {
   expires: string;
   /** Why it failed. */
   message?: string;
-  /** The catalogue code of the failure (e.g. LOGSVC_TOO_MANY_ENTRIES). */
-  code?: string;
+  /**
+   * The catalogue code of the failure (e.g. LOGSVC_BACKEND_UNAVAILABLE). Named as in
+   * the error body (docs/PROTOCOL.md §9.1): Harness's Go clients decode `code` as an int.
+   */
+  error_code?: string;
 }
 
 export interface ZipExportsOptions {
@@ -123,7 +126,7 @@ export class ZipExports {
     const expires = new Date(Date.now() + seconds * 1000).toISOString();
     const status: ZipExportStatus = { link: await this.link(job.name, seconds), status: state, expires };
     if (message !== undefined) status.message = message;
-    if (code !== undefined) status.code = code;
+    if (code !== undefined) status.error_code = code;
     return status;
   }
 

@@ -31,7 +31,7 @@ describe('account names inside tokens', () => {
       const token = harnessToken('the-secret', account, exp);
       const res = await fetch(`${server.url}/ci/b/s/t/x/blob`, { headers: { 'X-Harness-Token': token } });
       assert.equal(res.status, 403, JSON.stringify(account));
-      assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_FORBIDDEN');
+      assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_FORBIDDEN');
     }
     const good = await fetch(`${server.url}/blob?accountID=acct&key=p/b/s/t/x`, { headers: { 'X-Harness-Token': harnessToken('the-secret', 'acct', exp) } });
     assert.equal(good.status, 200);

@@ -61,7 +61,7 @@ describe('answers given before the body has arrived', function () {
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${server.url}${push('fetch')}`, { method: 'PUT', headers: { 'X-Harness-Token': GLOBAL, 'Content-Type': 'text/plain' }, body: NINE_MIB });
       assert.equal(res.status, 413, `push ${i}`);
-      assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_BODY_TOO_LARGE');
+      assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');
     }
   });
 
@@ -71,7 +71,7 @@ describe('answers given before the body has arrived', function () {
         '--data-binary', `@${file}`, '-w', '\n%{http_code}', `${server.url}${push('curl')}`], { maxBuffer: 1 << 20 });
       const [body, status] = stdout.split('\n');
       assert.equal(status, '413', `push ${i}: ${stdout}`);
-      assert.equal((JSON.parse(body!) as { code: string }).code, 'LOGSVC_BODY_TOO_LARGE');
+      assert.equal((JSON.parse(body!) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');
     }
   });
 

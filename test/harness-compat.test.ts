@@ -51,7 +51,7 @@ describe('Harness clients, unmodified', function () {
       await raw.body?.cancel();
       const push = await fetch(`${server.url}/stream?accountID=acct&key=q/raw&X-Harness-Token=${encodeURIComponent(accountToken)}`, { method: 'PUT', body: '[]' });
       assert.equal(push.status, 401);
-      assert.equal(((await push.json()) as { code: string }).code, 'LOGSVC_UNAUTHORIZED');
+      assert.equal(((await push.json()) as { error_code: string }).error_code, 'LOGSVC_UNAUTHORIZED');
     });
 
     it('is never written to the logs', async () => {

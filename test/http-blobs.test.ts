@@ -81,7 +81,7 @@ describe('blobs over HTTP (LMDB)', function () {
     assert.deepEqual([r.status, r.cr], [206, 'bytes 900-999/1000']);
     r = await range('bytes=1000-');
     assert.deepEqual([r.status, r.cr], [416, 'bytes */1000']);
-    assert.equal(JSON.parse(r.body.toString()).code, 'LOGSVC_RANGE_NOT_SATISFIABLE');
+    assert.equal(JSON.parse(r.body.toString()).error_code, 'LOGSVC_RANGE_NOT_SATISFIABLE');
     r = await range('bytes=-0');
     assert.equal(r.status, 416);
     r = await range('bytes=0-1,5-6');
@@ -106,7 +106,7 @@ describe('blobs over HTTP (LMDB)', function () {
     assert.equal((await fetch(blobUrl(k), { method: 'DELETE' })).status, 204);
     const gone = await fetch(blobUrl(k));
     assert.equal(gone.status, 404);
-    assert.equal(((await gone.json()) as { code: string }).code, 'LOGSVC_BLOB_NOT_FOUND');
+    assert.equal(((await gone.json()) as { error_code: string }).error_code, 'LOGSVC_BLOB_NOT_FOUND');
     assert.equal((await fetch(blobUrl(k), { method: 'DELETE' })).status, 204, 'delete is idempotent');
   });
 
@@ -153,7 +153,7 @@ describe('blobs over HTTP (LMDB)', function () {
       for (const method of ['GET', 'PUT']) {
         const res = await fetch(`${server.url}/blob${query}`, { method, body: method === 'PUT' ? 'x' : undefined });
         assert.equal(res.status, 400, `${method} ${query}`);
-        assert.equal(((await res.json()) as { code: string }).code, code, `${method} ${query}`);
+        assert.equal(((await res.json()) as { error_code: string }).error_code, code, `${method} ${query}`);
       }
     }
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
@@ -162,14 +162,14 @@ describe('blobs over HTTP (LMDB)', function () {
   it('answers unknown routes with 404 LOGSVC_NOT_FOUND as JSON', async () => {
     const res = await fetch(`${server.url}/nope`);
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { error_msg: 'no such route: GET /nope (see docs/API.md)', code: 'LOGSVC_NOT_FOUND' });
+    assert.deepEqual(await res.json(), { error_msg: 'no such route: GET /nope (see docs/API.md)', error_code: 'LOGSVC_NOT_FOUND' });
   });
 
   it('answers 409 LOGSVC_CONFLICT to a token request on a server with no secret', async () => {
     const res = await fetch(`${server.url}/token?accountID=acct`);
     assert.equal(res.status, 409);
-    const body = (await res.json()) as { code: string; error_msg: string };
-    assert.equal(body.code, 'LOGSVC_CONFLICT');
+    const body = (await res.json()) as { error_code: string; error_msg: string };
+    assert.equal(body.error_code, 'LOGSVC_CONFLICT');
     assert.match(body.error_msg, /LOG_SERVICE_SECRET/);
   });
 
@@ -253,7 +253,7 @@ describe('signed blob links (LMDB)', function () {
     ]) {
       const res = await fetch(tampered, { method: tampered.includes('method=PUT') ? 'PUT' : 'GET', body: tampered.includes('method=PUT') ? 'x' : undefined });
       assert.equal(res.status, 403, tampered);
-      assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_LINK_INVALID');
+      assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_LINK_INVALID');
     }
     const downAsUpload = await fetch(down.link, { method: 'PUT', body: 'overwrite' });
     assert.equal(downAsUpload.status, 403, 'a download link cannot upload');
@@ -264,7 +264,7 @@ describe('signed blob links (LMDB)', function () {
     await new Promise((r) => setTimeout(r, 2500));
     const res = await fetch(down.link);
     assert.equal(res.status, 403);
-    assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_LINK_EXPIRED');
+    assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_LINK_EXPIRED');
   });
 
   it('hands out links on the CI routes too', async () => {

@@ -99,6 +99,6 @@ describe('raw log text by byte offset', function () {
     assert.equal((await fetch(ci('none', 'raw'))).status, 404);
     const bad = await fetch(`${ci('r1', 'raw')}?offset=abc`);
     assert.equal(bad.status, 400);
-    assert.equal(((await bad.json()) as { code: string }).code, 'LOGSVC_INVALID_PARAM');
+    assert.equal(((await bad.json()) as { error_code: string }).error_code, 'LOGSVC_INVALID_PARAM');
   });
 });

@@ -79,7 +79,7 @@ describe('the service on S3 (s3rver)', function () {
       body: new ReadableStream({ start(c) { for (let i = 0; i < 24; i++) c.enqueue(new Uint8Array(1024 * 1024)); c.close(); } }),
     } as RequestInit);
     assert.equal(res.status, 413);
-    assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_BODY_TOO_LARGE');
+    assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');
     assert.equal((await fetch(url)).status, 404);
   });
 
@@ -137,10 +137,10 @@ describe('the service on S3 (s3rver)', function () {
   it('answers 404 for a zip of a build with no blobs', async () => {
     const harness = await fetch(`${server.url}/blob/download?accountID=default&prefix=proj/nothing-here/`, { method: 'POST' });
     assert.equal(harness.status, 404, 'on S3 too, at once rather than as a failed status later');
-    assert.equal(((await harness.json()) as { code: string }).code, 'LOGSVC_BLOB_NOT_FOUND');
+    assert.equal(((await harness.json()) as { error_code: string }).error_code, 'LOGSVC_BLOB_NOT_FOUND');
     const res = await fetch(`${server.url}/ci/proj/nothing-here/logs.zip`);
     assert.equal(res.status, 404);
-    assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_BLOB_NOT_FOUND');
+    assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_BLOB_NOT_FOUND');
   });
 });
 
@@ -182,8 +182,8 @@ describe('zip downloads on the LMDB store', function () {
     await fetch(`${server.url}/ci/proj/b3/extra/one/blob`, { method: 'PUT', body: 'fourth' });
     const res = await fetch(`${server.url}/ci/proj/b3/logs.zip`);
     assert.equal(res.status, 413);
-    const body = (await res.json()) as { code: string; error_msg: string };
-    assert.equal(body.code, 'LOGSVC_TOO_MANY_ENTRIES');
+    const body = (await res.json()) as { error_code: string; error_msg: string };
+    assert.equal(body.error_code, 'LOGSVC_TOO_MANY_ENTRIES');
     assert.match(body.error_msg, /more than 3 blobs.*at most 3/);
     const harness = await fetch(`${server.url}/blob/download?accountID=default&prefix=proj/b3/`, { method: 'POST' });
     assert.equal(harness.status, 413);

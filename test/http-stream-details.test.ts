@@ -133,13 +133,13 @@ describe('stream details on the wire', function () {
       for (const method of ['POST', 'PUT', 'GET', 'DELETE']) {
         const res = await fetch(`${server.url}/stream?accountID=a&key=${encodeURIComponent(key)}`, { method, headers: text, body: method === 'PUT' ? 'x\n' : undefined });
         assert.equal(res.status, 400, `${method} key ${JSON.stringify(key)}`);
-        assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_INVALID_KEY');
+        assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_INVALID_KEY');
       }
     }
     for (const method of ['POST', 'PUT', 'GET', 'DELETE']) {
       const res = await fetch(`${server.url}/ci/p/..%2Fx/s/t/stream`, { method, headers: text, body: method === 'PUT' ? 'x\n' : undefined });
       assert.equal(res.status, 400, method);
-      assert.equal(((await res.json()) as { code: string }).code, 'LOGSVC_INVALID_ID');
+      assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_INVALID_ID');
     }
     assert.equal((await fetch(`${server.url}/ci/p/1/s/fine/stream`, { method: 'POST' })).status, 204);
   });

@@ -61,7 +61,7 @@ describe('streams over HTTP', function () {
     it('answers 404 LOGSVC_STREAM_NOT_FOUND to a push on a stream that is not open', async () => {
       const r = await push(key(), [{ out: 'x\n' }]);
       assert.equal(r.status, 404);
-      assert.equal(r.json().code, 'LOGSVC_STREAM_NOT_FOUND');
+      assert.equal(r.json().error_code, 'LOGSVC_STREAM_NOT_FOUND');
       assert.match(String(r.json().error_msg), /open it first/);
     });
 
@@ -106,7 +106,7 @@ describe('streams over HTTP', function () {
     it('answers 404 to closing a stream that is not open', async () => {
       const r = await call('DELETE', h(key()));
       assert.equal(r.status, 404);
-      assert.equal(r.json().code, 'LOGSVC_STREAM_NOT_FOUND');
+      assert.equal(r.json().error_code, 'LOGSVC_STREAM_NOT_FOUND');
     });
   });
 
@@ -129,7 +129,7 @@ describe('streams over HTTP', function () {
     it('answers 404 to a tail of a key with neither stream nor blob', async () => {
       const r = await call('GET', ci(ciKey()));
       assert.equal(r.status, 404);
-      assert.equal(r.json().code, 'LOGSVC_STREAM_NOT_FOUND');
+      assert.equal(r.json().error_code, 'LOGSVC_STREAM_NOT_FOUND');
     });
 
     it('lists the open CI streams with GET /ci/streams', async () => {
@@ -144,7 +144,7 @@ describe('streams over HTTP', function () {
       for (const bad of ['p/%2e%2e/s/t', 'p/b%20x/s/t', `p/${'x'.repeat(129)}/s/t`, 'p/b/s/%00', 'p/b/s/%E0%A4%A']) {
         const { status, body } = await rawRequest('POST', `/ci/${bad}/stream`);
         assert.equal(status, 400, bad);
-        assert.equal((JSON.parse(body) as { code: string }).code, 'LOGSVC_INVALID_ID', bad);
+        assert.equal((JSON.parse(body) as { error_code: string }).error_code, 'LOGSVC_INVALID_ID', bad);
       }
     });
   });
@@ -180,7 +180,7 @@ describe('streams over HTTP', function () {
         const r = await call('PUT', h(k), body, type);
         const label = body.length > 80 ? `${body.slice(0, 80)}… (${body.length} chars)` : body;
         assert.equal(r.status, status, label);
-        assert.equal(r.json().code, code, label);
+        assert.equal(r.json().error_code, code, label);
         assert.ok(String(r.json().error_msg).length > 5);
       }
       const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as { streams: Record<string, { size: number }> };
@@ -206,7 +206,7 @@ describe('streams over HTTP', function () {
       await call('POST', h(k));
       const r = await call('PUT', h(k), 'y'.repeat(8 * 1024 * 1024 + 10), 'text/plain');
       assert.equal(r.status, 413);
-      assert.equal(r.json().code, 'LOGSVC_BODY_TOO_LARGE');
+      assert.equal(r.json().error_code, 'LOGSVC_BODY_TOO_LARGE');
       assert.equal((await push(k, [{ out: 'after\n' }])).status, 204);
     });
   });
@@ -254,7 +254,7 @@ describe('streams over HTTP', function () {
       for (const [url, headers] of [[h(k, '&from=abc'), {}], [h(k, '&tail=-1'), {}], [h(k), { 'Last-Event-ID': 'x1' }]] as const) {
         const r = await call('GET', url, undefined, undefined, headers);
         assert.equal(r.status, 400);
-        assert.equal(r.json().code, 'LOGSVC_INVALID_PARAM');
+        assert.equal(r.json().error_code, 'LOGSVC_INVALID_PARAM');
       }
     });
 

@@ -35,8 +35,8 @@ describe('memory streams over HTTP: LOG_SERVICE_MAX_STREAMS', () => {
       assert.equal((await fetch(`${server.url}/ci/p/1/s/a/stream`, { method: 'POST' })).status, 204);
       const refused = await fetch(`${server.url}/ci/p/1/s/b/stream`, { method: 'POST' });
       assert.equal(refused.status, 429);
-      const body = (await refused.json()) as { code: string; error_msg: string };
-      assert.equal(body.code, 'LOGSVC_TOO_MANY_STREAMS');
+      const body = (await refused.json()) as { error_code: string; error_msg: string };
+      assert.equal(body.error_code, 'LOGSVC_TOO_MANY_STREAMS');
       assert.match(body.error_msg, /LOG_SERVICE_MAX_STREAMS/);
       assert.equal((await fetch(`${server.url}/ci/p/1/s/a/stream`, { method: 'DELETE' })).status, 204);
       // The sweeper (every second) drops the closed stream after its 0 s grace: poll, bounded.

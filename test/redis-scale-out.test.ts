@@ -349,21 +349,21 @@ describe('scale-out: two server processes on one Redis', function () {
           reply = await push(ciStream(s, key), ['during outage\n']);
           return reply.status === 503;
         });
-        assert.equal(reply!.json().code, 'LOGSVC_BACKEND_UNAVAILABLE', reply!.text);
+        assert.equal(reply!.json().error_code, 'LOGSVC_BACKEND_UNAVAILABLE', reply!.text);
         const open = await call('POST', ciStream(s, newKey()));
         assert.equal(open.status, 503, open.text);
-        assert.equal(open.json().code, 'LOGSVC_BACKEND_UNAVAILABLE');
+        assert.equal(open.json().error_code, 'LOGSVC_BACKEND_UNAVAILABLE');
         const close = await call('DELETE', ciStream(s, key));
         assert.equal(close.status, 503, close.text);
         const newTail = await call('GET', ciStream(s, key));
         assert.equal(newTail.status, 503, newTail.text);
-        assert.equal(newTail.json().code, 'LOGSVC_BACKEND_UNAVAILABLE');
+        assert.equal(newTail.json().error_code, 'LOGSVC_BACKEND_UNAVAILABLE');
         const info = await call('GET', `${s.url}/stream/info?accountID=${ACCOUNT}`);
         assert.equal(info.status, 503, info.text);
 
         const ready = await call('GET', `${s.url}/ready/healthz`);
         assert.equal(ready.status, 503, ready.text);
-        assert.equal(ready.json().code, 'LOGSVC_BACKEND_UNAVAILABLE');
+        assert.equal(ready.json().error_code, 'LOGSVC_BACKEND_UNAVAILABLE');
         assert.equal((await call('GET', `${s.url}/healthz`)).status, 200);
 
         // Blobs live in S3: unaffected.

@@ -60,7 +60,7 @@ describe('authentication and authorization on every route', function () {
     let body = '';
     const live = (res.headers.get('content-type') ?? '').startsWith('text/event-stream') || res.headers.has('x-log-offset');
     if (route.method !== 'HEAD' && !live) body = await res.text();
-    if (res.status >= 400 && route.method !== 'HEAD') code = (JSON.parse(body) as { code: string }).code;
+    if (res.status >= 400 && route.method !== 'HEAD') code = (JSON.parse(body) as { error_code: string }).error_code;
     ac.abort(); // tails would stay open
     return { status: res.status, code, body, headers: res.headers };
   }
@@ -323,7 +323,7 @@ describe('authentication and authorization on every route', function () {
         const res = await fetch(`${server.url}${path}`, { ...init, headers: h });
         const body = await res.text();
         assert.equal(res.status, 403, `${REGRESSION.slashAccount}: ${what} with an "acct/x" token → ${res.status} ${body}`);
-        assert.equal((JSON.parse(body) as { code: string }).code, 'LOGSVC_FORBIDDEN', what);
+        assert.equal((JSON.parse(body) as { error_code: string }).error_code, 'LOGSVC_FORBIDDEN', what);
       }
       assert.equal(await (await api.admin('/blob?accountID=acct&key=x/p/b/s/t')).text(), 'acct secret blob', "acct's blob x/p/b/s/t is untouched");
     });
@@ -422,7 +422,7 @@ describe('authentication and authorization on every route', function () {
       for (const q of ['accountID=acct&access=admin', 'accountID=acct&ttl=0', 'accountID=acct&ttl=abc', 'accountID=acct&key=../x&access=read', 'accountID=']) {
         const res = await fetch(`${server.url}/token?${q}`, { headers: { 'X-Harness-Token': GLOBAL } });
         assert.equal(res.status, 400, q);
-        assert.match(((await res.json()) as { code: string }).code, /^LOGSVC_INVALID_/);
+        assert.match(((await res.json()) as { error_code: string }).error_code, /^LOGSVC_INVALID_/);
       }
     });
   });

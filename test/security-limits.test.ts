@@ -39,7 +39,7 @@ describe('CORS', function () {
   it('refuses requests for other host names in development mode (DNS rebinding)', async () => {
     const reply = await rawExchange(dev.port, 'GET /stream/info?accountID=a HTTP/1.1\r\nHost: evil.example:8079\r\nConnection: close\r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 403/);
-    assert.match(reply, /"code":"LOGSVC_FORBIDDEN"/);
+    assert.match(reply, /"error_code":"LOGSVC_FORBIDDEN"/);
     const ok = await rawExchange(dev.port, 'GET /healthz HTTP/1.1\r\nHost: localhost:8079\r\nConnection: close\r\n\r\n');
     assert.match(ok, /^HTTP\/1\.1 200/);
   });
@@ -115,7 +115,7 @@ describe('limits', function () {
     const tails = await Promise.all([1, 2, 3].map(() => openSse(h('t'))));
     const refused = await fetch(h('t'));
     assert.equal(refused.status, 429);
-    assert.equal(((await refused.json()) as { code: string }).code, 'LOGSVC_TOO_MANY_TAILS');
+    assert.equal(((await refused.json()) as { error_code: string }).error_code, 'LOGSVC_TOO_MANY_TAILS');
     const otherAccount = await openSse(`${server.url}/stream?accountID=someone-else&key=t`);
     assert.equal(otherAccount.status, 200, 'other accounts are not affected');
     tails[0]!.close();
@@ -172,19 +172,19 @@ describe('limits', function () {
     await fetch(h('slow'), { method: 'POST' });
     const reply = await rawExchange(server.port, 'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":', 4000);
     assert.match(reply, /^HTTP\/1\.1 408/);
-    assert.match(reply, /"code":"LOGSVC_REQUEST_TIMEOUT"/);
+    assert.match(reply, /"error_code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 
   it('answers oversized headers with 431 and a JSON error', async () => {
     const reply = await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
     assert.match(reply, /^HTTP\/1\.1 431/);
-    assert.match(reply, /"code":"LOGSVC_HEADERS_TOO_LARGE"/);
+    assert.match(reply, /"error_code":"LOGSVC_HEADERS_TOO_LARGE"/);
   });
 
   it('answers a request that is not HTTP with 400 and a JSON error', async () => {
     const reply = await rawExchange(server.port, 'HELLO THERE\r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 400/);
-    assert.match(reply, /"code":"LOGSVC_BAD_REQUEST"/);
+    assert.match(reply, /"error_code":"LOGSVC_BAD_REQUEST"/);
   });
 
   it('applies the configured push body, line and blob limits', async () => {
@@ -234,7 +234,7 @@ describe('open tails per account on every tail route', function () {
     let code: string | undefined;
     if (sse.status >= 400) {
       await sse.ended(5000);
-      code = (/"code":"(\w+)"/.exec(sse.raw()) ?? [])[1];
+      code = (/"error_code":"(\w+)"/.exec(sse.raw()) ?? [])[1];
     }
     return { status: sse.status, code, close: () => sse.close() };
   }
@@ -348,6 +348,6 @@ describe('slow request headers', function () {
     assert.ok(answered && outcome.ms <= 5500,
       `after ${outcome.ms} ms: ${outcome.closed ? 'socket closed' : 'socket still open'}, reply ${JSON.stringify(outcome.reply.slice(0, 80))} ` +
       '(is connectionsCheckingInterval still set in app/http-server.ts?)');
-    if (outcome.reply !== '') assert.match(outcome.reply, /"code":"LOGSVC_REQUEST_TIMEOUT"/);
+    if (outcome.reply !== '') assert.match(outcome.reply, /"error_code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 });

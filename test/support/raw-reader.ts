@@ -40,7 +40,7 @@ export function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
         close: () => req.destroy(),
       };
       if (session.status >= 400) {
-        res.on('end', () => { session.code = (/"code":"(\w+)"/.exec(body) ?? [])[1]; resolve(session); });
+        res.on('end', () => { session.code = (/"error_code":"(\w+)"/.exec(body) ?? [])[1]; resolve(session); });
         return;
       }
       resolve(session);
