@@ -33,8 +33,8 @@ export interface StreamInfo {
 }
 
 /**
- * Every code of the service's error catalogue: the `code` of an error reply
- * `{"error_msg", "code"}` (DESIGN §5). foundation/errors.ts maps each to its
+ * Every code of the service's error catalogue: the `error_code` of an error reply
+ * `{"error_msg", "error_code"}` (docs/PROTOCOL.md §9.1). foundation/errors.ts maps each to its
  * status and message, and the compiler keeps the two lists equal.
  */
 export const ERROR_CODES = [

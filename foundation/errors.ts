@@ -1,7 +1,7 @@
 // The one error catalogue (CONTRIBUTING.md, habit 1). Every error the service returns has a
 // stable `code` from this table and the status it maps to. Backends and
 // handlers throw `ServiceError`s; handler/error-response.ts renders them as
-// {"error_msg", "code"} (docs/PROTOCOL.md §9). The README's error table is checked
+// {"error_msg", "error_code"} (docs/PROTOCOL.md §9). The README's error table is checked
 // against this list by test/errors-catalogue.test.ts.
 //
 // The codes themselves are part of the wire contract and listed in
