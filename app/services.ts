@@ -31,12 +31,14 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
   const zipExports = store.presign !== undefined
     ? new ZipExports(store, { maxEntries: config.limits.zipMaxEntries, linkExpirySeconds: config.linkExpirySeconds })
     : undefined;
+  const metrics = new Metrics();
+  metrics.streamMemory = () => stream.memoryUsage?.();
   const context: HandlerContext = {
     config, stream, store, log, shutdown: shutdown.signal,
     auth: new Authenticator(config.auth),
     links: new SignedLinks(config.auth.secret),
     tails: new TailCounter(config.limits.maxTailsPerAccount),
-    metrics: new Metrics(),
+    metrics,
     zipExports,
   };
   return {
@@ -56,8 +58,8 @@ async function createLogStream(config: Config, limits: StreamLimits, log: Logger
     log.info('streams: redis');
     return createRedisLogStream(config.redis, limits, log);
   }
-  log.info({ maxLines: limits.maxLines, maxBytes: limits.maxBytes }, 'streams: in memory');
-  return new MemoryLogStream(limits, { maxStreams: config.memoryMaxStreams });
+  log.info({ maxLines: limits.maxLines, maxBytes: limits.maxBytes, budgetBytes: config.memoryBudgetBytes }, 'streams: in memory');
+  return new MemoryLogStream(limits, { maxStreams: config.memoryMaxStreams, memoryBudgetBytes: config.memoryBudgetBytes });
 }
 
 async function createBlobStore(config: Config, log: Logger): Promise<BlobStore> {

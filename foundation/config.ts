@@ -2,6 +2,7 @@
 // working directory → one validated, frozen object. Nothing else reads
 // process.env. Names follow the Harness log-service where they exist (docs/CONFIGURATION.md).
 import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -58,6 +59,7 @@ const schema = z.object({
   LOG_SERVICE_ZIP_MAX_ENTRIES: int(1, 1_000_000).default(10_000),
   LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: int(1, 10_000_000).default(10_000),
   LOG_SERVICE_MAX_STREAMS: int(1, 10_000_000).default(10_000),
+  LOG_SERVICE_STREAM_MEMORY_BYTES: bytes(1024 * 1024).optional(),
   LOG_SERVICE_TAIL_MAX_SECONDS: z.coerce.number().min(1).max(7 * 24 * 3600).default(3600),
   LOG_SERVICE_MAX_HEADER_BYTES: bytes(1024).default(16 * 1024),
   LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(60),
@@ -107,6 +109,8 @@ export interface Config {
   stream: { maxLines: number; maxBytes: number; ttlSeconds: number; maxLineBytes: number; closedGraceSeconds: number };
   /** Streams the in-memory backend holds at once (open + closed in their grace period). */
   memoryMaxStreams: number;
+  /** Bytes of lines the in-memory backend holds across all its streams (default: a quarter of the machine's memory). */
+  memoryBudgetBytes: number;
   limits: {
     maxPushBytes: number; maxBlobBytes?: number; zipMaxEntries: number;
     maxTailsPerAccount: number; tailMaxSeconds: number; pingIntervalSeconds: number;
@@ -212,6 +216,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
       closedGraceSeconds: e.LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS,
     },
     memoryMaxStreams: e.LOG_SERVICE_MAX_STREAMS,
+    memoryBudgetBytes: e.LOG_SERVICE_STREAM_MEMORY_BYTES ?? Math.floor(totalmem() / 4),
     limits: {
       maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES, maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,
       zipMaxEntries: e.LOG_SERVICE_ZIP_MAX_ENTRIES, maxTailsPerAccount: e.LOG_SERVICE_MAX_TAILS_PER_ACCOUNT,

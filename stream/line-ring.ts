@@ -54,6 +54,16 @@ export class LineRing {
     this.nextSeq = seq;
   }
 
+  /** Drops the oldest lines until at most `bytes` are retained (always keeping the newest line); returns how many went. */
+  trimTo(bytes: number): number {
+    let dropped = 0;
+    while (this.bytes > bytes && this.size > 1) {
+      this.dropOldest();
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** The line with this seq, if retained. */
   at(seq: number): StoredLine | undefined {
     if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;

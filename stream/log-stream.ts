@@ -115,10 +115,21 @@ export interface LogStream {
   info(prefix: string): Promise<Map<string, StreamInfo>>;
   /** Names of open streams under `prefix` (for DELETE ?prefix=true). */
   list(prefix: string): Promise<string[]>;
+  /** What this process holds of the streams' lines, when the backend keeps them in memory (for /metrics). */
+  memoryUsage?(): StreamMemoryUsage;
   /** Throws when the backend cannot serve (readiness). */
   ping(): Promise<void>;
   /** Ends every cursor's wait and releases resources. */
   shutdown(): Promise<void>;
+}
+
+export interface StreamMemoryUsage {
+  /** Bytes of encoded lines held, across every stream. */
+  bytes: number;
+  /** The whole-process budget for them. */
+  budgetBytes: number;
+  /** Lines trimmed early (before their stream's own limits) to keep within the budget. */
+  trimmedLines: number;
 }
 
 export interface StreamLimits {

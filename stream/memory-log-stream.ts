@@ -6,7 +6,7 @@ import { formatDuration } from './format-duration.ts';
 import { encodeLines, withJoinedEvents } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import type {
-  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StreamMemoryUsage, StoredLine, StreamCursor, StreamInfo, StreamLimits,
 } from './log-stream.ts';
 
 class MemoryLog {
@@ -104,13 +104,23 @@ export class MemoryLogStream implements LogStream {
   private readonly sweeper: NodeJS.Timeout;
 
   private readonly maxStreams: number;
+  private readonly budgetBytes: number;
+  /** Bytes of encoded lines held across every stream (open and closed). */
+  private held = 0;
+  private trimmedLines = 0;
 
   /**
-   * `maxStreams` bounds the memory the backend can hold: at most that many
-   * streams (open, or closed and still readable) of at most `limits.maxBytes` each.
+   * `maxStreams` bounds the streams held at once (open, or closed and still
+   * readable) of at most `limits.maxBytes` each; `memoryBudgetBytes` bounds
+   * their lines together: past it, the oldest lines of the largest streams go
+   * first (their viewers see them as dropped), down to 90 % of the budget.
    */
-  constructor(private readonly limits: StreamLimits, options: { sweepIntervalMs?: number; maxStreams?: number } = {}) {
+  constructor(
+    private readonly limits: StreamLimits,
+    options: { sweepIntervalMs?: number; maxStreams?: number; memoryBudgetBytes?: number } = {},
+  ) {
     this.maxStreams = options.maxStreams ?? Infinity;
+    this.budgetBytes = options.memoryBudgetBytes ?? Infinity;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 1000);
     this.sweeper.unref();
   }
@@ -122,6 +132,7 @@ export class MemoryLogStream implements LogStream {
       // Opened again while open: a new, empty stream; its viewers follow it (restart).
       const fresh = new MemoryLog(this.limits, ttlMs);
       current.replacedBy = fresh;
+      this.held -= current.ring.retainedBytes;
       this.open_.set(name, fresh);
       current.notify();
       return;
@@ -131,13 +142,14 @@ export class MemoryLogStream implements LogStream {
       throw new ServiceError('LOGSVC_TOO_MANY_STREAMS',
         `this server already holds ${this.maxStreams} streams (LOG_SERVICE_MAX_STREAMS); close finished streams or retry later`);
     }
-    this.closed_.delete(name);
+    this.forget(name);
     this.open_.set(name, new MemoryLog(this.limits, ttlMs));
   }
 
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const log = this.open_.get(name);
     if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    const heldBefore = log.ring.retainedBytes;
     const skipped = options.skipped;
     if (skipped !== undefined && skipped.lines > 0) {
       log.ring.skipTo(log.ring.nextSeq + skipped.lines);
@@ -149,6 +161,8 @@ export class MemoryLogStream implements LogStream {
       log.textOffset += stored.textBytes;
       log.ring.append(stored);
     }
+    this.held += log.ring.retainedBytes - heldBefore;
+    if (this.held > this.budgetBytes) this.enforceBudget();
     log.expiresAt = Date.now() + log.ttlMs;
     if (lines.length > 0) log.notify();
     return first;
@@ -203,6 +217,10 @@ export class MemoryLogStream implements LogStream {
     return [...this.open_.keys()].filter((n) => n.startsWith(prefix)).sort();
   }
 
+  memoryUsage(): StreamMemoryUsage {
+    return { bytes: this.held, budgetBytes: this.budgetBytes, trimmedLines: this.trimmedLines };
+  }
+
   async ping(): Promise<void> {}
 
   async shutdown(): Promise<void> {
@@ -221,6 +239,27 @@ export class MemoryLogStream implements LogStream {
   private sweep(): void {
     const now = Date.now();
     for (const [name, log] of this.open_) if (log.expiresAt <= now) this.retire(name, log);
-    for (const [name, entry] of this.closed_) if (entry.until <= now) this.closed_.delete(name);
+    for (const [name, entry] of this.closed_) if (entry.until <= now) this.forget(name);
+  }
+
+  /** A closed stream leaves: its lines no longer count. */
+  private forget(name: string): void {
+    const entry = this.closed_.get(name);
+    if (entry === undefined) return;
+    this.held -= entry.log.ring.retainedBytes;
+    this.closed_.delete(name);
+  }
+
+  /** Over the budget: the oldest lines of the largest streams go first, down to 90 % of it. */
+  private enforceBudget(): void {
+    const target = Math.floor(this.budgetBytes * 0.9);
+    const logs = [...this.open_.values(), ...[...this.closed_.values()].map((e) => e.log)]
+      .sort((a, b) => b.ring.retainedBytes - a.ring.retainedBytes);
+    for (const log of logs) {
+      if (this.held <= target) return;
+      const before = log.ring.retainedBytes;
+      this.trimmedLines += log.ring.trimTo(Math.max(0, before - (this.held - target)));
+      this.held -= before - log.ring.retainedBytes;
+    }
   }
 }

@@ -105,4 +105,40 @@ describe('pushes bounded by what the stream retains', function () {
       await server.stop();
     }
   });
+
+  it('keeps every stream together within LOG_SERVICE_STREAM_MEMORY_BYTES, trimming the largest first, and reports it in /metrics', async () => {
+    const server = await startServer({ LOG_SERVICE_STREAM_MEMORY_BYTES: '4MiB', LOG_SERVICE_STREAM_MAX_BYTES: '2MiB', LOG_SERVICE_STREAM_MAX_LINES: '100000' });
+    try {
+      const lineOf = (s: number, i: number) => ({ out: `${s}:${i} ${'z'.repeat(100)}\n` });
+      // Streams of 0.5, 1, 1.5 and 2 MB: 5 MB together, over the 4 MiB budget.
+      for (let s = 1; s <= 4; s++) {
+        const q = `${server.url}/stream?accountID=acct&key=budget/${s}`;
+        assert.equal((await fetch(q, { method: 'POST' })).status, 204);
+        const body = Buffer.from(JSON.stringify(Array.from({ length: s * 3000 }, (_, i) => lineOf(s, i))));
+        assert.equal((await fetch(q, { method: 'PUT', body })).status, 204);
+      }
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      assert.equal(value('logsvc_stream_memory_budget_bytes'), 4 * 1024 * 1024);
+      assert.ok(value('logsvc_stream_memory_bytes') <= 4 * 1024 * 1024, metrics);
+      assert.ok(value('logsvc_stream_memory_trimmed_lines_total') > 0, metrics);
+      // The largest stream lost its oldest lines, said as dropped; the smallest kept all of its own.
+      const largest = await openSse(`${server.url}/stream?accountID=acct&key=budget/4`);
+      try {
+        const events = await largest.until((all) => outs(all).at(-1) === lineOf(4, 11_999).out, 10_000);
+        assert.equal(events.find((e) => e.event === 'dropped')?.data?.startsWith('{"from":0,'), true, largest.raw().slice(0, 300));
+      } finally {
+        largest.close();
+      }
+      const smallest = await openSse(`${server.url}/stream?accountID=acct&key=budget/1`);
+      try {
+        const events = await smallest.until((all) => outs(all).length === 3000, 10_000);
+        assert.equal(events.some((e) => e.event === 'dropped'), false);
+      } finally {
+        smallest.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
 });
