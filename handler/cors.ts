@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../foundation/config.ts';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
-const ALLOW_HEADERS = 'X-Harness-Token, Authorization, Content-Type, Last-Event-ID, Range, If-None-Match, If-Range';
+const ALLOW_HEADERS = 'X-Harness-Token, Authorization, Content-Type, Last-Event-ID, Range, If-None-Match, If-Range, X-Push-Id';
 const EXPOSE_HEADERS = 'Content-Length, Content-Range, Content-Type, Content-Disposition, ETag, Last-Modified, Accept-Ranges, X-Log-Offset';
 
 /** Sets the CORS headers; true when the request was a preflight and has been answered. */

@@ -1,14 +1,23 @@
 // PUT …/stream: push lines (docs/PROTOCOL.md §4.3, §4.4). The body is read and
 // parsed as it arrives into a window of what the stream retains
 // (push-body.ts); the lines are appended in one call once the body is whole
-// and valid.
+// and valid. A batch that carries X-Push-Id is stored once, however often
+// the producer retries it (stream/log-stream.ts PushOptions.pushId).
+import { ServiceError } from '../foundation/errors.ts';
 import { internalName } from './keys.ts';
 import { readPush } from './push-body.ts';
 import { noContent } from './responses.ts';
 import type { RouteCall } from './route-call.ts';
 
+/** X-Push-Id: the producer's id for one batch, so a retried batch is stored once. */
+const PUSH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 export async function pushLines(call: RouteCall): Promise<void> {
   const { ctx, req } = call;
+  const pushId = req.headers['x-push-id'];
+  if (pushId !== undefined && (typeof pushId !== 'string' || !PUSH_ID.test(pushId))) {
+    throw new ServiceError('LOGSVC_INVALID_PARAM', 'X-Push-Id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  }
   const { stream, limits, http } = ctx.config;
   const push = await readPush(req, req.headers['content-type'], {
     maxPushBytes: limits.maxPushBytes,
@@ -17,7 +26,7 @@ export async function pushLines(call: RouteCall): Promise<void> {
     keepBytes: stream.maxBytes,
     maxLineBytes: stream.maxLineBytes,
   });
-  await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped });
+  await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped, pushId });
   ctx.metrics.pushRequests++;
   ctx.metrics.linesPushed += push.total;
   noContent(call.res);

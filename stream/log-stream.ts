@@ -33,6 +33,12 @@ export interface SkippedLines {
 export interface PushOptions {
   /** Seqs (and text bytes) to leave out before the pushed lines: viewers see them as dropped. */
   skipped?: SkippedLines;
+  /**
+   * The producer's id for this batch (X-Push-Id): a batch retried with an id
+   * the stream already took is not stored again (the last 256 ids of a stream
+   * are remembered), and push answers the first seq it got then.
+   */
+  pushId?: string;
 }
 
 /** Lines a viewer needed that are no longer retained (inclusive seq range). */

@@ -9,6 +9,9 @@ import type {
   CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StreamMemoryUsage, StoredLine, StreamCursor, StreamInfo, StreamLimits,
 } from './log-stream.ts';
 
+/** Push ids remembered per stream (as on Redis). */
+const PUSH_IDS_KEPT = 256;
+
 class MemoryLog {
   readonly ring: LineRing;
   closed = false;
@@ -18,6 +21,8 @@ class MemoryLog {
   textOffset = 0;
   /** The stream that replaced this one when the name was opened again while open. */
   replacedBy: MemoryLog | undefined;
+  /** Push ids taken (X-Push-Id) → the first seq their batch got; the last PUSH_IDS_KEPT, oldest first. */
+  readonly pushIds = new Map<string, number>();
   /** Viewers waiting for the next change; each is called once, then forgotten. */
   private readonly waiters = new Set<() => void>();
 
@@ -149,6 +154,10 @@ export class MemoryLogStream implements LogStream {
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const log = this.open_.get(name);
     if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    if (options.pushId !== undefined) {
+      const seen = log.pushIds.get(options.pushId);
+      if (seen !== undefined) return seen;
+    }
     const heldBefore = log.ring.retainedBytes;
     const skipped = options.skipped;
     if (skipped !== undefined && skipped.lines > 0) {
@@ -160,6 +169,10 @@ export class MemoryLogStream implements LogStream {
     for (const stored of encodeLines(first, log.textOffset, lines, this.limits.maxLineBytes, now)) {
       log.textOffset += stored.textBytes;
       log.ring.append(stored);
+    }
+    if (options.pushId !== undefined) {
+      log.pushIds.set(options.pushId, first);
+      if (log.pushIds.size > PUSH_IDS_KEPT) log.pushIds.delete(log.pushIds.keys().next().value!);
     }
     this.held += log.ring.retainedBytes - heldBefore;
     if (this.held > this.budgetBytes) this.enforceBudget();

@@ -163,7 +163,9 @@ export class RedisLogStream implements LogStream {
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const now = new Date().toISOString();
     const skipped = options.skipped ?? { lines: 0, textBytes: 0 };
-    const args: (string | number)[] = [this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel, skipped.lines, skipped.textBytes];
+    const args: (string | number)[] = [
+      this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel, skipped.lines, skipped.textBytes, options.pushId ?? '',
+    ];
     const parts: [head: string, tail: string, textBytes: number][] = [];
     for (const input of lines) {
       // Seqs are allocated inside the script; a line without `pos` gets pos = seq,
@@ -183,6 +185,7 @@ export class RedisLogStream implements LogStream {
     const key = this.keys.stream(name);
     const done = await this.call(() => this.scripts.push(this.keys.meta(name), key, args));
     if (done === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    if ('duplicate' in done) return done.duplicate;
     const watch = this.fanout.get(key);
     if (watch !== undefined && watch.gen === done.gen && watch.nextSeq === done.first && parts.length > 0) {
       let offset = done.textStart;

@@ -31,7 +31,9 @@ return 1
 /**
  * ARGV: maxLines, maxBytes, notifyChannel ('' for none), skipLines,
  * skipTextBytes (older lines of the push left out: seqs and text offsets
- * jump by them, and every retained line is trimmed), then per line
+ * jump by them, and every retained line is trimmed), pushId ('' for none:
+ * a push whose id this generation already took is not stored again, and
+ * answers {-2, its first seq}; the last 256 ids are remembered), then per line
  * (head, tail, textBytes): the line JSON is head .. seq .. tail when tail is
  * not empty (the producer gave no pos, so pos = seq), else head alone.
  * Returns {first seq, text offset of the first line, gen}, or {-1} when the
@@ -46,12 +48,17 @@ const PUSH = `
 local m = redis.call('HMGET', KEYS[1], 'gen', 'closed', 'next', 'text', 'eb', 'lo', 'loe', 'ttl')
 if not m[1] or m[2] == '1' or redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
 local gen = m[1]
+local pushId = ARGV[6]
+if pushId ~= '' then
+  local seen = redis.call('HGET', KEYS[1], 'p:' .. pushId)
+  if seen then return {-2, tonumber(seen)} end
+end
 local skip = tonumber(ARGV[4])
 local first = tonumber(m[3]) + skip
 local result = {first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(gen)}
 redis.call('PEXPIRE', KEYS[1], m[8])
 redis.call('PEXPIRE', KEYS[2], m[8])
-if #ARGV < 8 then return result end
+if #ARGV < 9 then return result end
 local seq, text, eb = first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(m[5])
 -- Safety cap (docs/BACKENDS.md "XADD … MAXLEN ~"): bounds the stream while a batch
 -- larger than maxLines is being added, before the exact trim below runs. It
@@ -68,7 +75,7 @@ local seq, text, eb = first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(m[5])
 -- markers is never touched by the cap, even if it were exact (no '~'). The
 -- exact MINID trim stays the authority on retention, and 'lo' with it.
 local cap = string.format('%d', tonumber(ARGV[1]) + 2)
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local s = string.format('%d', seq)
   local json = ARGV[i]
   if ARGV[i + 1] ~= '' then json = json .. s .. ARGV[i + 1] end
@@ -108,6 +115,13 @@ if newLo ~= oldLo then
 end
 redis.call('HSET', KEYS[1], 'next', string.format('%d', seq), 'text', string.format('%d', text),
   'eb', string.format('%d', eb), 'lo', string.format('%d', newLo), 'loe', string.format('%d', newLoe))
+if pushId ~= '' then
+  local n = redis.call('HINCRBY', KEYS[1], 'pn', 1)
+  local slot = 'ps:' .. string.format('%d', n % 256)
+  local old = redis.call('HGET', KEYS[1], slot)
+  if old then redis.call('HDEL', KEYS[1], 'p:' .. old) end
+  redis.call('HSET', KEYS[1], slot, pushId, 'p:' .. pushId, string.format('%d', first))
+end
 if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], KEYS[2]) end
 return result
 `;
@@ -153,9 +167,11 @@ export class StreamScripts {
   }
 
   /** Undefined when the stream is not open. */
-  async push(meta: string, stream: string, args: ScriptArg[]): Promise<{ first: number; textStart: number; gen: number } | undefined> {
+  /** undefined: the stream is not open; `duplicate`: the push id was already taken (nothing stored). */
+  async push(meta: string, stream: string, args: ScriptArg[]): Promise<{ first: number; textStart: number; gen: number } | { duplicate: number } | undefined> {
     const reply = await this.fns.push(meta, stream, ...args) as number[];
     const [first, textStart, gen] = reply.map(Number);
+    if (first === -2 && textStart !== undefined) return { duplicate: textStart };
     if (first === undefined || first < 0 || textStart === undefined || gen === undefined) return undefined;
     return { first, textStart, gen };
   }

@@ -48,4 +48,20 @@ describe('request edges', function () {
       fresh.close();
     }
   });
+
+  it('stores a push retried with the same X-Push-Id once, and refuses a malformed id with 400', async () => {
+    const q = `${server.url}/ci/retry/1/s/t/stream`;
+    assert.equal((await fetch(q, { method: 'POST' })).status, 204);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const res = await fetch(q, { method: 'PUT', headers: { 'Content-Type': 'text/plain', 'X-Push-Id': 'runner-7:batch-1' }, body: 'one\ntwo\n' });
+      assert.equal(res.status, 204);
+    }
+    assert.equal((await fetch(q, { method: 'PUT', headers: { 'Content-Type': 'text/plain', 'X-Push-Id': 'runner-7:batch-2' }, body: 'three\n' })).status, 204);
+    const bad = await fetch(q, { method: 'PUT', headers: { 'Content-Type': 'text/plain', 'X-Push-Id': 'not valid!' }, body: 'x\n' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as Record<string, string>).error_msg, 'X-Push-Id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    assert.equal((await fetch(q, { method: 'DELETE' })).status, 204);
+    const raw = await fetch(`${server.url}/ci/retry/1/s/t/raw`);
+    assert.equal(await raw.text(), 'one\ntwo\nthree\n');
+  });
 });

@@ -254,6 +254,21 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       viewer.release();
     });
 
+    it('stores a batch retried with the same push id once, and answers the first seq it got', async () => {
+      const s = await make();
+      const name = uniqueName();
+      await s.open(name);
+      assert.equal(await s.push(name, [{ out: 'a\n' }, { out: 'b\n' }], { pushId: 'batch-1' }), 0);
+      assert.equal(await s.push(name, [{ out: 'a\n' }, { out: 'b\n' }], { pushId: 'batch-1' }), 0, 'the retry is answered, not stored');
+      assert.equal(await s.push(name, [{ out: 'c\n' }], { pushId: 'batch-2' }), 2);
+      assert.equal(await s.push(name, [{ out: 'd\n' }]), 3, 'a push without an id is always stored');
+      const viewer = (await s.cursor(name, { kind: 'beginning' }))!;
+      assert.deepEqual(texts((await readUntil(viewer, 4)).lines), ['a\n', 'b\n', 'c\n', 'd\n']);
+      viewer.release();
+      await s.open(name);
+      assert.equal(await s.push(name, [{ out: 'again\n' }], { pushId: 'batch-1' }), 0, 'a stream opened again starts with no ids taken');
+    });
+
     it('opening an open stream starts it again, empty at seq 0, and its viewers go on with the new lines after a restart', async () => {
       const s = await make();
       const name = uniqueName();
