@@ -38,7 +38,7 @@ describe('streams over HTTP', function () {
   after(async () => server.destroy());
 
   describe('Harness routes', () => {
-    it('opens (204, idempotent), pushes (204) and tails a stream with ids, data and the Harness terminal event', async () => {
+    it('opens (204, again: 204, still empty), pushes (204) and tails a stream with ids, data and the Harness terminal event', async () => {
       const k = key();
       assert.equal((await call('POST', h(k))).status, 204);
       assert.equal((await call('POST', h(k))).status, 204);
@@ -201,13 +201,15 @@ describe('streams over HTTP', function () {
       assert.match(out!, /truncated\]\n$/);
     });
 
-    it('refuses a push body over 8 MiB with 413 LOGSVC_BODY_TOO_LARGE', async () => {
+    it('refuses a push body over the 64 MiB limit with 413 LOGSVC_BODY_TOO_LARGE, appending nothing', async () => {
       const k = key();
       await call('POST', h(k));
-      const r = await call('PUT', h(k), 'y'.repeat(8 * 1024 * 1024 + 10), 'text/plain');
+      const r = await call('PUT', h(k), 'y'.repeat(64 * 1024 * 1024 + 10), 'text/plain');
       assert.equal(r.status, 413);
       assert.equal(r.json().error_code, 'LOGSVC_BODY_TOO_LARGE');
       assert.equal((await push(k, [{ out: 'after\n' }])).status, 204);
+      const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as { streams: Record<string, { size: number }> };
+      assert.equal(info.streams[k]?.size, 1, 'only the push after the refused one');
     });
   });
 
