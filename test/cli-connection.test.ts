@@ -3,7 +3,7 @@
 // CLI and the library follow one rule: the environment's token goes only to
 // the environment's server.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,11 +54,15 @@ describe('CLI connection: server and token', function () {
   it('takes both from ./.env, the real environment winning over the file', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'log-service-cli-env-'));
     writeFileSync(join(cwd, '.env'), `LOG_SERVICE_SERVER=${url}\nLOG_SERVICE_TOKEN=from-file\n`);
-    const file = await runCli(['cistream', 'info'], { cwd });
-    assert.equal(file.code, 0, file.stderr);
-    const real = await runCli(['cistream', 'info'], { cwd, env: { LOG_SERVICE_TOKEN: 'from-env' } });
-    assert.equal(real.code, 0, real.stderr);
-    assert.deepEqual(seen, ['from-file', 'from-env']);
+    try {
+      const file = await runCli(['cistream', 'info'], { cwd });
+      assert.equal(file.code, 0, file.stderr);
+      const real = await runCli(['cistream', 'info'], { cwd, env: { LOG_SERVICE_TOKEN: 'from-env' } });
+      assert.equal(real.code, 0, real.stderr);
+      assert.deepEqual(seen, ['from-file', 'from-env']);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('names LOG_SERVICE_SERVER when the variable is not a URL (exit 2)', async () => {

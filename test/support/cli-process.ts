@@ -2,7 +2,7 @@
 // environment (no LOG_SERVICE_* from the developer's shell), a temporary
 // working directory (no stray .env), stdin from the test, and a hard time limit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -41,7 +41,11 @@ export interface RunningCli {
 let scratch: string | undefined;
 /** A directory without a .env, shared by runs that do not choose their own cwd. */
 function scratchDir(): string {
-  scratch ??= mkdtempSync(join(tmpdir(), 'log-service-cli-'));
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'log-service-cli-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
   return scratch;
 }
 

@@ -2,7 +2,7 @@
 // server certificate for 127.0.0.1/localhost, a client certificate signed by
 // the CA, and a client certificate from an unrelated CA.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,6 +36,8 @@ function makeLeaf(dir: string, ca: string, name: string, ext: string): void {
 
 export function makeTestCerts(): TestCerts {
   const dir = mkdtempSync(join(tmpdir(), 'logsvc-tls-'));
+  // Servers and clients read these files until the end of the run.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
   makeLeaf(dir, 'ca', 'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
