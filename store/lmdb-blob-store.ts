@@ -2,7 +2,9 @@
 // chunks keyed [uploadId, index]. An upload writes chunks under a fresh
 // uploadId that nothing points to, then one transaction points the metadata at
 // them and drops the old chunks: readers see the old blob or the new one, never
-// a mix. Uploads cut by a crash are listed in `pending` and swept at open.
+// a mix. Uploads cut by a crash are listed in `pending` and swept at open; the
+// file is locked to this process first (data-dir-lock.ts), so the sweep never
+// touches a live process's upload.
 // A full disk fails the write that hit it with LOGSVC_STORAGE_FULL (507) and
 // nothing else: see lmdb-write-errors.ts.
 import { randomBytes } from 'node:crypto';
@@ -11,6 +13,7 @@ import { finished, Readable } from 'node:stream';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ServiceError } from '../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore, ByteRange, PutOptions } from './blob-store.ts';
+import { DataLock } from './data-dir-lock.ts';
 import { HashingMeter } from './hashing-meter.ts';
 import { describeWriteFailure, lmdbWrite, lmdbWriteSync } from './lmdb-write-errors.ts';
 
@@ -37,6 +40,8 @@ export class LmdbBlobStore implements BlobStore {
   private readonly meta: Database<StoredMeta, string>;
   private readonly chunks: Database<Buffer, ChunkKey>;
   private readonly pending: Database<string, string>;
+  /** This process's claim on the file, taken before LMDB opens it. */
+  private readonly lock: DataLock;
   /** The directory of the LMDB file: its filesystem's free space tells a full disk from a failing one. */
   private readonly dir: string;
   /** Failed uploads of this process whose chunks are still to be deleted (see discard). */
@@ -46,6 +51,22 @@ export class LmdbBlobStore implements BlobStore {
 
   constructor(path: string) {
     this.dir = dirname(path);
+    // Throws DataInUseError ("… in use by process N") before anything is opened or swept.
+    this.lock = DataLock.acquire(path);
+    try {
+      this.root = this.openFile(path);
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
+    this.meta = this.root.openDB<StoredMeta, string>({ name: 'blob-meta' });
+    this.chunks = this.root.openDB<Buffer, ChunkKey>({ name: 'blob-chunks', encoding: 'binary' });
+    this.pending = this.root.openDB<string, string>({ name: 'blob-pending', encoding: 'string' });
+    // We hold the lock: every pending upload was left by a process that is gone.
+    this.sweepAbandonedUploads();
+  }
+
+  private openFile(path: string): RootDatabase {
     // separateFlushed: a write resolves once committed, and durability is awaited
     // once per upload (root.flushed) instead of once per chunk commit; the 204
     // still waits for the disk (see put). eventTurnBatching off: with it,
@@ -53,11 +74,7 @@ export class LmdbBlobStore implements BlobStore {
     // nothing can handle, so a failed commit (a full disk) became an unhandled
     // rejection. Writes are still batched (queued while a commit runs), and
     // every write that must be atomic with another is in one transaction.
-    this.root = open({ path, compression: false, separateFlushed: true, eventTurnBatching: false });
-    this.meta = this.root.openDB<StoredMeta, string>({ name: 'blob-meta' });
-    this.chunks = this.root.openDB<Buffer, ChunkKey>({ name: 'blob-chunks', encoding: 'binary' });
-    this.pending = this.root.openDB<string, string>({ name: 'blob-pending', encoding: 'string' });
-    this.sweepAbandonedUploads();
+    return open({ path, compression: false, separateFlushed: true, eventTurnBatching: false });
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<BlobMeta> {
@@ -92,6 +109,8 @@ export class LmdbBlobStore implements BlobStore {
         created: new Date().toISOString(), chunkSize: CHUNK_SIZE,
       };
       await lmdbWrite(this.root.transaction(() => {
+        // Swept from under us (only another process sharing the file could): never point a blob at missing chunks.
+        if (this.pending.get(uploadId) === undefined) throw new Error(`upload ${uploadId} of "${name}" lost its chunks before its commit`);
         const previous = this.meta.get(name);
         this.meta.put(name, stored);
         this.pending.remove(uploadId);
@@ -123,6 +142,9 @@ export class LmdbBlobStore implements BlobStore {
     if (!stored) return null;
     const start = range?.start ?? 0;
     const end = range?.end ?? stored.size - 1;
+    // Checked before the response starts, in the same read snapshot as the metadata: a
+    // damaged blob is a logged 500, not a connection cut after a 200.
+    this.checkChunks(name, stored, start, end);
     return { meta: toBlobMeta(stored), body: Readable.from(this.readChunks(stored, start, end), { objectMode: false }) };
   }
 
@@ -159,6 +181,18 @@ export class LmdbBlobStore implements BlobStore {
     // A last try; what still fails is swept at the next open.
     if (this.leftovers.size > 0) await this.discardLeftovers();
     await this.root.close();
+    this.lock.release();
+  }
+
+  /** Throws (a plain Error: logged, answered 500) when a chunk of the range is missing. */
+  private checkChunks(name: string, stored: StoredMeta, start: number, end: number): void {
+    if (stored.size === 0 || end < start) return;
+    const first = Math.floor(start / stored.chunkSize);
+    const last = Math.floor(end / stored.chunkSize);
+    const found = this.chunks.getKeysCount({ start: [stored.uploadId, first], end: [stored.uploadId, last + 1] });
+    if (found !== last - first + 1) {
+      throw new Error(`blob "${name}" is damaged: ${last - first + 1 - found} of chunks ${first}-${last} of upload ${stored.uploadId} are missing`);
+    }
   }
 
   /**
@@ -217,12 +251,17 @@ export class LmdbBlobStore implements BlobStore {
   private sweepAbandonedUploads(): void {
     const abandoned = [...this.pending.getKeys()];
     if (abandoned.length === 0) return;
-    this.root.transactionSync(() => {
-      for (const uploadId of abandoned) {
-        this.removeChunks(uploadId);
-        this.pending.remove(uploadId);
-      }
-    });
+    try {
+      lmdbWriteSync(() => this.root.transactionSync(() => {
+        for (const uploadId of abandoned) {
+          this.removeChunks(uploadId);
+          this.pending.remove(uploadId);
+        }
+      }));
+    } catch {
+      // A full disk: start anyway, and try again as for this process's own failed uploads.
+      for (const uploadId of abandoned) void this.discard(uploadId);
+    }
   }
 }
 
