@@ -245,7 +245,8 @@ describe('authentication and authorization on every route', function () {
           for (const headers of [{ 'X-Harness-Token': GLOBAL }, { Authorization: `Bearer ${GLOBAL}` }] as Record<string, string>[]) {
             const r = await send(route, headers);
             assert.equal(r.status, 200);
-            assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+            // Tokens and metrics are text; every account's streams are JSON, as GET /stream/info.
+            assert.match(r.headers.get('content-type') ?? '', route.id === 'info-all' ? /^application\/json/ : /^text\/plain/);
             assert.ok(r.body.length > 0);
           }
         });
