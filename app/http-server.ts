@@ -63,6 +63,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const services = await createServices(config, log);
   const listener = createRequestListener(services.context);
   const options: http.ServerOptions = {
+    // A missing Host is answered by the listener, with the JSON error body.
+    requireHostHeader: false,
     maxHeaderSize: config.http.maxHeaderBytes,
     // Slow-client protection for headers and whole requests; streaming routes
     // (tails, uploads) are exempted per request where needed.

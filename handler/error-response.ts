@@ -15,6 +15,9 @@ export function errorBody(code: ErrorCode, message: string): { error_msg: string
   return { error_msg: message, error_code: code };
 }
 
+/** What a 503 tells clients to wait before they retry. */
+const RETRY_AFTER_SECONDS = '2';
+
 export function toServiceError(err: unknown, log?: Logger): ServiceError {
   if (isServiceError(err)) return err;
   const e = err as { type?: string; status?: number; code?: string };
@@ -32,6 +35,8 @@ export function toServiceError(err: unknown, log?: Logger): ServiceError {
 
 export function sendError(res: ServerResponse, err: unknown, log?: Logger): void {
   const error = toServiceError(err, log);
+  // What the caller is not told (a backend's own error) goes to the log.
+  if (error.status >= 500 && error.cause !== undefined) log?.warn({ err: error.cause, code: error.code }, error.message);
   if (res.headersSent) {
     res.destroy();
     return;
@@ -42,6 +47,8 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): void
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   };
+  // RFC 9110 §10.2.3: a 503 says when to come back (a Redis failover, a restart).
+  if (error.status === 503) headers['Retry-After'] = RETRY_AFTER_SECONDS;
   const answer = () => {
     if (res.headersSent || res.destroyed) return;
     res.writeHead(error.status, headers);

@@ -22,6 +22,12 @@ export function createRequestListener(ctx: HandlerContext, routes: readonly Rout
   const devMode = !ctx.auth.enabled && !ctx.config.auth.disabled;
   return (req, res) => {
     logAccess(ctx, req, res);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (node:http is told
+    // not to answer it itself, so that it gets the service's error body).
+    if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      sendError(res, new ServiceError('LOGSVC_BAD_REQUEST', 'HTTP/1.1 requests need a Host header (RFC 9112 §3.2)'));
+      return;
+    }
     if (devMode && !isLoopbackHost(req.headers.host)) {
       sendError(res, new ServiceError('LOGSVC_FORBIDDEN',
         'development mode (no token) answers only requests addressed to localhost / 127.0.0.1; set LOG_SERVICE_GLOBAL_TOKEN to serve other hosts'));

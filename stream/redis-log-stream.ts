@@ -41,10 +41,12 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
 export function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  // The client's own words (addresses, ioredis options, replies) stay in the
+  // server's log through `cause`; the caller is told what it can act on.
   if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(message)) {
-    return new ServiceError('LOGSVC_INTERNAL', `redis error: ${message}`, { cause: err });
+    return new ServiceError('LOGSVC_INTERNAL', 'redis error: the stream backend refused the command', { cause: err });
   }
-  return new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', `redis unavailable: ${message}`, { cause: err });
+  return new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', 'redis unavailable: the stream backend cannot be reached; retry shortly', { cause: err });
 }
 
 type Entry = [id: string, fields: string[]];

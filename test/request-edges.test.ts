@@ -3,7 +3,20 @@
 // gone. Against the real server process, over real sockets.
 import assert from 'node:assert/strict';
 import { startServer, type ServerProcess } from './support/server-process.ts';
+import net from 'node:net';
 import { openSse } from './support/sse-reader.ts';
+
+/** One raw request; everything the server sent until it closed (or `waitMs`). */
+function rawExchange(port: number, request: string, waitMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on('data', (c) => { data += c.toString(); });
+    socket.on('close', () => { clearTimeout(timer); resolve(data); });
+    socket.on('error', () => undefined);
+  });
+}
 
 describe('request edges', function () {
   this.timeout(60_000);
@@ -63,5 +76,30 @@ describe('request edges', function () {
     assert.equal((await fetch(q, { method: 'DELETE' })).status, 204);
     const raw = await fetch(`${server.url}/ci/retry/1/s/t/raw`);
     assert.equal(await raw.text(), 'one\ntwo\nthree\n');
+  });
+
+  it('answers an HTTP/1.1 request without Host with 400 and the JSON error body (RFC 9112 §3.2)', async () => {
+    const reply = await rawExchange(server.port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /content-type: application\/json/i);
+    assert.ok(reply.includes('"error_code":"LOGSVC_BAD_REQUEST"'), reply);
+    assert.ok(reply.includes('need a Host header'), reply);
+    const old = await rawExchange(server.port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    assert.match(old, /^HTTP\/1\.1 200 /, 'HTTP/1.0 has no Host to require');
+  });
+
+  it('answers 503 with Retry-After and without the Redis client\'s own words while Redis cannot be reached', async () => {
+    const dead = await startServer({ LOG_SERVICE_REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const res = await fetch(`${dead.url}/stream?accountID=acct&key=k`, { method: 'POST' });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '2');
+      const body = (await res.json()) as Record<string, string>;
+      assert.equal(body.error_code, 'LOGSVC_BACKEND_UNAVAILABLE');
+      assert.equal(body.error_msg, 'redis unavailable: the stream backend cannot be reached; retry shortly');
+      assert.doesNotMatch(JSON.stringify(body), /ECONNREFUSED|127\.0\.0\.1|offline queue|enableOfflineQueue/i);
+    } finally {
+      await dead.stop();
+    }
   });
 });
