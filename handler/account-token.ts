@@ -11,7 +11,7 @@ import { isAccountId } from './keys.ts';
 
 const SIG_BYTES = 32;
 
-export type ScopeAccess = 'read' | 'write';
+type ScopeAccess = 'read' | 'write';
 
 export interface TokenScope {
   access: ScopeAccess;

@@ -95,7 +95,7 @@ export function keyInScope(key: string, prefix: string): boolean {
   return key === prefix || key.startsWith(`${prefix}/`);
 }
 
-export function tokenFrom(req: IncomingMessage): string | undefined {
+function tokenFrom(req: IncomingMessage): string | undefined {
   const harness = req.headers['x-harness-token'];
   if (typeof harness === 'string' && harness !== '') return harness;
   const authorization = req.headers.authorization;

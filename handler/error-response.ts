@@ -18,7 +18,7 @@ export function errorBody(code: ErrorCode, message: string): { error_msg: string
 /** What a 503 tells clients to wait before they retry. */
 const RETRY_AFTER_SECONDS = '2';
 
-export function toServiceError(err: unknown, log?: Logger): ServiceError {
+function toServiceError(err: unknown, log?: Logger): ServiceError {
   if (isServiceError(err)) return err;
   const e = err as { type?: string; status?: number; code?: string };
   // Errors node:http and body readers raise for client mistakes.

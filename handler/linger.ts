@@ -9,9 +9,9 @@
 import type { IncomingMessage } from 'node:http';
 
 /** The longest a refused body is read and discarded. */
-export const LINGER_MS = 5_000;
+const LINGER_MS = 5_000;
 /** The most bytes of a refused body read and discarded. */
-export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** True when part of the body has not been read yet. */
 export function bodyStillArriving(req: IncomingMessage): boolean {

@@ -18,7 +18,7 @@ import { createPushParser } from './push-parser.ts';
  * millions of empty lines costs what parsing and storing them costs, not the
  * one byte of each newline.
  */
-export const LINE_OVERHEAD_BYTES = 8;
+const LINE_OVERHEAD_BYTES = 8;
 /** Chunks at least this big are followed by a turn of the event loop. */
 const YIELD_AFTER_BYTES = 16 * 1024;
 /** A line's estimated size in the stream (its event: id, JSON fields and framing). */
@@ -160,45 +160,6 @@ export function parsePushBody(body: Buffer, contentType: string | undefined): Li
   parser.write(body.toString('utf8'));
   parser.end();
   return lines;
-}
-
-/**
- * The whole body, at most `maxBytes`, within `timeoutMs` (slow-client
- * protection). On refusal the request is left paused for the error answer.
- */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs = 60_000): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
-  return new Promise<Buffer>((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let total = 0;
-    const finish = (err: Error | undefined) => {
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err) {
-        req.pause();
-        reject(err);
-      } else {
-        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) finish(tooLarge(maxBytes));
-      else parts.push(chunk);
-    };
-    const onEnd = () => finish(undefined);
-    const onError = (err: Error) => finish(err);
-    const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
-    const timer = setTimeout(() => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs / 1000} s`)), timeoutMs);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }
 
 function tooLarge(maxBytes: number): ServiceError {

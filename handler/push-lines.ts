@@ -7,7 +7,7 @@ import type { LineInput } from '../stream/log-stream.ts';
 /** `args` are metadata, not log text: kept small so one line cannot carry megabytes. */
 const MAX_ARGS_CHARS = 16 * 1024;
 
-export function badLine(index: number, why: string): ServiceError {
+function badLine(index: number, why: string): ServiceError {
   return new ServiceError('LOGSVC_INVALID_LINE', `line ${index}: ${why}`);
 }
 

@@ -85,7 +85,7 @@ function checkQueryEncoding(rawQuery: string): void {
   }
 }
 
-export function isLoopbackHost(host: string | undefined): boolean {
+function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return true; // HTTP/1.0 without Host: only reachable on our loopback bind anyway
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
   return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);

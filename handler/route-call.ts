@@ -25,10 +25,10 @@ export type RouteFamily =
  * global token), `public` (nothing), `link` (a valid signature for GET, PUT
  * or ZIP).
  */
-export type RouteAccess = Access | 'public' | 'link';
+type RouteAccess = Access | 'public' | 'link';
 
 /** What a route addresses: one key (checked against scoped tokens), the account as a whole, or nothing. */
-export type RouteTarget = 'key' | 'account' | 'none';
+type RouteTarget = 'key' | 'account' | 'none';
 
 export interface RouteCall {
   readonly ctx: HandlerContext;
@@ -48,7 +48,7 @@ export interface RouteCall {
   authorizePrefix(prefix: string): void;
 }
 
-export type RouteHandler = (call: RouteCall) => Promise<void> | void;
+type RouteHandler = (call: RouteCall) => Promise<void> | void;
 
 export interface RouteSpec {
   method: Method;

@@ -37,7 +37,7 @@ interface ObjectHeaders {
   Metadata?: Record<string, string>;
 }
 
-export class S3BlobStore implements BlobStore {
+class S3BlobStore implements BlobStore {
   readonly kind = 's3';
   private readonly client: S3Client;
   private readonly bucket: string;

@@ -48,12 +48,7 @@ export function isNotFound(err: unknown): boolean {
   return false;
 }
 
-/** The S3 error name (or HTTP status) a failed request carried, when it reached S3 at all. */
-export function s3ErrorName(err: unknown): string | undefined {
-  return err instanceof S3ServiceException ? err.name : undefined;
-}
-
-export function httpStatusOf(err: unknown): number | undefined {
+function httpStatusOf(err: unknown): number | undefined {
   return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 }
 

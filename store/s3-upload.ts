@@ -23,7 +23,7 @@ import { toServiceError } from './s3-client.ts';
 
 const MiB = 1024 * 1024;
 /** Multipart part size (S3 minimum 5 MiB); also the largest body sent as one PutObject. */
-export const PART_SIZE = 8 * MiB;
+const PART_SIZE = 8 * MiB;
 /** Parts in flight per upload: memory per upload stays near (QUEUE_SIZE + 1) × PART_SIZE. */
 const QUEUE_SIZE = 2;
 /** CopyObject's limit; larger objects are copied part by part (UploadPartCopy). */

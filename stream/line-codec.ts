@@ -115,7 +115,7 @@ export function encodeLines(firstSeq: number, firstOffset: number, inputs: reado
 }
 
 /** Where a backend that already joined a read's events leaves them on the `lines` array (see joinEvents). */
-export const JOINED_EVENTS: unique symbol = Symbol('log-service.joinedEvents');
+const JOINED_EVENTS: unique symbol = Symbol('log-service.joinedEvents');
 type LinesWithEvents = readonly StoredLine[] & { [JOINED_EVENTS]?: Buffer };
 
 /** Marks `lines` with their joined events (for joinEvents); returns `lines`. */

@@ -12,7 +12,7 @@ export type RedisClient = Redis | Cluster;
  * `command`: ordinary commands and scripts. `reader`: the one connection per
  * instance that sits in XREAD BLOCK (a blocking command holds its connection).
  */
-export type RedisRole = 'command' | 'reader';
+type RedisRole = 'command' | 'reader';
 
 /** Makes a new, connecting client for a role; RedisLogStream calls it once per role. */
 export type RedisClientFactory = (role: RedisRole) => RedisClient;
@@ -39,7 +39,7 @@ export interface RedisClientOptions {
   connectionName?: string;
 }
 
-export function parseHostPort(text: string, defaultPort = 6379): { host: string; port: number } {
+function parseHostPort(text: string, defaultPort = 6379): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(text.trim());
   if (!m) throw new Error(`expected host:port, got "${text}"`);
   return { host: m[1] ?? m[2] ?? 'localhost', port: m[3] === undefined ? defaultPort : Number(m[3]) };

@@ -16,11 +16,11 @@ const DECODE = /%(25|7B|7D)/g;
 /** Redis glob specials (SCAN MATCH uses stringmatchlen). */
 const GLOB = /[*?[\]\\]/g;
 
-export function encodeName(name: string): string {
+function encodeName(name: string): string {
   return name.replace(ENCODE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export function decodeName(encoded: string): string {
+function decodeName(encoded: string): string {
   return encoded.replace(DECODE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 

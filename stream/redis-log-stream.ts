@@ -38,7 +38,7 @@ export interface RedisLogStreamOptions {
 /** Redis errors that mean "not now" rather than "this request is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MOVED|ASK)\b/;
 
-export function toServiceError(err: unknown): ServiceError {
+function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
   // The client's own words (addresses, ioredis options, replies) stay in the

@@ -308,7 +308,7 @@ describe('scale-out: two server processes on one Redis', function () {
       try {
         own = await startRedis({ ...process.env, REDIS_URL: '' });
       } catch (err) {
-        throw new Error(`the Redis outage test needs a private redis-server (REDIS_URL is not enough): ${(err as Error).message}`);
+        throw new Error(`the Redis outage test needs a private redis-server (REDIS_URL is not enough): ${(err as Error).message}`, { cause: err });
       }
       if (own === null || !own.controllable) {
         if (process.env.CI === 'true') throw new Error('the Redis outage test needs a private redis-server under CI=true');

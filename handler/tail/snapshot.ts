@@ -24,7 +24,7 @@ export function snapshotContentType(firstSeq: number, firstOffset: number): stri
 }
 
 /** Where a snapshot starts in its stream (0, 0 for any blob without the parameters). */
-export function snapshotOrigin(contentType: string): { firstSeq: number; firstOffset: number } {
+function snapshotOrigin(contentType: string): { firstSeq: number; firstOffset: number } {
   const param = (name: string) => {
     const m = new RegExp(`;\\s*${name}=(\\d{1,15})`).exec(contentType);
     return m ? Number(m[1]) : 0;
@@ -141,7 +141,7 @@ async function* splitRows(body: Readable, maxRowBytes: number): AsyncGenerator<B
  * but for lines near the limit) goes out as it is; any other is written out
  * again by JSON.stringify, which emits no CR, with its `out` cut to the limit.
  */
-export function rowToLineJson(row: Buffer, seq: number, created: string, maxLineBytes: number): string {
+function rowToLineJson(row: Buffer, seq: number, created: string, maxLineBytes: number): string {
   const text = row.toString('utf8');
   if (LEADING_BRACE.test(text)) {
     try {
@@ -159,7 +159,7 @@ export function rowToLineJson(row: Buffer, seq: number, created: string, maxLine
 }
 
 /** A row's text: a line object's `out`, or the row itself and its newline (a plain text blob is its own text). */
-export function rowText(row: Buffer): Buffer {
+function rowText(row: Buffer): Buffer {
   const s = row.toString('utf8');
   let out = `${s}\n`;
   try {

@@ -9,7 +9,7 @@ import type { TailSink } from './sink.ts';
 
 export type TerminalStyle = 'ci' | 'harness';
 
-export const SSE_HEADERS = {
+const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache',
   'X-Accel-Buffering': 'no',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeLine } from '../../stream/line-codec.ts';
 import type { LogStream, StoredLine, StreamCursor, StreamLimits } from '../../stream/log-stream.ts';
 
-export interface LogStreamHarness {
+interface LogStreamHarness {
   stream: LogStream;
   cleanup(): Promise<void>;
 }

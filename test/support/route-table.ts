@@ -11,7 +11,7 @@ export interface Api {
   admin(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export type RouteAccess = 'read' | 'write' | 'admin' | 'public' | 'link';
+type RouteAccess = 'read' | 'write' | 'admin' | 'public' | 'link';
 
 export interface RouteCase {
   /** Unique; also names the keys the route touches (p/<id>/s/t), so routes never share state. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { parsePushBody, parseText, readBody } from '../../handler/push-body.ts';
+import { parsePushBody, parseText, readPush } from '../../handler/push-body.ts';
 import { ServiceError } from '../../foundation/errors.ts';
 
 const parse = (body: string, type?: string) => parsePushBody(Buffer.from(body, 'utf8'), type);
@@ -221,72 +221,96 @@ describe('push bodies', () => {
     });
   });
 
-  describe('readBody', () => {
-    it('resolves with the whole body, however it was chunked', async () => {
+  describe('readPush', () => {
+    const limits = (maxPushBytes: number, timeoutMs = 60_000, keepLines = 1_000_000) =>
+      ({ maxPushBytes, timeoutMs, keepLines, keepBytes: 1 << 30, maxLineBytes: 65536 });
+    const text = (push: { lines: { out: string }[] }) => push.lines.map((l) => l.out).join('');
+
+    it('resolves with every line of the body, however it was chunked (a character split between chunks too)', async () => {
       const req = request();
-      const body = readBody(req, 1000);
+      const push = readPush(req, 'text/plain', limits(1000));
       req.write('hello ');
-      req.write(Buffer.from('wörld'));
+      const o = Buffer.from('wörld\n');
+      req.write(o.subarray(0, 2));
+      req.write(o.subarray(2));
       req.end('!');
-      assert.equal((await body).toString('utf8'), 'hello wörld!');
+      assert.deepEqual((await push).lines, [{ out: 'hello wörld\n' }, { out: '!' }]);
       assert.equal(listeners(req), 0, 'no listener left behind');
     });
 
-    it('resolves with an empty buffer for an empty body', async () => {
-      const req = request({ 'content-length': '0' });
-      const body = readBody(req, 1000);
+    it('parses a JSON array element by element across chunk boundaries, inside strings and escapes', async () => {
+      const req = request();
+      const push = readPush(req, 'application/json', limits(1000));
+      const body = JSON.stringify([{ out: 'a "quoted" \\ [x], {y}\n' }, { out: 'b\n', level: 'warn' }]);
+      for (const piece of body.match(/.{1,3}/gs)!) req.write(piece);
       req.end();
-      assert.equal((await body).length, 0);
+      assert.deepEqual((await push).lines, [{ out: 'a "quoted" \\ [x], {y}\n' }, { out: 'b\n', level: 'warn' }]);
     });
 
-    it('accepts a body of exactly the limit', async () => {
+    it('keeps only the newest lines the stream can retain and counts the rest, with their text bytes', async () => {
+      const req = request();
+      const push = readPush(req, 'text/plain', limits(1000, 60_000, 3));
+      req.end('one\ntwo\nthree\nfour\nfive\n');
+      const got = await push;
+      assert.equal(text(got), 'three\nfour\nfive\n');
+      assert.deepEqual(got.skipped, { lines: 2, textBytes: 8 });
+      assert.equal(got.total, 5);
+    });
+
+    it('resolves with no lines for an empty text body', async () => {
+      const req = request({ 'content-length': '0' });
+      const push = readPush(req, 'text/plain', limits(1000));
+      req.end();
+      assert.deepEqual((await push).lines, []);
+    });
+
+    it('accepts a body of exactly the limit, each line counting 8 bytes more', async () => {
       const req = request({ 'content-length': '10' });
-      const body = readBody(req, 10);
+      const push = readPush(req, 'text/plain', limits(18));
       req.end('0123456789');
-      assert.equal((await body).toString(), '0123456789');
+      assert.equal(text(await push), '0123456789');
     });
 
     it('refuses at once, reading nothing, when Content-Length is over the limit', async () => {
       const req = request({ 'content-length': '11' });
-      await assert.rejects(readBody(req, 10), {
+      await assert.rejects(readPush(req, 'text/plain', limits(10)), {
         code: 'LOGSVC_BODY_TOO_LARGE',
         status: 413,
-        message: 'the push body is over 10 bytes: send the lines in smaller batches',
+        message: 'the push body is over 10 bytes (each line counts 8 bytes more): send the lines in smaller batches',
       });
       assert.equal(listeners(req), 0);
     });
 
-    it('refuses as soon as the bytes go over the limit without a Content-Length, and pauses the request', async () => {
+    it('refuses as soon as the bytes (and lines) go over the limit without a Content-Length, and pauses the request', async () => {
       const req = request();
-      const body = readBody(req, 10);
-      req.write('012345');
-      req.write('6789X');
-      await assert.rejects(body, { code: 'LOGSVC_BODY_TOO_LARGE', status: 413 });
+      const push = readPush(req, 'text/plain', limits(20));
+      req.write('\n\n\n');
+      req.write('\n');
+      await assert.rejects(push, { code: 'LOGSVC_BODY_TOO_LARGE', status: 413 });
       assert.equal(req.isPaused(), true);
       assert.equal(listeners(req), 0);
     });
 
     it('refuses a body cut off before its end with 400 LOGSVC_BAD_REQUEST', async () => {
       const req = request();
-      const body = readBody(req, 1000);
+      const push = readPush(req, 'text/plain', limits(1000));
       req.write('part');
       req.destroy();
-      await assert.rejects(body, { code: 'LOGSVC_BAD_REQUEST', status: 400, message: 'the request body was cut off' });
+      await assert.rejects(push, { code: 'LOGSVC_BAD_REQUEST', status: 400, message: 'the request body was cut off' });
     });
 
-    it('passes on a stream error as it is', async () => {
+    it('refuses a body whose JSON breaks in the middle with 400, naming no partial push', async () => {
       const req = request();
-      const body = readBody(req, 1000);
-      const boom = new Error('socket hang up');
-      req.destroy(boom);
-      await assert.rejects(body, (err: unknown) => err === boom);
+      const push = readPush(req, 'application/json', limits(1000));
+      req.end('[{"out":"a\\n"},{"out":');
+      await assert.rejects(push, { code: 'LOGSVC_INVALID_JSON', status: 400 });
     });
 
     it('refuses a body that does not arrive in time with 408 LOGSVC_REQUEST_TIMEOUT', async () => {
       const req = request();
-      const body = readBody(req, 1000, 50);
+      const push = readPush(req, 'text/plain', limits(1000, 50));
       req.write('slow');
-      await assert.rejects(body, { code: 'LOGSVC_REQUEST_TIMEOUT', status: 408, message: 'the body did not arrive within 0.05 s' });
+      await assert.rejects(push, { code: 'LOGSVC_REQUEST_TIMEOUT', status: 408, message: 'the body did not arrive within 0.05 s' });
       assert.equal(listeners(req), 0);
     });
   });
