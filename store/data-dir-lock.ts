@@ -36,7 +36,7 @@ interface LockOwner {
 }
 
 /** The store's file is held by another live process. */
-export class DataInUseError extends Error {
+class DataInUseError extends Error {
   override readonly name = 'DataInUseError';
 }
 

@@ -69,7 +69,7 @@ function codeOf(err: unknown): number | string | undefined {
 }
 
 /** Free bytes for an unprivileged writer on the filesystem holding `dir`, or undefined when unknown. */
-export async function freeBytes(dir: string): Promise<number | undefined> {
+async function freeBytes(dir: string): Promise<number | undefined> {
   try {
     const stats = await statfs(dir);
     return stats.bavail * stats.bsize;
