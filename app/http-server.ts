@@ -9,6 +9,7 @@ import { errorBody } from '../handler/error-response.ts';
 import { createRequestListener } from '../handler/request-listener.ts';
 import type { Config } from '../foundation/config.ts';
 import { ERRORS, type ErrorCode } from '../foundation/errors.ts';
+import { ConnectionDrain } from './connection-drain.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface RunningServer {
@@ -61,7 +62,9 @@ export function checkAuthPolicy(config: Config, log: Logger): void {
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   checkAuthPolicy(config, log);
   const services = await createServices(config, log);
-  const listener = createRequestListener(services.context);
+  // Kept-alive connections are closed, not answered, once the server stops (connection-drain.ts).
+  const drain = new ConnectionDrain(log);
+  const listener = drain.wrap(createRequestListener(services.context));
   const options: http.ServerOptions = {
     // A missing Host is answered by the listener, with the JSON error body.
     requireHostHeader: false,
@@ -107,7 +110,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log.info('shutting down');
       services.beginShutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Idle connections close now, the others after their response: viewers reconnect elsewhere.
+      drain.begin(server);
       // Ending the streams ends every tail with its terminal event.
       await services.context.stream.shutdown();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
