@@ -5,6 +5,8 @@
 /** `promise`'s value, or `onTimeout` once `ms` have passed; the timer never outlives the wait. */
 export function within<T, F = undefined>(promise: Promise<T>, ms: number, onTimeout?: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<F>((resolve) => { timer = setTimeout(() => resolve(onTimeout as F), ms); });
+  const timedOut = new Promise<F>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout as F), ms);
+  });
   return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }

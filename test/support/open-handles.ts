@@ -16,18 +16,24 @@ const GRACE_MS = 2000;
 
 const TRACED = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PROCESSWRAP', 'TLSWRAP', 'UDPWRAP', 'FSEVENTWRAP', 'SIGNALWRAP']);
 const origins = new Map<number, { type: string; resource: object; stack: string }>();
-const tracer = process.env.LOG_SERVICE_TEST_TRACE_HANDLES === '1'
-  ? createHook({
-    init(asyncId, type, _trigger, resource: object) {
-      if (!TRACED.has(type)) return;
-      const holder: { stack?: string } = {};
-      Error.captureStackTrace(holder);
-      const frames = (holder.stack ?? '').split('\n').slice(1).filter((l) => !l.includes('node:internal') && !l.includes('open-handles.ts'));
-      origins.set(asyncId, { type, resource, stack: frames.slice(0, 10).join('\n') });
-    },
-    destroy(asyncId) { origins.delete(asyncId); },
-  }).enable()
-  : undefined;
+const tracer =
+  process.env.LOG_SERVICE_TEST_TRACE_HANDLES === '1'
+    ? createHook({
+        init(asyncId, type, _trigger, resource: object) {
+          if (!TRACED.has(type)) return;
+          const holder: { stack?: string } = {};
+          Error.captureStackTrace(holder);
+          const frames = (holder.stack ?? '')
+            .split('\n')
+            .slice(1)
+            .filter((l) => !l.includes('node:internal') && !l.includes('open-handles.ts'));
+          origins.set(asyncId, { type, resource, stack: frames.slice(0, 10).join('\n') });
+        },
+        destroy(asyncId) {
+          origins.delete(asyncId);
+        },
+      }).enable()
+    : undefined;
 
 function isRefed(resource: object): boolean {
   const r = resource as { hasRef?: () => boolean; _destroyed?: boolean };
@@ -52,9 +58,9 @@ function describeHandles(): string[] {
       const s = h as Socket;
       // stdio are sockets too; they never hold the loop on their own
       if (s === (process.stdout as unknown) || s === (process.stderr as unknown) || s === (process.stdin as unknown)) continue;
-      lines.push(s.remotePort === undefined
-        ? `${name} (pipe or unconnected)`
-        : `${name} ${s.localAddress}:${s.localPort} -> ${s.remoteAddress}:${s.remotePort}`);
+      lines.push(
+        s.remotePort === undefined ? `${name} (pipe or unconnected)` : `${name} ${s.localAddress}:${s.localPort} -> ${s.remoteAddress}:${s.remotePort}`,
+      );
     } else {
       lines.push(name);
     }
@@ -79,7 +85,9 @@ function report(): void {
   }
   console.error(lines.join('\n'));
   // Registered after mocha's own 'exit' listener (which sets the run's code), so this one has the last word.
-  process.on('exit', () => { if (!process.exitCode) process.exitCode = 1; });
+  process.on('exit', () => {
+    if (!process.exitCode) process.exitCode = 1;
+  });
 }
 
 export const mochaHooks = {
