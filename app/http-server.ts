@@ -36,12 +36,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** docs/SECURITY.md: without a token only a loopback bind is allowed, unless auth is disabled on purpose. */
-export function checkAuthPolicy(config: Config, log: Logger): void {
+function checkAuthPolicy(config: Config, log: Logger): void {
   if (config.auth.globalToken !== undefined && !config.auth.disabled) {
     log.info('auth: on (global token set)');
     return;
