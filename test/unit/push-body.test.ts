@@ -247,6 +247,25 @@ describe('push bodies', () => {
       assert.deepEqual((await push).lines, [{ out: 'a "quoted" \\ [x], {y}\n' }, { out: 'b\n', level: 'warn' }]);
     });
 
+    it('scans a JSON array over 1 MiB element by element, whatever the chunking, strings with escapes and brackets included', async () => {
+      const lines = Array.from({ length: 12_000 }, (_, i) => ({ out: `${i} "q" \\ [x] {y}, ${'é'.repeat(i % 7)}\u2028 ${'w'.repeat(60)}\n`, ...(i % 3 === 0 ? { level: 'warn' } : {}) }));
+      const body = JSON.stringify(lines);
+      assert.ok(body.length > 1024 * 1024, 'past the whole-body fast path');
+      const req = request();
+      const push = readPush(req, 'application/json', limits(64 << 20));
+      for (let at = 0; at < body.length; at += 7) req.write(body.slice(at, at + 7));
+      req.end();
+      assert.deepEqual((await push).lines, lines);
+    });
+
+    it('refuses a JSON array over 1 MiB that breaks after many good elements, naming no partial push', async () => {
+      const req = request();
+      const push = readPush(req, 'application/json', limits(64 << 20));
+      req.write(JSON.stringify(Array.from({ length: 12_000 }, () => ({ out: 'x'.repeat(100) }))).slice(0, -1));
+      req.end(',{"out":}]');
+      await assert.rejects(push, { code: 'LOGSVC_INVALID_JSON', status: 400 });
+    });
+
     it('keeps only the newest lines the stream can retain and counts the rest, with their text bytes', async () => {
       const req = request();
       const push = readPush(req, 'text/plain', limits(1000, 60_000, 3));
