@@ -28,12 +28,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, code, message]: [number, ErrorCode, string] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'LOGSVC_HEADERS_TOO_LARGE', ERRORS.LOGSVC_HEADERS_TOO_LARGE.message]
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'LOGSVC_REQUEST_TIMEOUT', ERRORS.LOGSVC_REQUEST_TIMEOUT.message]
-      : [400, 'LOGSVC_BAD_REQUEST', `the request is not valid HTTP (${err.code ?? 'parse error'})`];
+  const [status, code, message]: [number, ErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'LOGSVC_HEADERS_TOO_LARGE', ERRORS.LOGSVC_HEADERS_TOO_LARGE.message]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'LOGSVC_REQUEST_TIMEOUT', ERRORS.LOGSVC_REQUEST_TIMEOUT.message]
+        : [400, 'LOGSVC_BAD_REQUEST', `the request is not valid HTTP (${err.code ?? 'parse error'})`];
   const body = JSON.stringify(errorBody(code, message));
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function isLoopback(host: string): boolean {
@@ -53,7 +57,7 @@ function checkAuthPolicy(config: Config, log: Logger): void {
   if (!isLoopback(config.http.host)) {
     throw new StartupError(
       `refusing to listen on ${config.http.host}:${config.http.port} without a token: set LOG_SERVICE_GLOBAL_TOKEN ` +
-      '(and LOG_SERVICE_SECRET for account tokens), bind to 127.0.0.1, or set LOG_SERVICE_DISABLE_AUTH=true explicitly',
+        '(and LOG_SERVICE_SECRET for account tokens), bind to 127.0.0.1, or set LOG_SERVICE_DISABLE_AUTH=true explicitly',
     );
   }
   log.warn('auth: off in development mode (no LOG_SERVICE_GLOBAL_TOKEN; listening on loopback only)');
@@ -79,12 +83,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     keepAliveTimeout: 65_000,
   };
   const server = config.tls
-    ? https.createServer({
-      ...options,
-      cert: readFileSync(config.tls.certFile),
-      key: readFileSync(config.tls.keyFile),
-      ...(config.tls.caFile !== undefined ? { ca: readFileSync(config.tls.caFile), requestCert: true, rejectUnauthorized: true } : {}),
-    }, listener)
+    ? https.createServer(
+        {
+          ...options,
+          cert: readFileSync(config.tls.certFile),
+          key: readFileSync(config.tls.keyFile),
+          ...(config.tls.caFile !== undefined ? { ca: readFileSync(config.tls.caFile), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        listener,
+      )
     : http.createServer(options, listener);
 
   // Stalled clients: a socket idle this long is closed (tails opt out per

@@ -28,13 +28,16 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
   const stream = await createLogStream(config, limits, log);
   const store = await createBlobStore(config, log);
   const shutdown = new AbortController();
-  const zipExports = store.presign !== undefined
-    ? new ZipExports(store, { maxEntries: config.limits.zipMaxEntries, linkExpirySeconds: config.linkExpirySeconds })
-    : undefined;
+  const zipExports =
+    store.presign !== undefined ? new ZipExports(store, { maxEntries: config.limits.zipMaxEntries, linkExpirySeconds: config.linkExpirySeconds }) : undefined;
   const metrics = new Metrics();
   metrics.streamMemory = () => stream.memoryUsage?.();
   const context: HandlerContext = {
-    config, stream, store, log, shutdown: shutdown.signal,
+    config,
+    stream,
+    store,
+    log,
+    shutdown: shutdown.signal,
     auth: new Authenticator(config.auth),
     links: new SignedLinks(config.auth.secret),
     tails: new TailCounter(config.limits.maxTailsPerAccount),

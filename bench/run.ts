@@ -28,7 +28,9 @@ const num = (f: Figures, k: string) => (typeof f[k] === 'number' ? f[k] : NaN);
 const SCENARIOS: Scenario[] = [
   { key: 'ingest', run: ingest, target: '≥ 500 000 lines/s', met: (f) => num(f, 'lines_per_s') >= 500_000 },
   {
-    key: 'fanout', run: fanout, target: 'p99 < 50 ms, lost = 0 at 50 000 lines/s',
+    key: 'fanout',
+    run: fanout,
+    target: 'p99 < 50 ms, lost = 0 at 50 000 lines/s',
     met: (f) => num(f, 'p99_ms') < 50 && num(f, 'lost') === 0 && num(f, 'publish_lines_per_s') >= 49_000,
   },
   { key: 'blob_upload', run: blobUpload, target: '≥ 0.5 × baseline, peak RSS < 300 MB', met: (f) => num(f, 'ratio') >= 0.5 && num(f, 'peak_rss_mb') < 300 },
@@ -39,7 +41,10 @@ const SCENARIOS: Scenario[] = [
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const profiling = args.includes('--profile');
 const unknown = args.filter((a) => a !== '--quick' && a !== '--profile' && !a.startsWith('--only='));
 if (unknown.length > 0) {
@@ -94,11 +99,15 @@ writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2
 const fmt = (v: number | string | null | undefined) =>
   typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : String(v)) : String(v ?? '');
 console.log(`\nlog-service benchmarks — ${report.mode} run, ${report.date}`);
-console.log(`machine: ${machine.cores} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}` +
-  `${machine.disk_write_mb_per_s !== null ? `, disk durable write ${machine.disk_write_mb_per_s} MB/s` : ''}\n`);
+console.log(
+  `machine: ${machine.cores} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}` +
+    `${machine.disk_write_mb_per_s !== null ? `, disk durable write ${machine.disk_write_mb_per_s} MB/s` : ''}\n`,
+);
 const rows = verdicts.map((v) => [
   v.key,
-  Object.entries(v.figures).map(([k, x]) => `${k}=${fmt(x)}`).join('  '),
+  Object.entries(v.figures)
+    .map(([k, x]) => `${k}=${fmt(x)}`)
+    .join('  '),
   v.target,
   v.status,
 ]);

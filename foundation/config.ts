@@ -9,15 +9,18 @@ import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bytes = (min: number) => z.string().transform((v, ctx) => {
-  const n = parseByteSize(v);
-  if (n === undefined || n < min) {
-    ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 64KiB or 8MiB (at least ${min} bytes)` });
-    return z.NEVER;
-  }
-  return n;
-});
-const bind = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8079 or :8079')
+const bytes = (min: number) =>
+  z.string().transform((v, ctx) => {
+    const n = parseByteSize(v);
+    if (n === undefined || n < min) {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as 65536, 64KiB or 8MiB (at least ${min} bytes)` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const bind = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8079 or :8079')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be 0-65535');
 
 const schema = z.object({
@@ -36,7 +39,10 @@ const schema = z.object({
   LOG_SERVICE_S3_REGION: z.string().min(1).default('us-east-1'),
   LOG_SERVICE_REDIS_ENDPOINT: z.string().min(1).optional(),
   LOG_SERVICE_REDIS_PASSWORD: z.string().min(1).optional(),
-  LOG_SERVICE_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').optional(),
+  LOG_SERVICE_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://… or rediss://…')
+    .optional(),
   LOG_SERVICE_REDIS_USE_TLS: bool.default(false),
   LOG_SERVICE_REDIS_CA_FILE: z.string().min(1).optional(),
   LOG_SERVICE_REDIS_SENTINELS: z.string().min(1).optional(),
@@ -60,7 +66,11 @@ const schema = z.object({
   LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: int(1, 10_000_000).default(10_000),
   LOG_SERVICE_MAX_STREAMS: int(1, 10_000_000).default(10_000),
   LOG_SERVICE_STREAM_MEMORY_BYTES: bytes(1024 * 1024).optional(),
-  LOG_SERVICE_TAIL_MAX_SECONDS: z.coerce.number().min(1).max(7 * 24 * 3600).default(3600),
+  LOG_SERVICE_TAIL_MAX_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(3600),
   LOG_SERVICE_MAX_HEADER_BYTES: bytes(1024).default(16 * 1024),
   LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   LOG_SERVICE_CORS_ORIGINS: z.string().min(1).optional(),
@@ -99,12 +109,23 @@ export interface Config {
   cors: { origins: '*' | string[] };
   lmdb: { path: string };
   s3?: {
-    bucket: string; prefix: string; endpoint?: string; pathStyle: boolean; region: string;
-    accessKeyId?: string; secretAccessKey?: string;
+    bucket: string;
+    prefix: string;
+    endpoint?: string;
+    pathStyle: boolean;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
   };
   redis?: {
-    url?: string; endpoint?: string; password?: string; tls: boolean; caFile?: string;
-    sentinels?: string[]; sentinelName: string; clusterNodes?: string[];
+    url?: string;
+    endpoint?: string;
+    password?: string;
+    tls: boolean;
+    caFile?: string;
+    sentinels?: string[];
+    sentinelName: string;
+    clusterNodes?: string[];
   };
   stream: { maxLines: number; maxBytes: number; ttlSeconds: number; maxLineBytes: number; closedGraceSeconds: number };
   /** Streams the in-memory backend holds at once (open + closed in their grace period). */
@@ -112,8 +133,12 @@ export interface Config {
   /** Bytes of lines the in-memory backend holds across all its streams (default: a quarter of the machine's memory). */
   memoryBudgetBytes: number;
   limits: {
-    maxPushBytes: number; maxBlobBytes?: number; zipMaxEntries: number;
-    maxTailsPerAccount: number; tailMaxSeconds: number; pingIntervalSeconds: number;
+    maxPushBytes: number;
+    maxBlobBytes?: number;
+    zipMaxEntries: number;
+    maxTailsPerAccount: number;
+    tailMaxSeconds: number;
+    pingIntervalSeconds: number;
   };
   linkExpirySeconds: number;
   logLevel: z.infer<typeof schema>['LOG_SERVICE_LOG_LEVEL'];
@@ -152,7 +177,11 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${input[String(i.path[0])] !== undefined ? ` (got "${input[String(i.path[0])]}")` : ''}`));
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message}${input[String(i.path[0])] !== undefined ? ` (got "${input[String(i.path[0])]}")` : ''}`,
+      ),
+    );
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -168,59 +197,95 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     if (path !== undefined && !existsSync(path)) problems.push(`${f}: no such file "${path}"`);
   }
   if ((e.LOG_SERVICE_S3_ACCESS_KEY_ID === undefined) !== (e.LOG_SERVICE_S3_SECRET_ACCESS_KEY === undefined)) {
-    problems.push('LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK\'s default credential chain)');
+    problems.push(
+      "LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK's default credential chain)",
+    );
   }
   if (e.LOG_SERVICE_REDIS_USE_SENTINEL === true && e.LOG_SERVICE_REDIS_SENTINELS === undefined) {
     problems.push('LOG_SERVICE_REDIS_USE_SENTINEL: needs LOG_SERVICE_REDIS_SENTINELS (or LOG_SERVICE_REDIS_SENTINEL_ADDRS) = host:port,…');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const list = (v?: string) =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   // Harness reads its sentinel addresses only when USE_SENTINEL is true; ours count unless it is explicitly false.
   const sentinels = e.LOG_SERVICE_REDIS_USE_SENTINEL === false ? undefined : e.LOG_SERVICE_REDIS_SENTINELS;
   const redisWanted = e.LOG_SERVICE_REDIS_URL ?? e.LOG_SERVICE_REDIS_ENDPOINT ?? sentinels ?? e.LOG_SERVICE_REDIS_CLUSTER_NODES;
   const config: Config = {
     http: {
-      host, port, publicUrl: e.LOG_SERVICE_PUBLIC_URL?.replace(/\/+$/, ''),
-      maxHeaderBytes: e.LOG_SERVICE_MAX_HEADER_BYTES, requestTimeoutSeconds: e.LOG_SERVICE_REQUEST_TIMEOUT_SECONDS,
+      host,
+      port,
+      publicUrl: e.LOG_SERVICE_PUBLIC_URL?.replace(/\/+$/, ''),
+      maxHeaderBytes: e.LOG_SERVICE_MAX_HEADER_BYTES,
+      requestTimeoutSeconds: e.LOG_SERVICE_REQUEST_TIMEOUT_SECONDS,
     },
     auth: {
-      globalToken: e.LOG_SERVICE_GLOBAL_TOKEN, secret: e.LOG_SERVICE_SECRET ?? e.LOG_SERVICE_GLOBAL_TOKEN,
-      disabled: e.LOG_SERVICE_DISABLE_AUTH, accountTokenTtlSeconds: e.LOG_SERVICE_ACCOUNT_TOKEN_TTL_SECONDS,
+      globalToken: e.LOG_SERVICE_GLOBAL_TOKEN,
+      secret: e.LOG_SERVICE_SECRET ?? e.LOG_SERVICE_GLOBAL_TOKEN,
+      disabled: e.LOG_SERVICE_DISABLE_AUTH,
+      accountTokenTtlSeconds: e.LOG_SERVICE_ACCOUNT_TOKEN_TTL_SECONDS,
     },
-    tls: e.LOG_SERVICE_TLS_CERT_FILE !== undefined && e.LOG_SERVICE_TLS_KEY_FILE !== undefined
-      ? { certFile: e.LOG_SERVICE_TLS_CERT_FILE, keyFile: e.LOG_SERVICE_TLS_KEY_FILE, caFile: e.LOG_SERVICE_TLS_CA_FILE }
-      : undefined,
+    tls:
+      e.LOG_SERVICE_TLS_CERT_FILE !== undefined && e.LOG_SERVICE_TLS_KEY_FILE !== undefined
+        ? { certFile: e.LOG_SERVICE_TLS_CERT_FILE, keyFile: e.LOG_SERVICE_TLS_KEY_FILE, caFile: e.LOG_SERVICE_TLS_CA_FILE }
+        : undefined,
     // Default "*" only when auth is on: without auth, any web page the developer
     // opens could otherwise read the logs through the browser.
     cors: {
-      origins: e.LOG_SERVICE_CORS_ORIGINS === undefined
-        ? (e.LOG_SERVICE_GLOBAL_TOKEN !== undefined && !e.LOG_SERVICE_DISABLE_AUTH ? '*' : [])
-        : e.LOG_SERVICE_CORS_ORIGINS.trim() === '*' ? '*' : (list(e.LOG_SERVICE_CORS_ORIGINS) ?? []),
+      origins:
+        e.LOG_SERVICE_CORS_ORIGINS === undefined
+          ? e.LOG_SERVICE_GLOBAL_TOKEN !== undefined && !e.LOG_SERVICE_DISABLE_AUTH
+            ? '*'
+            : []
+          : e.LOG_SERVICE_CORS_ORIGINS.trim() === '*'
+            ? '*'
+            : (list(e.LOG_SERVICE_CORS_ORIGINS) ?? []),
     },
     lmdb: { path: e.LOG_SERVICE_LMDB_PATH },
-    s3: e.LOG_SERVICE_S3_BUCKET === undefined ? undefined : {
-      bucket: e.LOG_SERVICE_S3_BUCKET, prefix: e.LOG_SERVICE_S3_PREFIX, endpoint: e.LOG_SERVICE_S3_ENDPOINT,
-      pathStyle: e.LOG_SERVICE_S3_PATH_STYLE, region: e.LOG_SERVICE_S3_REGION,
-      accessKeyId: e.LOG_SERVICE_S3_ACCESS_KEY_ID, secretAccessKey: e.LOG_SERVICE_S3_SECRET_ACCESS_KEY,
-    },
-    redis: redisWanted === undefined ? undefined : {
-      url: e.LOG_SERVICE_REDIS_URL, endpoint: e.LOG_SERVICE_REDIS_ENDPOINT, password: e.LOG_SERVICE_REDIS_PASSWORD,
-      tls: e.LOG_SERVICE_REDIS_USE_TLS, caFile: e.LOG_SERVICE_REDIS_CA_FILE,
-      sentinels: list(sentinels), sentinelName: e.LOG_SERVICE_REDIS_SENTINEL_NAME,
-      clusterNodes: list(e.LOG_SERVICE_REDIS_CLUSTER_NODES),
-    },
+    s3:
+      e.LOG_SERVICE_S3_BUCKET === undefined
+        ? undefined
+        : {
+            bucket: e.LOG_SERVICE_S3_BUCKET,
+            prefix: e.LOG_SERVICE_S3_PREFIX,
+            endpoint: e.LOG_SERVICE_S3_ENDPOINT,
+            pathStyle: e.LOG_SERVICE_S3_PATH_STYLE,
+            region: e.LOG_SERVICE_S3_REGION,
+            accessKeyId: e.LOG_SERVICE_S3_ACCESS_KEY_ID,
+            secretAccessKey: e.LOG_SERVICE_S3_SECRET_ACCESS_KEY,
+          },
+    redis:
+      redisWanted === undefined
+        ? undefined
+        : {
+            url: e.LOG_SERVICE_REDIS_URL,
+            endpoint: e.LOG_SERVICE_REDIS_ENDPOINT,
+            password: e.LOG_SERVICE_REDIS_PASSWORD,
+            tls: e.LOG_SERVICE_REDIS_USE_TLS,
+            caFile: e.LOG_SERVICE_REDIS_CA_FILE,
+            sentinels: list(sentinels),
+            sentinelName: e.LOG_SERVICE_REDIS_SENTINEL_NAME,
+            clusterNodes: list(e.LOG_SERVICE_REDIS_CLUSTER_NODES),
+          },
     stream: {
-      maxLines: e.LOG_SERVICE_STREAM_MAX_LINES, maxBytes: e.LOG_SERVICE_STREAM_MAX_BYTES,
-      ttlSeconds: e.LOG_SERVICE_STREAM_TTL_SECONDS, maxLineBytes: e.LOG_SERVICE_MAX_LINE_BYTES,
+      maxLines: e.LOG_SERVICE_STREAM_MAX_LINES,
+      maxBytes: e.LOG_SERVICE_STREAM_MAX_BYTES,
+      ttlSeconds: e.LOG_SERVICE_STREAM_TTL_SECONDS,
+      maxLineBytes: e.LOG_SERVICE_MAX_LINE_BYTES,
       closedGraceSeconds: e.LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS,
     },
     memoryMaxStreams: e.LOG_SERVICE_MAX_STREAMS,
     memoryBudgetBytes: e.LOG_SERVICE_STREAM_MEMORY_BYTES ?? Math.floor(totalmem() / 4),
     limits: {
-      maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES, maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,
-      zipMaxEntries: e.LOG_SERVICE_ZIP_MAX_ENTRIES, maxTailsPerAccount: e.LOG_SERVICE_MAX_TAILS_PER_ACCOUNT,
-      tailMaxSeconds: e.LOG_SERVICE_TAIL_MAX_SECONDS, pingIntervalSeconds: e.LOG_SERVICE_PING_INTERVAL_SECONDS,
+      maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES,
+      maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,
+      zipMaxEntries: e.LOG_SERVICE_ZIP_MAX_ENTRIES,
+      maxTailsPerAccount: e.LOG_SERVICE_MAX_TAILS_PER_ACCOUNT,
+      tailMaxSeconds: e.LOG_SERVICE_TAIL_MAX_SECONDS,
+      pingIntervalSeconds: e.LOG_SERVICE_PING_INTERVAL_SECONDS,
     },
     linkExpirySeconds: e.LOG_SERVICE_LINK_EXPIRY_SECONDS,
     logLevel: e.LOG_SERVICE_LOG_LEVEL,

@@ -44,7 +44,10 @@ export const ERRORS = {
   LOGSVC_HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are too large' },
   LOGSVC_RANGE_NOT_SATISFIABLE: { status: 416, message: 'the range is outside the blob' },
   LOGSVC_TOO_MANY_TAILS: { status: 429, message: 'too many open tails for this account' },
-  LOGSVC_TOO_MANY_STREAMS: { status: 429, message: 'the server holds as many streams as it may (open, or closed in their grace period); close finished streams or retry later' },
+  LOGSVC_TOO_MANY_STREAMS: {
+    status: 429,
+    message: 'the server holds as many streams as it may (open, or closed in their grace period); close finished streams or retry later',
+  },
   LOGSVC_INTERNAL: { status: 500, message: 'internal error' },
   LOGSVC_BACKEND_UNAVAILABLE: { status: 503, message: 'a backend is unavailable; retry later' },
   LOGSVC_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down' },

@@ -22,13 +22,16 @@ const SECRET_PARAMS = new Set(['token', 'x-harness-token', 'sig']);
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
-  const params = url.slice(q + 1).split('&').map((part, i) => {
-    const eq = part.indexOf('=');
-    const rawName = eq === -1 ? part : part.slice(0, eq);
-    // URLSearchParams drops one leading "?" of the query, so "??token=" is read as "token=".
-    const name = decodeName(i === 0 && rawName.startsWith('?') ? rawName.slice(1) : rawName);
-    return looksSecret(name) ? `${rawName}=[redacted]` : part;
-  });
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((part, i) => {
+      const eq = part.indexOf('=');
+      const rawName = eq === -1 ? part : part.slice(0, eq);
+      // URLSearchParams drops one leading "?" of the query, so "??token=" is read as "token=".
+      const name = decodeName(i === 0 && rawName.startsWith('?') ? rawName.slice(1) : rawName);
+      return looksSecret(name) ? `${rawName}=[redacted]` : part;
+    });
   return `${url.slice(0, q)}?${params.join('&')}`;
 }
 
@@ -40,7 +43,11 @@ export function redactUrl(url: string): string {
 function looksSecret(name: string): boolean {
   let n = name;
   for (let i = 0; i < 3 && n.includes('%'); i++) n = decodeName(n);
-  n = n.trim().replace(/(\[[^\]]*\])+$/, '').trim().toLowerCase();
+  n = n
+    .trim()
+    .replace(/(\[[^\]]*\])+$/, '')
+    .trim()
+    .toLowerCase();
   return SECRET_PARAMS.has(n);
 }
 

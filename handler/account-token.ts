@@ -34,9 +34,7 @@ export function mintAccountToken(secret: string, claims: TokenClaims): string {
   return Buffer.concat([payload, sign(secret, payload)]).toString('base64url') + padding(payload.length + SIG_BYTES);
 }
 
-export type TokenCheck =
-  | ({ ok: true } & TokenClaims)
-  | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
+export type TokenCheck = ({ ok: true } & TokenClaims) | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
 
 export function verifyAccountToken(secret: string, token: string, nowSeconds: number): TokenCheck {
   if (token.length > 8192 || !/^[A-Za-z0-9_-]+={0,2}$/.test(token)) return { ok: false, reason: 'malformed' };
@@ -57,7 +55,9 @@ export function verifyAccountToken(secret: string, token: string, nowSeconds: nu
   const access = rest[nul + 1];
   if (access !== 0x72 && access !== 0x77) return { ok: false, reason: 'malformed' };
   return {
-    ok: true, accountID, expiresAtSeconds,
+    ok: true,
+    accountID,
+    expiresAtSeconds,
     scope: { access: access === 0x72 ? 'read' : 'write', keyPrefix: rest.subarray(nul + 2).toString('utf8') },
   };
 }

@@ -21,7 +21,10 @@ export interface Grant {
 export class Authenticator {
   private readonly globalDigest?: Buffer;
 
-  constructor(private readonly config: Config['auth'], private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly config: Config['auth'],
+    private readonly now: () => number = Date.now,
+  ) {
     if (config.globalToken !== undefined) this.globalDigest = digest(config.globalToken);
   }
 

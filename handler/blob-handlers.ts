@@ -23,9 +23,7 @@ export async function uploadBlob(ctx: HandlerContext, account: string, key: stri
   res.end();
 }
 
-export async function downloadBlob(
-  ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse, attempt = 1,
-): Promise<void> {
+export async function downloadBlob(ctx: HandlerContext, account: string, key: string, req: IncomingMessage, res: ServerResponse, attempt = 1): Promise<void> {
   const name = internalName(account, key);
   const meta = await ctx.store.head(name);
   if (meta === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `no blob "${key}"`);
@@ -38,7 +36,13 @@ export async function downloadBlob(
   };
   // RFC 9110 §13.1.2: If-None-Match with the current ETag → 304.
   const inm = req.headers['if-none-match'];
-  if (inm !== undefined && inm.split(',').map((s) => s.trim()).some((t) => t === meta.etag || t === '*')) {
+  if (
+    inm !== undefined &&
+    inm
+      .split(',')
+      .map((s) => s.trim())
+      .some((t) => t === meta.etag || t === '*')
+  ) {
     res.writeHead(304, headers);
     res.end();
     return;

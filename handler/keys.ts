@@ -57,10 +57,7 @@ export interface CiStep {
 }
 
 export function ciKey(ids: Partial<Record<keyof CiStep, string>>): string {
-  return [
-    validateCiId('project', ids.project), validateCiId('build', ids.build),
-    validateCiId('stage', ids.stage), validateCiId('step', ids.step),
-  ].join('/');
+  return [validateCiId('project', ids.project), validateCiId('build', ids.build), validateCiId('stage', ids.stage), validateCiId('step', ids.step)].join('/');
 }
 
 /** The internal name of a stream or blob (docs/PROTOCOL.md §3). */

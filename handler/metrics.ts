@@ -23,8 +23,12 @@ export class Metrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of samples) lines.push(`${name}${labels ? `{${labels}}` : ''} ${value}`);
     };
-    metric('logsvc_http_requests_total', 'counter', 'HTTP requests answered, by method and status.',
-      [...this.requests].sort(([a], [b]) => a.localeCompare(b)));
+    metric(
+      'logsvc_http_requests_total',
+      'counter',
+      'HTTP requests answered, by method and status.',
+      [...this.requests].sort(([a], [b]) => a.localeCompare(b)),
+    );
     metric('logsvc_lines_pushed_total', 'counter', 'Log lines accepted by pushes.', [['', this.linesPushed]]);
     metric('logsvc_push_requests_total', 'counter', 'Push requests accepted.', [['', this.pushRequests]]);
     metric('logsvc_blob_uploads_total', 'counter', 'Blob uploads stored.', [['', this.blobUploads]]);
@@ -34,9 +38,13 @@ export class Metrics {
     if (streams !== undefined) {
       metric('logsvc_stream_memory_bytes', 'gauge', 'Bytes of log lines held in memory across every stream.', [['', streams.bytes]]);
       if (Number.isFinite(streams.budgetBytes)) {
-        metric('logsvc_stream_memory_budget_bytes', 'gauge', 'The whole-process budget for them (LOG_SERVICE_STREAM_MEMORY_BYTES).', [['', streams.budgetBytes]]);
+        metric('logsvc_stream_memory_budget_bytes', 'gauge', 'The whole-process budget for them (LOG_SERVICE_STREAM_MEMORY_BYTES).', [
+          ['', streams.budgetBytes],
+        ]);
       }
-      metric('logsvc_stream_memory_trimmed_lines_total', 'counter', 'Lines trimmed early to keep within the budget (viewers see them as dropped).', [['', streams.trimmedLines]]);
+      metric('logsvc_stream_memory_trimmed_lines_total', 'counter', 'Lines trimmed early to keep within the budget (viewers see them as dropped).', [
+        ['', streams.trimmedLines],
+      ]);
     }
     const mem = process.memoryUsage();
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [['', mem.rss]]);

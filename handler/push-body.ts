@@ -129,7 +129,9 @@ export function readPush(req: IncomingMessage, contentType: string | undefined, 
       // for seconds (/healthz, every tail) while it is parsed.
       if (chunk.length >= YIELD_AFTER_BYTES) {
         req.pause();
-        setImmediate(() => { if (!settled) req.resume(); });
+        setImmediate(() => {
+          if (!settled) req.resume();
+        });
       }
     };
     const onEnd = () => {
@@ -145,7 +147,10 @@ export function readPush(req: IncomingMessage, contentType: string | undefined, 
     };
     const onError = (err: Error) => finish(err);
     const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
-    const timer = setTimeout(() => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${limits.timeoutMs / 1000} s`)), limits.timeoutMs);
+    const timer = setTimeout(
+      () => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${limits.timeoutMs / 1000} s`)),
+      limits.timeoutMs,
+    );
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -163,7 +168,10 @@ export function parsePushBody(body: Buffer, contentType: string | undefined): Li
 }
 
 function tooLarge(maxBytes: number): ServiceError {
-  return new ServiceError('LOGSVC_BODY_TOO_LARGE', `the push body is over ${maxBytes} bytes (each line counts ${LINE_OVERHEAD_BYTES} bytes more): send the lines in smaller batches`);
+  return new ServiceError(
+    'LOGSVC_BODY_TOO_LARGE',
+    `the push body is over ${maxBytes} bytes (each line counts ${LINE_OVERHEAD_BYTES} bytes more): send the lines in smaller batches`,
+  );
 }
 
 /** Plain text as lines: each keeps its newline. */

@@ -151,8 +151,15 @@ class JsonParser implements PushParser {
       switch (this.mode) {
         case 'start': {
           const c = text.charCodeAt(i);
-          if (WS.has(c) || c === 0xfeff) { i++; break; }
-          if (c === 0x5b /* [ */) { this.mode = 'before'; i++; break; }
+          if (WS.has(c) || c === 0xfeff) {
+            i++;
+            break;
+          }
+          if (c === 0x5b /* [ */) {
+            this.mode = 'before';
+            i++;
+            break;
+          }
           this.mode = 'whole';
           break;
         }
@@ -161,7 +168,10 @@ class JsonParser implements PushParser {
           return;
         case 'before': {
           const c = text.charCodeAt(i);
-          if (WS.has(c)) { i++; break; }
+          if (WS.has(c)) {
+            i++;
+            break;
+          }
           if (c === 0x5d /* ] */) {
             if (this.needElement) throw invalidJson(new Error('a "," is followed by "]"'));
             this.mode = 'done';

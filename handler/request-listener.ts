@@ -29,8 +29,13 @@ export function createRequestListener(ctx: HandlerContext, routes: readonly Rout
       return;
     }
     if (devMode && !isLoopbackHost(req.headers.host)) {
-      sendError(res, new ServiceError('LOGSVC_FORBIDDEN',
-        'development mode (no token) answers only requests addressed to localhost / 127.0.0.1; set LOG_SERVICE_GLOBAL_TOKEN to serve other hosts'));
+      sendError(
+        res,
+        new ServiceError(
+          'LOGSVC_FORBIDDEN',
+          'development mode (no token) answers only requests addressed to localhost / 127.0.0.1; set LOG_SERVICE_GLOBAL_TOKEN to serve other hosts',
+        ),
+      );
       return;
     }
     if (applyCors(ctx.config.cors, req, res)) return;
@@ -78,7 +83,11 @@ function checkQueryEncoding(rawQuery: string): void {
       decodeURIComponent(part.replace(/\+/g, ' '));
     } catch {
       let shownName = name;
-      try { shownName = decodeURIComponent(name); } catch { /* the name itself is bad */ }
+      try {
+        shownName = decodeURIComponent(name);
+      } catch {
+        /* the name itself is bad */
+      }
       const code = KEY_PARAMS.has(shownName) ? 'LOGSVC_INVALID_KEY' : 'LOGSVC_INVALID_PARAM';
       throw new ServiceError(code, `query parameter "${shownName.slice(0, 40)}" is not valid percent-encoded UTF-8`);
     }

@@ -12,11 +12,17 @@ import type { RouteCall, RouteSpec } from './route-call.ts';
 const EVERYTHING: Grant = { global: true };
 
 export function resolveCall(
-  ctx: HandlerContext, route: RouteSpec, req: IncomingMessage, res: ServerResponse,
-  params: Record<string, string>, query: URLSearchParams,
+  ctx: HandlerContext,
+  route: RouteSpec,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: Record<string, string>,
+  query: URLSearchParams,
 ): RouteCall {
   const base = { ctx, req, res, query, params };
-  const deny = () => { throw new ServiceError('LOGSVC_FORBIDDEN', 'this route addresses no key'); };
+  const deny = () => {
+    throw new ServiceError('LOGSVC_FORBIDDEN', 'this route addresses no key');
+  };
   switch (route.access) {
     case 'public':
       return { ...base, grant: EVERYTHING, account: '', key: '', authorizeKey: deny, authorizePrefix: deny };
@@ -34,9 +40,7 @@ export function resolveCall(
     default: {
       const access = route.access;
       const grant = ctx.auth.identify(req, route.queryToken ? queryToken(query) : null);
-      const account = route.family === 'ci'
-        ? ctx.auth.accountFor(grant, optionalAccount(query))
-        : validateAccount(query.get('accountID') ?? undefined);
+      const account = route.family === 'ci' ? ctx.auth.accountFor(grant, optionalAccount(query)) : validateAccount(query.get('accountID') ?? undefined);
       ctx.auth.authorize(grant, account, access);
       let key = '';
       if (route.target === 'key') {
@@ -44,7 +48,10 @@ export function resolveCall(
         ctx.auth.authorize(grant, account, access, key);
       }
       return {
-        ...base, grant, account, key,
+        ...base,
+        grant,
+        account,
+        key,
         authorizeKey: (k) => ctx.auth.authorize(grant, account, access, k),
         authorizePrefix: (prefix) => ctx.auth.authorizePrefix(grant, account, access, prefix),
       };

@@ -18,10 +18,7 @@ export function liveness(call: RouteCall): void {
 /** GET /ready/healthz: every backend answers (503 with the failing one otherwise). */
 export async function readiness(call: RouteCall): Promise<void> {
   const { ctx } = call;
-  const checks = await Promise.all([
-    check('stream', () => ctx.stream.ping()),
-    check('store', () => ctx.store.ping()),
-  ]);
+  const checks = await Promise.all([check('stream', () => ctx.stream.ping()), check('store', () => ctx.store.ping())]);
   const failed = checks.filter((c) => !c.ok);
   if (ctx.shutdown.aborted) failed.push({ name: 'server', ok: false, error: 'shutting down' });
   if (failed.length === 0) {

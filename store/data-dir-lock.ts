@@ -78,8 +78,12 @@ function pidNamespace(): string | undefined {
 
 function me(): LockOwner {
   return {
-    pid: process.pid, host: hostname(), bootId: readText('/proc/sys/kernel/random/boot_id'), pidNs: pidNamespace(),
-    startTicks: startTicksOf('self'), since: new Date().toISOString(),
+    pid: process.pid,
+    host: hostname(),
+    bootId: readText('/proc/sys/kernel/random/boot_id'),
+    pidNs: pidNamespace(),
+    startTicks: startTicksOf('self'),
+    since: new Date().toISOString(),
   };
 }
 
@@ -87,7 +91,7 @@ function parseOwner(text: string | undefined): LockOwner | undefined {
   if (text === undefined) return undefined;
   try {
     const owner = JSON.parse(text) as Partial<LockOwner>;
-    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? owner as LockOwner : undefined;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? (owner as LockOwner) : undefined;
   } catch {
     return undefined;
   }
@@ -124,7 +128,10 @@ export class DataLock {
   private heartbeat: NodeJS.Timeout | undefined;
   private released = false;
 
-  private constructor(readonly path: string, private readonly content: string) {
+  private constructor(
+    readonly path: string,
+    private readonly content: string,
+  ) {
     heldHere.set(path, this);
     releaseAllOnExit();
     this.heartbeat = setInterval(() => {

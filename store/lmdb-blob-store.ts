@@ -93,29 +93,39 @@ export class LmdbBlobStore implements BlobStore {
     try {
       // Not pipeline(): it would destroy the request socket when the meter
       // refuses a too-large body, and the client would never see the 413.
-      finished(body, (err) => { if (err) meter.destroy(err); });
+      finished(body, (err) => {
+        if (err) meter.destroy(err);
+      });
       body.pipe(meter);
       for await (const chunk of chunked(meter, CHUNK_SIZE)) {
         if (writeFailed !== undefined) throw writeFailed.err;
         const write = lmdbWrite(this.chunks.put([uploadId, index++], chunk));
         // Awaited below; until then a failure must not count as unhandled (it would end the process).
-        write.catch((err: unknown) => { writeFailed ??= { err }; });
+        write.catch((err: unknown) => {
+          writeFailed ??= { err };
+        });
         writes.push(write);
         if (writes.length >= MAX_PENDING_WRITES) await writes.shift();
       }
       await Promise.all(writes);
       const stored: StoredMeta = {
-        uploadId, size: meter.bytes, sha256: meter.digest(), contentType: options.contentType ?? 'application/octet-stream',
-        created: new Date().toISOString(), chunkSize: CHUNK_SIZE,
+        uploadId,
+        size: meter.bytes,
+        sha256: meter.digest(),
+        contentType: options.contentType ?? 'application/octet-stream',
+        created: new Date().toISOString(),
+        chunkSize: CHUNK_SIZE,
       };
-      await lmdbWrite(this.root.transaction(() => {
-        // Swept from under us (only another process sharing the file could): never point a blob at missing chunks.
-        if (this.pending.get(uploadId) === undefined) throw new Error(`upload ${uploadId} of "${name}" lost its chunks before its commit`);
-        const previous = this.meta.get(name);
-        this.meta.put(name, stored);
-        this.pending.remove(uploadId);
-        if (previous) this.removeChunks(previous.uploadId);
-      }));
+      await lmdbWrite(
+        this.root.transaction(() => {
+          // Swept from under us (only another process sharing the file could): never point a blob at missing chunks.
+          if (this.pending.get(uploadId) === undefined) throw new Error(`upload ${uploadId} of "${name}" lost its chunks before its commit`);
+          const previous = this.meta.get(name);
+          this.meta.put(name, stored);
+          this.pending.remove(uploadId);
+          if (previous) this.removeChunks(previous.uploadId);
+        }),
+      );
       committed = true;
       // Durable before the caller is told: the chunks and the commit that points at them.
       await lmdbWrite(this.root.flushed);
@@ -150,13 +160,15 @@ export class LmdbBlobStore implements BlobStore {
 
   async delete(name: string): Promise<boolean> {
     try {
-      const deleted = await lmdbWrite(this.root.transaction(() => {
-        const previous = this.meta.get(name);
-        if (!previous) return false;
-        this.meta.remove(name);
-        this.removeChunks(previous.uploadId);
-        return true;
-      }));
+      const deleted = await lmdbWrite(
+        this.root.transaction(() => {
+          const previous = this.meta.get(name);
+          if (!previous) return false;
+          this.meta.remove(name);
+          this.removeChunks(previous.uploadId);
+          return true;
+        }),
+      );
       if (deleted) await lmdbWrite(this.root.flushed);
       return deleted;
     } catch (err) {
@@ -221,10 +233,12 @@ export class LmdbBlobStore implements BlobStore {
    */
   private async discard(uploadId: string): Promise<void> {
     try {
-      await lmdbWrite(this.root.transaction(() => {
-        this.removeChunks(uploadId);
-        this.pending.remove(uploadId);
-      }));
+      await lmdbWrite(
+        this.root.transaction(() => {
+          this.removeChunks(uploadId);
+          this.pending.remove(uploadId);
+        }),
+      );
     } catch {
       this.leftovers.add(uploadId);
       if (this.closed) return;
@@ -252,12 +266,14 @@ export class LmdbBlobStore implements BlobStore {
     const abandoned = [...this.pending.getKeys()];
     if (abandoned.length === 0) return;
     try {
-      lmdbWriteSync(() => this.root.transactionSync(() => {
-        for (const uploadId of abandoned) {
-          this.removeChunks(uploadId);
-          this.pending.remove(uploadId);
-        }
-      }));
+      lmdbWriteSync(() =>
+        this.root.transactionSync(() => {
+          for (const uploadId of abandoned) {
+            this.removeChunks(uploadId);
+            this.pending.remove(uploadId);
+          }
+        }),
+      );
     } catch {
       // A full disk: start anyway, and try again as for this process's own failed uploads.
       for (const uploadId of abandoned) void this.discard(uploadId);
@@ -267,7 +283,10 @@ export class LmdbBlobStore implements BlobStore {
 
 function toBlobMeta(stored: StoredMeta): BlobMeta {
   return {
-    size: stored.size, sha256: stored.sha256, contentType: stored.contentType, created: stored.created,
+    size: stored.size,
+    sha256: stored.sha256,
+    contentType: stored.contentType,
+    created: stored.created,
     etag: `"${stored.sha256}"`,
   };
 }

@@ -55,9 +55,17 @@ async function causeOf(err: unknown): Promise<unknown> {
   const commitError = (err as CommitFailure | null)?.commitError;
   if (commitError === undefined) return err;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<unknown>((resolve) => { timer = setTimeout(() => resolve(err), CAUSE_WAIT_MS); });
+  const late = new Promise<unknown>((resolve) => {
+    timer = setTimeout(() => resolve(err), CAUSE_WAIT_MS);
+  });
   try {
-    return await Promise.race([Promise.resolve(commitError).then(() => err, (cause: unknown) => cause), late]);
+    return await Promise.race([
+      Promise.resolve(commitError).then(
+        () => err,
+        (cause: unknown) => cause,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -6,8 +6,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
-  PutObjectCommand, type S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ServiceError } from '../foundation/errors.ts';
@@ -77,16 +82,19 @@ class S3BlobStore implements BlobStore {
     for (;;) {
       let response;
       try {
-        response = await this.client.send(new GetObjectCommand({
-          Bucket: this.bucket, Key: this.key(name),
-          // RFC 9110 §14.1.2: first-last, inclusive; the caller already resolved it.
-          Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
-        }));
+        response = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key(name),
+            // RFC 9110 §14.1.2: first-last, inclusive; the caller already resolved it.
+            Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
+          }),
+        );
       } catch (err) {
         if (isNotFound(err)) return null;
         throw toServiceError(err, 'get');
       }
-      const body = range === undefined ? response.Body as Readable : exactRange(response.Body as Readable, response.ContentRange, range);
+      const body = range === undefined ? (response.Body as Readable) : exactRange(response.Body as Readable, response.ContentRange, range);
       const meta = toBlobMeta(response) ?? hashed;
       if (meta !== undefined) return { meta, body };
       // Written around this service (a presigned PUT): hash it once, then read again.
@@ -118,9 +126,14 @@ class S3BlobStore implements BlobStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({
-          Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token, MaxKeys: this.listPageSize,
-        }));
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.key(prefix),
+            ContinuationToken: token,
+            MaxKeys: this.listPageSize,
+          }),
+        );
       } catch (err) {
         throw toServiceError(err, 'list');
       }
@@ -150,8 +163,7 @@ class S3BlobStore implements BlobStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const mapped = toServiceError(err, `bucket ${this.bucket}`);
-      throw mapped.code === 'LOGSVC_BACKEND_UNAVAILABLE' ? mapped
-        : new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', mapped.message, { cause: err });
+      throw mapped.code === 'LOGSVC_BACKEND_UNAVAILABLE' ? mapped : new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', mapped.message, { cause: err });
     }
   }
 
@@ -201,7 +213,7 @@ function toBlobMeta(headers: ObjectHeaders): BlobMeta | undefined {
   // A ranged GET reports the whole size after the slash: "bytes 0-9/1234".
   const total = /\/(\d+)$/.exec(headers.ContentRange ?? '')?.[1];
   return {
-    size: total !== undefined ? Number(total) : headers.ContentLength ?? 0,
+    size: total !== undefined ? Number(total) : (headers.ContentLength ?? 0),
     sha256,
     contentType: headers.ContentType ?? DEFAULT_CONTENT_TYPE,
     created: headers.Metadata?.created ?? (headers.LastModified ?? new Date(0)).toISOString(),
@@ -234,7 +246,10 @@ async function* window(body: Readable, skip: number, take: number): AsyncGenerat
   // Returning early ends the for-await, which destroys `body` (no reading the rest).
   for await (const chunk of body) {
     let bytes = chunk as Buffer;
-    if (skip >= bytes.length) { skip -= bytes.length; continue; }
+    if (skip >= bytes.length) {
+      skip -= bytes.length;
+      continue;
+    }
     bytes = bytes.subarray(skip, skip + take);
     skip = 0;
     take -= bytes.length;

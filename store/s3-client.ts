@@ -23,9 +23,10 @@ export function createS3Client(config: S3Config): S3Client {
     endpoint: config.endpoint,
     forcePathStyle: config.pathStyle,
     // Without static keys the SDK's default chain applies (env, profile, IMDS, IRSA…).
-    credentials: config.accessKeyId !== undefined && config.secretAccessKey !== undefined
-      ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
-      : undefined,
+    credentials:
+      config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+        ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+        : undefined,
     // The SDK's default (WHEN_SUPPORTED) sends streamed bodies with aws-chunked
     // framing and trailing CRC32s, which S3-compatible servers (s3rver, older
     // MinIO) store verbatim, and puts a checksum of an empty body into presigned
@@ -43,7 +44,7 @@ export function createS3Client(config: S3Config): S3Client {
 /** S3's "there is no such object" in its several spellings (HEAD has no body, so only a status). */
 export function isNotFound(err: unknown): boolean {
   if (err instanceof S3ServiceException) {
-    return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket';
+    return err.name === 'NotFound' || err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket');
   }
   return false;
 }
@@ -54,8 +55,16 @@ function httpStatusOf(err: unknown): number | undefined {
 
 /** S3 names that mean "this backend cannot serve", not "this request is wrong". */
 const UNAVAILABLE_NAMES = new Set([
-  'NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken',
-  'SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError',
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'TimeoutError',
 ]);
 
 /** S3 names for "no room left": MinIO's full drives and bucket quotas, and quota errors of other S3-compatible servers. */
@@ -80,8 +89,8 @@ export function toServiceError(err: unknown, action: string): ServiceError {
   if (status === 507 || (name !== undefined && STORAGE_FULL_NAMES.has(name))) {
     return new ServiceError('LOGSVC_STORAGE_FULL', `S3 has no room left (${action}): ${name ?? 'error'}: ${detail}`, { cause: err });
   }
-  const unreachable = (status === undefined ? isNetworkError(err) : status >= 500 || status === 403 || status === 429)
-    || (name !== undefined && UNAVAILABLE_NAMES.has(name));
+  const unreachable =
+    (status === undefined ? isNetworkError(err) : status >= 500 || status === 403 || status === 429) || (name !== undefined && UNAVAILABLE_NAMES.has(name));
   if (unreachable) {
     return new ServiceError('LOGSVC_BACKEND_UNAVAILABLE', `S3 is unavailable (${action}): ${name ?? 'error'}: ${detail}`, { cause: err });
   }

@@ -13,8 +13,15 @@
 // blob under the name stays as it was.
 import { finished, Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, PutObjectCommand, UploadPartCopyCommand, type CompletedPart, type S3Client,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { BlobMeta, PutOptions } from './blob-store.ts';
@@ -53,10 +60,14 @@ export async function uploadObject(target: UploadTarget, body: Readable, options
   // The source's errors (and a premature close: a cut request) reach us through
   // the meter; its own error is LOGSVC_BODY_TOO_LARGE. Either is what put reports.
   let failure: Error | undefined;
-  meter.once('error', (err) => { failure = err; });
+  meter.once('error', (err) => {
+    failure = err;
+  });
   // Not pipeline(): it would destroy the request socket when the meter refuses
   // a too-large body, and the client would never see the 413.
-  finished(body, (err) => { if (err) meter.destroy(err); });
+  finished(body, (err) => {
+    if (err) meter.destroy(err);
+  });
   body.pipe(meter);
   const chunks: AsyncIterator<Buffer> = meter[Symbol.asyncIterator]();
   try {
@@ -65,7 +76,10 @@ export async function uploadObject(target: UploadTarget, body: Readable, options
     let ended = false;
     while (firstBytes <= PART_SIZE) {
       const next = await chunks.next();
-      if (next.done === true) { ended = true; break; }
+      if (next.done === true) {
+        ended = true;
+        break;
+      }
       first.push(next.value);
       firstBytes += next.value.length;
     }
@@ -80,10 +94,16 @@ export async function uploadObject(target: UploadTarget, body: Readable, options
 
 async function putWhole(target: UploadTarget, data: Buffer, sha256: string, contentType: string): Promise<BlobMeta> {
   const metadata: StoredMeta = { sha256, created: new Date().toISOString() };
-  await target.client.send(new PutObjectCommand({
-    Bucket: target.bucket, Key: target.key, Body: data, ContentLength: data.length,
-    ContentType: contentType, Metadata: metadata,
-  }));
+  await target.client.send(
+    new PutObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: data,
+      ContentLength: data.length,
+      ContentType: contentType,
+      Metadata: metadata,
+    }),
+  );
   return { size: data.length, sha256, contentType, created: metadata.created, etag: `"${sha256}"` };
 }
 
@@ -135,28 +155,53 @@ function copySource(bucket: string, key: string): string {
  * object than the one that was read (412 when it changed).
  */
 export async function copyObject(
-  client: S3Client, bucket: string, from: string, to: string, size: number,
-  contentType: string, metadata: StoredMeta, ifMatch?: string,
+  client: S3Client,
+  bucket: string,
+  from: string,
+  to: string,
+  size: number,
+  contentType: string,
+  metadata: StoredMeta,
+  ifMatch?: string,
 ): Promise<void> {
   const source = copySource(bucket, from);
   if (size <= MAX_SINGLE_COPY) {
-    await client.send(new CopyObjectCommand({
-      Bucket: bucket, Key: to, CopySource: source, CopySourceIfMatch: ifMatch,
-      MetadataDirective: 'REPLACE', ContentType: contentType, Metadata: metadata,
-    }));
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: to,
+        CopySource: source,
+        CopySourceIfMatch: ifMatch,
+        MetadataDirective: 'REPLACE',
+        ContentType: contentType,
+        Metadata: metadata,
+      }),
+    );
     return;
   }
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({
-    Bucket: bucket, Key: to, ContentType: contentType, Metadata: metadata,
-  }));
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: to,
+      ContentType: contentType,
+      Metadata: metadata,
+    }),
+  );
   try {
     const parts: CompletedPart[] = [];
     for (let partNumber = 1, start = 0; start < size; partNumber++, start += COPY_PART_SIZE) {
       const end = Math.min(size, start + COPY_PART_SIZE) - 1;
-      const result = await client.send(new UploadPartCopyCommand({
-        Bucket: bucket, Key: to, UploadId, PartNumber: partNumber, CopySource: source,
-        CopySourceIfMatch: ifMatch, CopySourceRange: `bytes=${start}-${end}`,
-      }));
+      const result = await client.send(
+        new UploadPartCopyCommand({
+          Bucket: bucket,
+          Key: to,
+          UploadId,
+          PartNumber: partNumber,
+          CopySource: source,
+          CopySourceIfMatch: ifMatch,
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+      );
       parts.push({ PartNumber: partNumber, ETag: result.CopyPartResult?.ETag });
     }
     await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }));

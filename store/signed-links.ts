@@ -18,15 +18,21 @@ export class SignedLinks {
   private readonly secret: Buffer;
 
   /** Without a configured secret links are signed with a random one and die with the process. */
-  constructor(secret: string | undefined, private readonly now: () => number = Date.now) {
+  constructor(
+    secret: string | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
     this.secret = secret !== undefined ? Buffer.from(`signed-links\0${secret}`) : randomBytes(32);
   }
 
   /** Query string for a link: method, account, key, expiry and signature. */
   sign(target: SignedTarget): string {
     const q = new URLSearchParams({
-      method: target.method, accountID: target.accountID, key: target.key,
-      expires: String(target.expires), sig: this.signature(target),
+      method: target.method,
+      accountID: target.accountID,
+      key: target.key,
+      expires: String(target.expires),
+      sig: this.signature(target),
     });
     return q.toString();
   }

@@ -32,14 +32,20 @@ export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOpt
 
   for (const name of names) {
     zip.addReadStreamLazy(entryName(name, prefix), { mtime }, (callback) => {
-      store.get(name).then((blob) => {
-        if (output.destroyed) { blob?.body.destroy(); return; }
-        if (blob === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `blob "${name}" disappeared while zipping`);
-        current = blob.body;
-        // yazl does not listen for errors on streams it is handed lazily.
-        blob.body.once('error', (err) => output.destroy(err));
-        callback(null, blob.body);
-      }).catch((err: unknown) => output.destroy(err instanceof Error ? err : new Error(String(err))));
+      store
+        .get(name)
+        .then((blob) => {
+          if (output.destroyed) {
+            blob?.body.destroy();
+            return;
+          }
+          if (blob === null) throw new ServiceError('LOGSVC_BLOB_NOT_FOUND', `blob "${name}" disappeared while zipping`);
+          current = blob.body;
+          // yazl does not listen for errors on streams it is handed lazily.
+          blob.body.once('error', (err) => output.destroy(err));
+          callback(null, blob.body);
+        })
+        .catch((err: unknown) => output.destroy(err instanceof Error ? err : new Error(String(err))));
     });
   }
   zip.end();
@@ -57,8 +63,10 @@ export async function zipEntries(store: BlobStore, prefix: string, options: ZipO
   const label = options.label ?? prefix;
   for await (const entry of store.list(prefix)) {
     if (names.length === options.maxEntries) {
-      throw new ServiceError('LOGSVC_TOO_MANY_ENTRIES',
-        `more than ${options.maxEntries} blobs under the prefix "${label}"; a zip holds at most ${options.maxEntries}`);
+      throw new ServiceError(
+        'LOGSVC_TOO_MANY_ENTRIES',
+        `more than ${options.maxEntries} blobs under the prefix "${label}"; a zip holds at most ${options.maxEntries}`,
+      );
     }
     names.push(entry.name);
   }

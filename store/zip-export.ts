@@ -72,7 +72,10 @@ export class ZipExports {
   private closed = false;
   private readonly link: (name: string, expiresInSeconds: number) => Promise<string>;
 
-  constructor(private readonly store: BlobStore, private readonly options: ZipExportsOptions) {
+  constructor(
+    private readonly store: BlobStore,
+    private readonly options: ZipExportsOptions,
+  ) {
     const presign = store.presign?.bind(store);
     const link = options.link ?? (presign && ((name: string, seconds: number) => presign(name, 'GET', seconds)));
     if (link === undefined) throw new Error('ZipExports needs a store that presigns links, or options.link');

@@ -15,7 +15,10 @@ export class LineRing {
   private head = 0;
   private bytes = 0;
 
-  constructor(private readonly maxLines: number, private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxLines: number,
+    private readonly maxBytes: number,
+  ) {}
 
   /** Seq of the oldest retained line (== nextSeq when empty). */
   firstSeq = 0;
@@ -32,7 +35,10 @@ export class LineRing {
 
   append(line: StoredLine): void {
     const prev = this.items.length > this.head ? this.items[this.items.length - 1] : undefined;
-    const adjacent = prev !== undefined && prev.seq + 1 === line.seq && prev.event.buffer === line.event.buffer &&
+    const adjacent =
+      prev !== undefined &&
+      prev.seq + 1 === line.seq &&
+      prev.event.buffer === line.event.buffer &&
       prev.event.byteOffset + prev.event.length === line.event.byteOffset;
     this.runStarts.push(adjacent ? this.runStarts[this.runStarts.length - 1]! : line.seq);
     this.items.push(line);

@@ -6,7 +6,17 @@ import { formatDuration } from './format-duration.ts';
 import { encodeLines, withJoinedEvents } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import type {
-  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StreamMemoryUsage, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+  CursorStart,
+  LineInput,
+  LogStream,
+  OpenOptions,
+  PushOptions,
+  ReadBatch,
+  StreamMemoryUsage,
+  StoredLine,
+  StreamCursor,
+  StreamInfo,
+  StreamLimits,
 } from './log-stream.ts';
 
 /** Push ids remembered per stream (as on Redis). */
@@ -26,7 +36,10 @@ class MemoryLog {
   /** Viewers waiting for the next change; each is called once, then forgotten. */
   private readonly waiters = new Set<() => void>();
 
-  constructor(limits: StreamLimits, readonly ttlMs: number) {
+  constructor(
+    limits: StreamLimits,
+    readonly ttlMs: number,
+  ) {
     this.ring = new LineRing(limits.maxLines, limits.maxBytes);
     this.expiresAt = Date.now() + ttlMs;
   }
@@ -51,7 +64,10 @@ class MemoryLog {
 class MemoryCursor implements StreamCursor {
   private released = false;
 
-  constructor(private log: MemoryLog, public position: number) {
+  constructor(
+    private log: MemoryLog,
+    public position: number,
+  ) {
     log.subscribers++;
   }
 
@@ -144,8 +160,10 @@ export class MemoryLogStream implements LogStream {
     }
     const replacesClosed = this.closed_.has(name);
     if (!replacesClosed && this.open_.size + this.closed_.size >= this.maxStreams) {
-      throw new ServiceError('LOGSVC_TOO_MANY_STREAMS',
-        `this server already holds ${this.maxStreams} streams (LOG_SERVICE_MAX_STREAMS); close finished streams or retry later`);
+      throw new ServiceError(
+        'LOGSVC_TOO_MANY_STREAMS',
+        `this server already holds ${this.maxStreams} streams (LOG_SERVICE_MAX_STREAMS); close finished streams or retry later`,
+      );
     }
     this.forget(name);
     this.open_.set(name, new MemoryLog(this.limits, ttlMs));
@@ -266,8 +284,7 @@ export class MemoryLogStream implements LogStream {
   /** Over the budget: the oldest lines of the largest streams go first, down to 90 % of it. */
   private enforceBudget(): void {
     const target = Math.floor(this.budgetBytes * 0.9);
-    const logs = [...this.open_.values(), ...[...this.closed_.values()].map((e) => e.log)]
-      .sort((a, b) => b.ring.retainedBytes - a.ring.retainedBytes);
+    const logs = [...this.open_.values(), ...[...this.closed_.values()].map((e) => e.log)].sort((a, b) => b.ring.retainedBytes - a.ring.retainedBytes);
     for (const log of logs) {
       if (this.held <= target) return;
       const before = log.ring.retainedBytes;

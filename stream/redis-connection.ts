@@ -60,8 +60,8 @@ function baseOptions(role: RedisRole, opts: RedisClientOptions): RedisOptions {
     connectionName: opts.connectionName === undefined ? undefined : `${opts.connectionName}-${role}`,
     ...(role === 'command'
       ? { commandTimeout: opts.commandTimeoutMs ?? 5000 }
-      // XREAD BLOCK n gets a client-side deadline of n + grace: a half-open socket cannot hang the reader.
-      : { blockingTimeout: 1, blockingTimeoutGrace: 2000 }),
+      : // XREAD BLOCK n gets a client-side deadline of n + grace: a half-open socket cannot hang the reader.
+        { blockingTimeout: 1, blockingTimeoutGrace: 2000 }),
   };
 }
 
@@ -82,11 +82,14 @@ export function redisClientFactory(settings: RedisSettings, opts: RedisClientOpt
     const base = baseOptions(role, opts);
     if (settings.clusterNodes !== undefined && settings.clusterNodes.length > 0) {
       const { retryStrategy, enableOfflineQueue, ...redisOptions } = base;
-      return new Cluster(settings.clusterNodes.map((n) => parseHostPort(n)), {
-        enableOfflineQueue,
-        clusterRetryStrategy: (times) => (retryStrategy ? retryStrategy(times) : null) ?? null,
-        redisOptions: { ...redisOptions, password, tls },
-      });
+      return new Cluster(
+        settings.clusterNodes.map((n) => parseHostPort(n)),
+        {
+          enableOfflineQueue,
+          clusterRetryStrategy: (times) => (retryStrategy ? retryStrategy(times) : null) ?? null,
+          redisOptions: { ...redisOptions, password, tls },
+        },
+      );
     }
     if (settings.sentinels !== undefined && settings.sentinels.length > 0) {
       return new Redis({

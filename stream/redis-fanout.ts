@@ -27,7 +27,11 @@ export abstract class Fanout {
   private down_ = false;
   private lastExpiryCheck = Date.now();
 
-  constructor(protected readonly reader: RedisClient, protected readonly command: RedisClient, protected readonly options: FanoutOptions) {}
+  constructor(
+    protected readonly reader: RedisClient,
+    protected readonly command: RedisClient,
+    protected readonly options: FanoutOptions,
+  ) {}
 
   /** True while the reader cannot reach Redis: viewers at the head of a stream get an error, not silence. */
   get down(): boolean {
@@ -103,11 +107,15 @@ export class BlockingFanout extends Fanout {
 
   constructor(reader: RedisClient, command: RedisClient, options: FanoutOptions) {
     super(reader, command, options);
-    reader.on('close', () => { this.readerId = undefined; });
+    reader.on('close', () => {
+      this.readerId = undefined;
+    });
     // The read loop only clears `down` after a read, and it sleeps while no
     // stream has local viewers: without this, the first viewer after an outage
     // would find the reader "down" and be cut off at once.
-    reader.on('ready', () => { if (!this.stopped) this.setDown(false); });
+    reader.on('ready', () => {
+      if (!this.stopped) this.setDown(false);
+    });
   }
 
   start(): void {
@@ -147,7 +155,9 @@ export class BlockingFanout extends Fanout {
     while (!this.stopped) {
       const live = this.live();
       if (live.length === 0) {
-        await new Promise<void>((resolve) => { this.idle = resolve; });
+        await new Promise<void>((resolve) => {
+          this.idle = resolve;
+        });
         this.idle = undefined;
         continue;
       }
@@ -157,8 +167,13 @@ export class BlockingFanout extends Fanout {
         if (this.reader.status === 'ready') this.setDown(false);
         this.inflight = this.version;
         const reply = await this.reader.xread(
-          'COUNT', this.options.count, 'BLOCK', this.options.blockMs, 'STREAMS',
-          ...live.map((w) => w.key), ...live.map((w) => w.lastId),
+          'COUNT',
+          this.options.count,
+          'BLOCK',
+          this.options.blockMs,
+          'STREAMS',
+          ...live.map((w) => w.key),
+          ...live.map((w) => w.lastId),
         );
         this.inflight = undefined;
         this.setDown(false);
@@ -178,7 +193,11 @@ export class BlockingFanout extends Fanout {
   /** Resolves when the reader is (re)connected, or after `ms`. */
   private readyOrTimeout(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); this.reader.off('ready', done); resolve(); };
+      const done = () => {
+        clearTimeout(timer);
+        this.reader.off('ready', done);
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       this.reader.once('ready', done);
     });

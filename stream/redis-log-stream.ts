@@ -8,7 +8,16 @@ import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { normaliseLine, storedLineFromJson } from './line-codec.ts';
 import type {
-  CursorStart, LineInput, LogStream, OpenOptions, PushOptions, ReadBatch, StoredLine, StreamCursor, StreamInfo, StreamLimits,
+  CursorStart,
+  LineInput,
+  LogStream,
+  OpenOptions,
+  PushOptions,
+  ReadBatch,
+  StoredLine,
+  StreamCursor,
+  StreamInfo,
+  StreamLimits,
 } from './log-stream.ts';
 import { NotifyFanout } from './redis-cluster-fanout.ts';
 import type { RedisClient, RedisClientFactory } from './redis-connection.ts';
@@ -54,7 +63,11 @@ type Entry = [id: string, fields: string[]];
 class RedisCursor implements StreamCursor {
   private released = false;
 
-  constructor(private readonly owner: RedisLogStream, private watch: StreamWatch, public position: number) {
+  constructor(
+    private readonly owner: RedisLogStream,
+    private watch: StreamWatch,
+    public position: number,
+  ) {
     watch.subscribers++;
   }
 
@@ -83,9 +96,7 @@ class RedisCursor implements StreamCursor {
   /** Behind the local buffer: read Redis by entry id; what Redis trimmed is a dropped range. */
   private async readRedis(maxLines: number, maxBytes: number): Promise<ReadBatch> {
     const w = this.watch;
-    const entries: Entry[] = await this.owner.call(() => this.owner.command.xrange(
-      w.key, lineId(w.gen, this.position), `${w.gen + 1}-0`, 'COUNT', maxLines,
-    ));
+    const entries: Entry[] = await this.owner.call(() => this.owner.command.xrange(w.key, lineId(w.gen, this.position), `${w.gen + 1}-0`, 'COUNT', maxLines));
     const batch: ReadBatch = { lines: [], end: false };
     let total = 0;
     for (const entry of entries) {
@@ -135,7 +146,11 @@ export class RedisLogStream implements LogStream {
   private readonly bufferLines: number;
   private readonly bufferBytes: number;
 
-  constructor(clients: RedisClientFactory, private readonly limits: StreamLimits, options: RedisLogStreamOptions = {}) {
+  constructor(
+    clients: RedisClientFactory,
+    private readonly limits: StreamLimits,
+    options: RedisLogStreamOptions = {},
+  ) {
     const onError = options.onError ?? (() => {});
     this.keys = new RedisKeys(options.prefix ?? 'logsvc:');
     this.command = clients('command');
@@ -147,12 +162,15 @@ export class RedisLogStream implements LogStream {
     this.bufferLines = Math.max(1, Math.min(limits.maxLines, options.bufferLines ?? 2000));
     this.bufferBytes = Math.max(1, Math.min(limits.maxBytes, options.bufferBytes ?? 2 * 1024 * 1024));
     const fanoutOptions = {
-      blockMs: options.blockMs ?? 5000, count: options.readCount ?? 1000,
-      expiryCheckMs: options.expiryCheckMs ?? 5000, onError,
+      blockMs: options.blockMs ?? 5000,
+      count: options.readCount ?? 1000,
+      expiryCheckMs: options.expiryCheckMs ?? 5000,
+      onError,
     };
-    this.fanout = this.command instanceof Cluster
-      ? new NotifyFanout(this.reader, this.command, fanoutOptions, `${this.keys.prefix}notify`)
-      : new BlockingFanout(this.reader, this.command, fanoutOptions);
+    this.fanout =
+      this.command instanceof Cluster
+        ? new NotifyFanout(this.reader, this.command, fanoutOptions, `${this.keys.prefix}notify`)
+        : new BlockingFanout(this.reader, this.command, fanoutOptions);
     this.fanout.start();
     this.connected = waitForReady(this.command, options.connectWaitMs ?? 5000);
   }
@@ -166,7 +184,12 @@ export class RedisLogStream implements LogStream {
     const now = new Date().toISOString();
     const skipped = options.skipped ?? { lines: 0, textBytes: 0 };
     const args: (string | number)[] = [
-      this.limits.maxLines, this.limits.maxBytes, this.fanout.notifyChannel, skipped.lines, skipped.textBytes, options.pushId ?? '',
+      this.limits.maxLines,
+      this.limits.maxBytes,
+      this.fanout.notifyChannel,
+      skipped.lines,
+      skipped.textBytes,
+      options.pushId ?? '',
     ];
     const parts: [head: string, tail: string, textBytes: number][] = [];
     for (const input of lines) {
@@ -191,12 +214,14 @@ export class RedisLogStream implements LogStream {
     const watch = this.fanout.get(key);
     if (watch !== undefined && watch.gen === done.gen && watch.nextSeq === done.first && parts.length > 0) {
       let offset = done.textStart;
-      watch.appendPushed(parts.map(([head, tail, textBytes], i) => {
-        const seq = done.first + i;
-        const line = storedLineFromJson(seq, offset, textBytes, tail === '' ? head : `${head}${seq}${tail}`);
-        offset += textBytes;
-        return line;
-      }));
+      watch.appendPushed(
+        parts.map(([head, tail, textBytes], i) => {
+          const seq = done.first + i;
+          const line = storedLineFromJson(seq, offset, textBytes, tail === '' ? head : `${head}${seq}${tail}`);
+          offset += textBytes;
+          return line;
+        }),
+      );
     }
     return done.first;
   }
@@ -246,24 +271,26 @@ export class RedisLogStream implements LogStream {
   async info(prefix: string): Promise<Map<string, StreamInfo>> {
     const result = new Map<string, StreamInfo>();
     const metas = await this.scanMeta(prefix);
-    await Promise.all(metas.map(async ({ name, key }) => {
-      const [[gen, closed, next], pttl] = await this.call(() => Promise.all([
-        this.command.hmget(key, 'gen', 'closed', 'next'), this.command.pttl(key),
-      ]));
-      if (gen === null || gen === undefined || closed === '1') return;
-      const watch = this.fanout.get(this.keys.stream(name));
-      const subscribers = watch !== undefined && watch.gen === Number(gen) ? watch.subscribers : 0;
-      result.set(name, { size: Number(next ?? 0), subscribers, ttl: formatDuration(Math.max(0, pttl)) });
-    }));
+    await Promise.all(
+      metas.map(async ({ name, key }) => {
+        const [[gen, closed, next], pttl] = await this.call(() => Promise.all([this.command.hmget(key, 'gen', 'closed', 'next'), this.command.pttl(key)]));
+        if (gen === null || gen === undefined || closed === '1') return;
+        const watch = this.fanout.get(this.keys.stream(name));
+        const subscribers = watch !== undefined && watch.gen === Number(gen) ? watch.subscribers : 0;
+        result.set(name, { size: Number(next ?? 0), subscribers, ttl: formatDuration(Math.max(0, pttl)) });
+      }),
+    );
     return result;
   }
 
   async list(prefix: string): Promise<string[]> {
     const metas = await this.scanMeta(prefix);
-    const open = await Promise.all(metas.map(async ({ name, key }) => {
-      const [gen, closed] = await this.call(() => this.command.hmget(key, 'gen', 'closed'));
-      return gen !== null && gen !== undefined && closed !== '1' ? name : undefined;
-    }));
+    const open = await Promise.all(
+      metas.map(async ({ name, key }) => {
+        const [gen, closed] = await this.call(() => this.command.hmget(key, 'gen', 'closed'));
+        return gen !== null && gen !== undefined && closed !== '1' ? name : undefined;
+      }),
+    );
     return open.filter((n): n is string => n !== undefined).sort();
   }
 
@@ -314,18 +341,22 @@ export class RedisLogStream implements LogStream {
     const pattern = this.keys.metaPattern(prefix);
     const nodes = this.command instanceof Cluster ? this.command.nodes('master') : [this.command];
     const found = new Map<string, string>();
-    await this.call(() => Promise.all(nodes.map(async (node) => {
-      let cursor = '0';
-      for (let i = 0; i < 1_000_000; i++) {
-        const [nextCursor, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        for (const key of keys) {
-          const name = this.keys.nameOfMeta(key);
-          if (name !== undefined && name.startsWith(prefix)) found.set(key, name);
-        }
-        cursor = nextCursor;
-        if (cursor === '0') return;
-      }
-    })));
+    await this.call(() =>
+      Promise.all(
+        nodes.map(async (node) => {
+          let cursor = '0';
+          for (let i = 0; i < 1_000_000; i++) {
+            const [nextCursor, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+            for (const key of keys) {
+              const name = this.keys.nameOfMeta(key);
+              if (name !== undefined && name.startsWith(prefix)) found.set(key, name);
+            }
+            cursor = nextCursor;
+            if (cursor === '0') return;
+          }
+        }),
+      ),
+    );
     return [...found].map(([key, name]) => ({ key, name }));
   }
 }
@@ -334,7 +365,11 @@ export class RedisLogStream implements LogStream {
 function waitForReady(client: RedisClient, ms: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve) => {
-    const done = () => { clearTimeout(timer); client.off('ready', done); resolve(); };
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
     const timer = setTimeout(done, ms);
     timer.unref();
     client.once('ready', done);

@@ -169,7 +169,7 @@ export class StreamScripts {
   /** Undefined when the stream is not open. */
   /** undefined: the stream is not open; `duplicate`: the push id was already taken (nothing stored). */
   async push(meta: string, stream: string, args: ScriptArg[]): Promise<{ first: number; textStart: number; gen: number } | { duplicate: number } | undefined> {
-    const reply = await this.fns.push(meta, stream, ...args) as number[];
+    const reply = (await this.fns.push(meta, stream, ...args)) as number[];
     const [first, textStart, gen] = reply.map(Number);
     if (first === -2 && textStart !== undefined) return { duplicate: textStart };
     if (first === undefined || first < 0 || textStart === undefined || gen === undefined) return undefined;

@@ -12,7 +12,9 @@ function harnessToken(secret: string, accountID: string, expiresAt: number): str
   const msg = Buffer.concat([exp, Buffer.from(accountID, 'utf8')]);
   const key = createHmac('sha256', secret).update(msg).digest();
   const sig = createHmac('sha256', key).update(msg).digest();
-  return Buffer.concat([msg, sig]).toString('base64url').padEnd(Math.ceil((msg.length + 32) / 3) * 4, '=');
+  return Buffer.concat([msg, sig])
+    .toString('base64url')
+    .padEnd(Math.ceil((msg.length + 32) / 3) * 4, '=');
 }
 
 describe('account names inside tokens', () => {
@@ -20,7 +22,11 @@ describe('account names inside tokens', () => {
   before(async () => {
     server = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: 'global-t0ken', LOG_SERVICE_SECRET: 'the-secret' });
     // acct's key p/b/s/t/x: what an "acct/p" account's CI key b/s/t/x would name internally.
-    const put = await fetch(`${server.url}/blob?accountID=acct&key=p/b/s/t/x`, { method: 'PUT', body: 'acct only', headers: { 'X-Harness-Token': 'global-t0ken' } });
+    const put = await fetch(`${server.url}/blob?accountID=acct&key=p/b/s/t/x`, {
+      method: 'PUT',
+      body: 'acct only',
+      headers: { 'X-Harness-Token': 'global-t0ken' },
+    });
     assert.equal(put.status, 204);
   });
   after(async () => server?.destroy());

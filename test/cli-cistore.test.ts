@@ -131,9 +131,16 @@ describe('log-service cistore (CLI against a server process)', function () {
   it('exits 1 with one line naming the server when nothing listens there, for every client command', async () => {
     const port = await freePort();
     const commands = [
-      ['cistore', 'download', ...STEP], ['cistore', 'upload', ...STEP, '-'], ['cistore', 'upload-link', ...STEP], ['cistore', 'download-link', ...STEP],
-      ['cistream', 'open', ...STEP], ['cistream', 'push', ...STEP, 'hello'], ['cistream', 'push', ...STEP], ['cistream', 'tail', ...STEP],
-      ['cistream', 'close', ...STEP], ['cistream', 'info'],
+      ['cistore', 'download', ...STEP],
+      ['cistore', 'upload', ...STEP, '-'],
+      ['cistore', 'upload-link', ...STEP],
+      ['cistore', 'download-link', ...STEP],
+      ['cistream', 'open', ...STEP],
+      ['cistream', 'push', ...STEP, 'hello'],
+      ['cistream', 'push', ...STEP],
+      ['cistream', 'tail', ...STEP],
+      ['cistream', 'close', ...STEP],
+      ['cistream', 'info'],
     ];
     for (const args of commands) {
       const res = await runCli([...args, '--server', `http://127.0.0.1:${port}`], { env: env(), input: 'a line\n' });
@@ -183,7 +190,19 @@ describe('log-service cistore (CLI against a server process)', function () {
       assert.match(help, /Exit codes: 0 success, 1 server or network failure, 2 bad usage/);
     }
     const upload = (await runCli(['cistore', 'upload', '--help'])).stdout.toString();
-    for (const word of ['<project>', '<build>', '<stage>', '<step>', '[path]', '--content-type', '--server', '--token', '--ca-file', '--cert-file', '--key-file']) {
+    for (const word of [
+      '<project>',
+      '<build>',
+      '<stage>',
+      '<step>',
+      '[path]',
+      '--content-type',
+      '--server',
+      '--token',
+      '--ca-file',
+      '--cert-file',
+      '--key-file',
+    ]) {
       assert.ok(upload.includes(word), `upload --help mentions ${word}`);
     }
   });

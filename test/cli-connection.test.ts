@@ -27,7 +27,9 @@ describe('CLI connection: server and token', function () {
     server.closeAllConnections();
     server.close();
   });
-  beforeEach(() => { seen.length = 0; });
+  beforeEach(() => {
+    seen.length = 0;
+  });
 
   it('sends LOG_SERVICE_TOKEN to LOG_SERVICE_SERVER, and --token wins over it', async () => {
     const env = { LOG_SERVICE_SERVER: url, LOG_SERVICE_TOKEN: 'from-env' };

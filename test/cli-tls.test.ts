@@ -21,7 +21,9 @@ describe('log-service CLI over mutual TLS', function () {
       this.skip(); // no openssl
     }
     server = await startTestServer({
-      LOG_SERVICE_TLS_CERT_FILE: certs.serverCert, LOG_SERVICE_TLS_KEY_FILE: certs.serverKey, LOG_SERVICE_TLS_CA_FILE: certs.caFile,
+      LOG_SERVICE_TLS_CERT_FILE: certs.serverCert,
+      LOG_SERVICE_TLS_KEY_FILE: certs.serverKey,
+      LOG_SERVICE_TLS_CA_FILE: certs.caFile,
     });
   });
   after(async () => {
@@ -41,15 +43,17 @@ describe('log-service CLI over mutual TLS', function () {
 
   it('takes the TLS files from LOG_SERVICE_CLIENT_* variables', async () => {
     const env = {
-      LOG_SERVICE_SERVER: server.url, LOG_SERVICE_CLIENT_CA_FILE: certs.caFile,
-      LOG_SERVICE_CLIENT_CERT_FILE: certs.clientCert, LOG_SERVICE_CLIENT_KEY_FILE: certs.clientKey,
+      LOG_SERVICE_SERVER: server.url,
+      LOG_SERVICE_CLIENT_CA_FILE: certs.caFile,
+      LOG_SERVICE_CLIENT_CERT_FILE: certs.clientCert,
+      LOG_SERVICE_CLIENT_KEY_FILE: certs.clientKey,
     };
     const down = await runCli(['cistore', 'download', ...STEP], { env });
     assert.equal(down.code, 0, down.stderr);
     assert.equal(down.stdout.toString(), 'over mTLS\n');
   });
 
-  it('exits 1 with one line when the server\'s certificate is not trusted', async () => {
+  it("exits 1 with one line when the server's certificate is not trusted", async () => {
     const res = await runCli(['cistream', 'open', ...STEP, '--server', server.url]);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /^log-service: cannot reach https:\/\/127\.0\.0\.1:\d+: .+ \(LOGSVC_NETWORK\)\n$/);

@@ -6,7 +6,9 @@ import { startServer, type ServerProcess } from './support/server-process.ts';
 describe('log-service token (CLI against a server process)', function () {
   this.timeout(60000);
   let server: ServerProcess;
-  before(async () => { server = await startServer({ LOG_SERVICE_GLOBAL_TOKEN: 'cli-global', LOG_SERVICE_SECRET: 'cli-secret' }); });
+  before(async () => {
+    server = await startServer({ LOG_SERVICE_GLOBAL_TOKEN: 'cli-global', LOG_SERVICE_SECRET: 'cli-secret' });
+  });
   after(async () => server.stop());
   const env = (token = 'cli-global') => ({ LOG_SERVICE_SERVER: server.url, LOG_SERVICE_TOKEN: token });
 

@@ -43,7 +43,11 @@ function blobServer(options: { cutAt?: number; etagAfterCut?: string } = {}): ht
     const tag = downloads > 1 && options.etagAfterCut !== undefined ? options.etagAfterCut : etag;
     if (range !== null) {
       const start = Number(range[1]);
-      res.writeHead(206, { etag: tag, 'content-length': blobBytes.length - start, 'content-range': `bytes ${start}-${blobBytes.length - 1}/${blobBytes.length}` });
+      res.writeHead(206, {
+        etag: tag,
+        'content-length': blobBytes.length - start,
+        'content-range': `bytes ${start}-${blobBytes.length - 1}/${blobBytes.length}`,
+      });
       res.end(blobBytes.subarray(start));
       return;
     }
@@ -81,7 +85,9 @@ describe('client blobs', function () {
       });
     });
     const progress: TransferProgress[] = [];
-    await client(s.url).blob(step).upload(file, { contentType: 'text/plain', onProgress: (p) => progress.push(p) });
+    await client(s.url)
+      .blob(step)
+      .upload(file, { contentType: 'text/plain', onProgress: (p) => progress.push(p) });
     assert.ok(received.equals(blobBytes));
     assert.equal(s.requests[0]?.headers['content-length'], String(blobBytes.length));
     assert.equal(s.requests[0]?.url, '/ci/web/42/test/unit/blob');
@@ -98,10 +104,18 @@ describe('client blobs', function () {
       }
     });
     const progress: TransferProgress[] = [];
-    const whole = await collect(await client(s.url).blob(step).download({ onProgress: (p) => progress.push(p) }));
+    const whole = await collect(
+      await client(s.url)
+        .blob(step)
+        .download({ onProgress: (p) => progress.push(p) }),
+    );
     assert.ok(whole.equals(blobBytes));
     assert.deepEqual(progress.at(-1), { transferred: blobBytes.length, total: blobBytes.length });
-    const part = await collect(await client(s.url).blob(step).download({ range: { start: 10, end: 19 } }));
+    const part = await collect(
+      await client(s.url)
+        .blob(step)
+        .download({ range: { start: 10, end: 19 } }),
+    );
     assert.ok(part.equals(blobBytes.subarray(10, 20)));
   });
 
@@ -141,9 +155,10 @@ describe('client blobs', function () {
     assert.equal(await c.blob(step).exists(), true);
     assert.equal(await c.blob({ ...step, step: 'other' }).exists(), false);
     assert.equal(await c.blob({ accountID: 'acct', key: 'k' }).exists(), false);
-    assert.deepEqual(s.requests.map((r) => `${r.method} ${r.url}`), [
-      'HEAD /ci/web/42/test/unit/blob', 'HEAD /ci/web/42/test/other/blob', 'GET /blob/exists?accountID=acct&key=k',
-    ]);
+    assert.deepEqual(
+      s.requests.map((r) => `${r.method} ${r.url}`),
+      ['HEAD /ci/web/42/test/unit/blob', 'HEAD /ci/web/42/test/other/blob', 'GET /blob/exists?accountID=acct&key=k'],
+    );
   });
 
   it('reads links as {link, expires} and resolves a relative link against the server', async () => {
@@ -154,8 +169,9 @@ describe('client blobs', function () {
     const blob = client(s.url).blob(step);
     assert.deepEqual(await blob.uploadLink(), { link: `${s.url}/links/blob?sig=up`, expires: 3600e9 });
     assert.deepEqual(await blob.downloadLink(), { link: 'http://elsewhere.example/blob?sig=down', expires: 3600e9 });
-    assert.deepEqual(s.requests.map((r) => `${r.method} ${r.url}`), [
-      'POST /ci/web/42/test/unit/blob/link/upload', 'POST /ci/web/42/test/unit/blob/link/download',
-    ]);
+    assert.deepEqual(
+      s.requests.map((r) => `${r.method} ${r.url}`),
+      ['POST /ci/web/42/test/unit/blob/link/upload', 'POST /ci/web/42/test/unit/blob/link/download'],
+    );
   });
 });

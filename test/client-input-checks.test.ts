@@ -9,7 +9,10 @@ describe('client input checks', function () {
   this.timeout(20000);
 
   it('refuses a server URL with a user name or password, without echoing it', async () => {
-    assert.throws(() => new LogServiceClient({ server: 'http://user:s3cret@127.0.0.1:8079' }), (err: Error) => err instanceof TypeError && !err.message.includes('s3cret'));
+    assert.throws(
+      () => new LogServiceClient({ server: 'http://user:s3cret@127.0.0.1:8079' }),
+      (err: Error) => err instanceof TypeError && !err.message.includes('s3cret'),
+    );
     const res = await runCli(['cistream', 'info', '--server', 'http://user:s3cret@127.0.0.1:1']);
     assert.equal(res.code, 2);
     assert.doesNotMatch(res.stderr, /s3cret/);
@@ -43,7 +46,11 @@ describe('client input checks', function () {
   it('clientOptionsFromEnv: the token goes with the default server when no server is set anywhere; empty variables are unset', () => {
     assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_TOKEN: 't' }), { token: 't' });
     assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: '', LOG_SERVICE_TOKEN: '' }), {});
-    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: 'http://a', LOG_SERVICE_TOKEN: 't' }, { retries: 0 }), { server: 'http://a', token: 't', retries: 0 });
+    assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: 'http://a', LOG_SERVICE_TOKEN: 't' }, { retries: 0 }), {
+      server: 'http://a',
+      token: 't',
+      retries: 0,
+    });
     assert.deepEqual(clientOptionsFromEnv({ LOG_SERVICE_SERVER: 'http://a', LOG_SERVICE_TOKEN: 't' }, { server: 'http://b' }), { server: 'http://b' });
     assert.deepEqual(clientOptionsFromEnv({}, { server: 'http://b', token: 'u' }), { server: 'http://b', token: 'u' });
   });
@@ -66,8 +73,12 @@ describe('client input checks', function () {
       await LogServiceClient.fromEnv().listStreams();
       assert.deepEqual(seen, [undefined, 'from-env']);
     } finally {
-      for (const [name, value] of [['LOG_SERVICE_SERVER', saved.server], ['LOG_SERVICE_TOKEN', saved.token]] as const) {
-        if (value === undefined) delete process.env[name]; else process.env[name] = value;
+      for (const [name, value] of [
+        ['LOG_SERVICE_SERVER', saved.server],
+        ['LOG_SERVICE_TOKEN', saved.token],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
       }
       server.closeAllConnections();
       server.close();
@@ -91,7 +102,13 @@ describe('client input checks', function () {
   });
 
   it('ends a push with LOGSVC_ABORTED when its signal aborts while the source is quiet', async () => {
-    const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(204); res.end(); }); });
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(204);
+        res.end();
+      });
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const { PassThrough } = await import('node:stream');
@@ -116,15 +133,25 @@ describe('client input checks', function () {
     const server = http.createServer((req, res) => {
       let body = '';
       req.setEncoding('utf8');
-      req.on('data', (c: string) => { body += c; });
-      req.on('end', () => { bodies.push(body); res.writeHead(204); res.end(); });
+      req.on('data', (c: string) => {
+        body += c;
+      });
+      req.on('end', () => {
+        bodies.push(body);
+        res.writeHead(204);
+        res.end();
+      });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const long = 'x'.repeat(100_000);
       await new LogServiceClient({ server: url }).stream({ project: 'p', build: '1', stage: 's', step: 't' }).push([long, 'short']);
-      const lines = bodies.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { out: string }).out);
+      const lines = bodies
+        .join('')
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { out: string }).out);
       assert.ok(lines.length >= 3, `${lines.length} lines`);
       assert.ok(lines.every((l) => Buffer.byteLength(l) <= 64 * 1024));
       assert.equal(lines.join(''), `${long}\nshort\n`);

@@ -68,7 +68,11 @@ describe('the client package for ordinary Node projects', function () {
       .sort();
     assert.ok(files.includes('client/index.js') && files.includes('client/index.d.ts'), files.join(', '));
     assert.ok(files.includes('client/wire.js') && files.includes('client/wire.d.ts'), files.join(', '));
-    assert.deepEqual(files.filter((file) => !file.startsWith('client/')), [], 'server files were compiled into dist/');
+    assert.deepEqual(
+      files.filter((file) => !file.startsWith('client/')),
+      [],
+      'server files were compiled into dist/',
+    );
     // Nothing built reaches out of the package's client (e.g. "../stream/…", "../../foundation/…").
     for (const file of files) {
       const text = await readFile(join(root, 'dist', file), 'utf8');
@@ -89,13 +93,21 @@ describe('the client package for ordinary Node projects', function () {
 
   it('type-checks a strict TypeScript consumer against the built declarations', async () => {
     await writeFile(join(project, 'main.ts'), TYPED_CONSUMER);
-    await writeFile(join(project, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false,
-        typeRoots: [join(root, 'node_modules', '@types')], types: ['node'],
-      },
-      files: ['main.ts'],
-    }));
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          typeRoots: [join(root, 'node_modules', '@types')],
+          types: ['node'],
+        },
+        files: ['main.ts'],
+      }),
+    );
     await run(tsc, ['-p', project], { cwd: project }).catch((err: { stdout?: string }) => {
       throw new Error(`tsc failed:\n${err.stdout ?? String(err)}`);
     });

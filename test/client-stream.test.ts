@@ -9,7 +9,11 @@ import { LogServiceClient, LogServiceError } from '../client/index.ts';
 import { freePort } from './support/server-process.ts';
 import { collectTail as collect } from './support/tail-events.ts';
 
-interface Push { at: number; contentType: string | undefined; lines: { out: string; level?: string }[] }
+interface Push {
+  at: number;
+  contentType: string | undefined;
+  lines: { out: string; level?: string }[];
+}
 
 async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(handler);
@@ -35,10 +39,16 @@ async function pushSink(status = 204): Promise<{ url: string; pushes: Push[]; cl
       pushes.push({
         at: Date.now(),
         contentType: req.headers['content-type'],
-        lines: text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { out: string }),
+        lines: text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as { out: string }),
       });
       if (status === 204) res.writeHead(204).end();
-      else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'a line is not a valid log line', error_code: 'LOGSVC_INVALID_LINE' }));
+      else
+        res
+          .writeHead(status, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error_msg: 'a line is not a valid log line', error_code: 'LOGSVC_INVALID_LINE' }));
     });
   });
   return { ...s, pushes };
@@ -47,7 +57,6 @@ async function pushSink(status = 204): Promise<{ url: string; pushes: Push[]; cl
 const step = { project: 'web', build: '42', stage: 'test', step: 'unit' };
 const sseHead = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 const lineEvent = (seq: number) => `id: ${seq}\ndata: ${JSON.stringify({ level: 'info', pos: seq, out: `line ${seq}\n`, time: '2026-01-01T00:00:00Z' })}\n\n`;
-
 
 describe('client push: batching', function () {
   this.timeout(20_000);
@@ -59,12 +68,18 @@ describe('client push: batching', function () {
     const lines = Array.from({ length: 2500 }, (_, i) => ({ out: `line ${i}\n`, level: 'debug' }));
     const result = await new LogServiceClient({ server: sink.url }).stream(step).push(lines);
     assert.deepEqual(result, { lines: 2500, requests: 3 });
-    assert.deepEqual(sink.pushes.map((p) => p.lines.length), [1000, 1000, 500]);
+    assert.deepEqual(
+      sink.pushes.map((p) => p.lines.length),
+      [1000, 1000, 500],
+    );
     assert.ok(sink.pushes.every((p) => p.contentType === 'application/x-ndjson'));
-    assert.deepEqual(sink.pushes.flatMap((p) => p.lines), lines);
+    assert.deepEqual(
+      sink.pushes.flatMap((p) => p.lines),
+      lines,
+    );
   });
 
-  it('cuts batches at maxBytes so no request approaches the server\'s 8 MiB limit', async () => {
+  it("cuts batches at maxBytes so no request approaches the server's 8 MiB limit", async () => {
     sink = await pushSink();
     const big = 'x'.repeat(60_000);
     await new LogServiceClient({ server: sink.url }).stream(step).push(Array.from({ length: 20 }, () => `${big}\n`));
@@ -78,7 +93,10 @@ describe('client push: batching', function () {
     await stream.push('a\nb\n\nc');
     await stream.push(['first', 'second\n'], { level: 'warn' });
     assert.deepEqual(sink.pushes[0]?.lines, [{ out: 'a\n' }, { out: 'b\n' }, { out: '\n' }, { out: 'c' }]);
-    assert.deepEqual(sink.pushes[1]?.lines, [{ level: 'warn', out: 'first\n' }, { level: 'warn', out: 'second\n' }]);
+    assert.deepEqual(sink.pushes[1]?.lines, [
+      { level: 'warn', out: 'first\n' },
+      { level: 'warn', out: 'second\n' },
+    ]);
   });
 
   it('splits streamed text at newlines across chunk boundaries and cuts over-long lines without losing a byte', async () => {
@@ -96,7 +114,7 @@ describe('client push: batching', function () {
     assert.equal(outs.at(-1), 'end');
   });
 
-  it('sends a slow producer\'s line within the batch interval instead of waiting for more', async () => {
+  it("sends a slow producer's line within the batch interval instead of waiting for more", async () => {
     sink = await pushSink();
     let yieldedAt = 0;
     async function* slow() {
@@ -168,7 +186,7 @@ describe('client tail: SSE with reconnects', function () {
     assert.equal(s.requests[0]?.url, '/stream?accountID=acct&key=a%2Fb');
   });
 
-  it('reports the server\'s dropped ranges and turns an unreported gap into one, never skipping silently', async () => {
+  it("reports the server's dropped ranges and turns an unreported gap into one, never skipping silently", async () => {
     const s = await sse((_req, res) => {
       res.writeHead(200, sseHead);
       res.end(`${lineEvent(0)}event: dropped\ndata: {"from":1,"to":4}\n\n${lineEvent(5)}${lineEvent(7)}event: eof\ndata: eof\n\n`);
@@ -188,9 +206,11 @@ describe('client tail: SSE with reconnects', function () {
     assert.equal(s.requests[1]?.headers['last-event-id'], '9');
   });
 
-  it('fails with the server\'s 404 code when there is no such stream, without reconnecting', async () => {
+  it("fails with the server's 404 code when there is no such stream, without reconnecting", async () => {
     const s = await sse((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error_msg: 'no stream or log for "web/42/test/unit"', error_code: 'LOGSVC_STREAM_NOT_FOUND' }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error_msg: 'no stream or log for "web/42/test/unit"', error_code: 'LOGSVC_STREAM_NOT_FOUND' }));
     });
     await assert.rejects(collect(client(s.url).stream(step).tail()), (err: LogServiceError) => err.code === 'LOGSVC_STREAM_NOT_FOUND' && err.status === 404);
     assert.equal(s.requests.length, 1);
@@ -199,7 +219,8 @@ describe('client tail: SSE with reconnects', function () {
   it('reconnects when the connection goes silent for longer than idleTimeoutMs', async () => {
     const s = await sse((_req, res, n) => {
       res.writeHead(200, sseHead);
-      if (n === 1) res.write(`retry: 50\n${lineEvent(0)}`); // then silence, no pings
+      if (n === 1)
+        res.write(`retry: 50\n${lineEvent(0)}`); // then silence, no pings
       else res.end(`${lineEvent(1)}event: eof\ndata: eof\n\n`);
     });
     const started = Date.now();
@@ -227,7 +248,9 @@ describe('client tail: SSE with reconnects', function () {
     const s = await sse((req, res) => {
       res.writeHead(200, sseHead);
       res.write(lineEvent(0));
-      req.socket.on('close', () => { closed = true; });
+      req.socket.on('close', () => {
+        closed = true;
+      });
     });
     for await (const e of client(s.url).stream(step).tail()) {
       assert.equal(e.type, 'line');
@@ -237,7 +260,7 @@ describe('client tail: SSE with reconnects', function () {
     assert.ok(closed, 'the server saw the connection close');
   });
 
-  it('stops with LOGSVC_ABORTED when the caller\'s signal fires', async () => {
+  it("stops with LOGSVC_ABORTED when the caller's signal fires", async () => {
     const s = await sse((_req, res) => {
       res.writeHead(200, sseHead);
       res.write(lineEvent(0));
@@ -250,7 +273,10 @@ describe('client tail: SSE with reconnects', function () {
   it('fails as fast as any call when the server was never reachable', async () => {
     const port = await freePort();
     const started = Date.now();
-    await assert.rejects(collect(client(`http://127.0.0.1:${port}`).stream(step).tail({ reconnectForMs: 60_000 })), (err: LogServiceError) => err.code === 'LOGSVC_NETWORK');
+    await assert.rejects(
+      collect(client(`http://127.0.0.1:${port}`).stream(step).tail({ reconnectForMs: 60_000 })),
+      (err: LogServiceError) => err.code === 'LOGSVC_NETWORK',
+    );
     assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
   });
 

@@ -6,13 +6,20 @@ import { LogServiceClient, LogServiceError } from '../client/index.ts';
 
 async function serve(handler: http.RequestListener): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let count = 0;
-  const server = http.createServer((req, res) => { count++; handler(req, res); });
+  const server = http.createServer((req, res) => {
+    count++;
+    handler(req, res);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     requests: () => count,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -22,9 +29,16 @@ describe('client close retried after its reply was lost', () => {
   it('counts a 404 on the retry as closed: the first attempt was applied', async () => {
     let deletes = 0;
     const server = await serve((req, res) => {
-      if (req.method !== 'DELETE') { res.writeHead(405); res.end(); return; }
+      if (req.method !== 'DELETE') {
+        res.writeHead(405);
+        res.end();
+        return;
+      }
       deletes++;
-      if (deletes === 1) { req.socket.destroy(); return; } // applied, reply lost
+      if (deletes === 1) {
+        req.socket.destroy();
+        return;
+      } // applied, reply lost
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end('{"error_msg":"no open stream","error_code":"LOGSVC_STREAM_NOT_FOUND"}');
     });
@@ -51,8 +65,14 @@ describe('client tail giving up', function () {
     try {
       const started = Date.now();
       const tail = new LogServiceClient({ server: server.url }).stream(step).tail({ reconnectForMs: 500 });
-      await assert.rejects((async () => { for await (const _ of tail) { /* nothing arrives */ } })(),
-        (err: LogServiceError) => err.code === 'LOGSVC_NETWORK' && /keeps ending/.test(err.message));
+      await assert.rejects(
+        (async () => {
+          for await (const _ of tail) {
+            /* nothing arrives */
+          }
+        })(),
+        (err: LogServiceError) => err.code === 'LOGSVC_NETWORK' && /keeps ending/.test(err.message),
+      );
       assert.ok(Date.now() - started < 10000);
       assert.ok(server.requests() >= 2, 'it did try to reconnect');
     } finally {
@@ -67,8 +87,14 @@ describe('client tail giving up', function () {
     });
     try {
       const tail = new LogServiceClient({ server: server.url }).stream(step).tail();
-      await assert.rejects((async () => { for await (const _ of tail) { /* nothing */ } })(),
-        (err: LogServiceError) => err.code === 'LOGSVC_BAD_RESPONSE' && /text\/html/.test(err.message));
+      await assert.rejects(
+        (async () => {
+          for await (const _ of tail) {
+            /* nothing */
+          }
+        })(),
+        (err: LogServiceError) => err.code === 'LOGSVC_BAD_RESPONSE' && /text\/html/.test(err.message),
+      );
       assert.equal(server.requests(), 1);
     } finally {
       await server.close();

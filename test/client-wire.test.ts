@@ -11,12 +11,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** Module specifiers of every import/export-from in `file` (static and dynamic). */
 function importsOf(file: string): string[] {
   const text = readFileSync(`${root}/${file}`, 'utf8');
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)]
-    .map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+  return [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
 }
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(`${root}/${dir}`).filter((name) => name.endsWith('.ts')).map((name) => `${dir}/${name}`);
+  return readdirSync(`${root}/${dir}`)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => `${dir}/${name}`);
 }
 
 describe('the wire contract', () => {
@@ -43,7 +46,9 @@ describe('the wire contract', () => {
 
   it('the client reads no environment variable by itself (LogServiceClient.fromEnv is the one place)', () => {
     for (const file of tsFiles('client')) {
-      const uses = readFileSync(`${root}/${file}`, 'utf8').split('\n').filter((line) => /process\.env/.test(line) && !/^\s*(\/\/|\/\*|\*)/.test(line));
+      const uses = readFileSync(`${root}/${file}`, 'utf8')
+        .split('\n')
+        .filter((line) => /process\.env/.test(line) && !/^\s*(\/\/|\/\*|\*)/.test(line));
       const allowed = file === 'client/client-env.ts' ? uses.filter((line) => !/env: ClientEnvironment = process\.env/.test(line)) : uses;
       assert.deepEqual(allowed, [], `${file} reads process.env`);
     }

@@ -19,20 +19,38 @@ describe('configuration', () => {
 
   it('accepts the seed MinIO names, livelog TLS names and the AWS region as aliases', () => {
     const c = loadConfig({
-      LOG_SERVICE_MINIO_BUCKET: 'b', LOG_SERVICE_MINIO_ENDPOINT: 'http://127.0.0.1:9000', LOG_SERVICE_MINIO_PATH_STYLE: 'true',
-      LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'ak', LOG_SERVICE_MINIO_SECRET_ACCESS_KEY: 'sk', AWS_REGION: 'eu-west-1',
+      LOG_SERVICE_MINIO_BUCKET: 'b',
+      LOG_SERVICE_MINIO_ENDPOINT: 'http://127.0.0.1:9000',
+      LOG_SERVICE_MINIO_PATH_STYLE: 'true',
+      LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'ak',
+      LOG_SERVICE_MINIO_SECRET_ACCESS_KEY: 'sk',
+      AWS_REGION: 'eu-west-1',
     });
     assert.deepEqual(c.s3, {
-      bucket: 'b', prefix: '', endpoint: 'http://127.0.0.1:9000', pathStyle: true, region: 'eu-west-1', accessKeyId: 'ak', secretAccessKey: 'sk',
+      bucket: 'b',
+      prefix: '',
+      endpoint: 'http://127.0.0.1:9000',
+      pathStyle: true,
+      region: 'eu-west-1',
+      accessKeyId: 'ak',
+      secretAccessKey: 'sk',
     });
     assert.throws(() => loadConfig({ SERVER_CRT_FILE: '/nope.crt', SERVER_KEY_FILE: '/nope.key' }), /LOG_SERVICE_TLS_CERT_FILE: no such file/);
   });
 
   it('leaves AWS_* credentials to the SDK chain, so a session token is never dropped and families never mix', () => {
-    assert.throws(() => loadConfig({
-      LOG_SERVICE_S3_BUCKET: 'b', AWS_ACCESS_KEY_ID: 'ak', AWS_SECRET_ACCESS_KEY: 'sk', AWS_SESSION_TOKEN: 'st',
-      LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'minio-key',
-    }), /LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together/, 'a MinIO key is never paired with the AWS secret');
+    assert.throws(
+      () =>
+        loadConfig({
+          LOG_SERVICE_S3_BUCKET: 'b',
+          AWS_ACCESS_KEY_ID: 'ak',
+          AWS_SECRET_ACCESS_KEY: 'sk',
+          AWS_SESSION_TOKEN: 'st',
+          LOG_SERVICE_MINIO_ACCESS_KEY_ID: 'minio-key',
+        }),
+      /LOG_SERVICE_S3_ACCESS_KEY_ID and LOG_SERVICE_S3_SECRET_ACCESS_KEY must be set together/,
+      'a MinIO key is never paired with the AWS secret',
+    );
     const sdkChain = loadConfig({ LOG_SERVICE_S3_BUCKET: 'b', AWS_ACCESS_KEY_ID: 'ak', AWS_SECRET_ACCESS_KEY: 'sk' });
     assert.equal(sdkChain.s3?.accessKeyId, undefined);
     assert.equal(sdkChain.s3?.secretAccessKey, undefined);
@@ -40,8 +58,12 @@ describe('configuration', () => {
 
   it('accepts the Harness log-service Redis names', () => {
     const c = loadConfig({
-      LOG_SERVICE_REDIS_ENDPOINT: '10.0.0.9:6379', LOG_SERVICE_REDIS_SSL_ENABLED: 'true', LOG_SERVICE_REDIS_SSL_CA_CERT_PATH: '/etc/hostname',
-      LOG_SERVICE_REDIS_USE_SENTINEL: 'true', LOG_SERVICE_REDIS_MASTER_NAME: 'logs', LOG_SERVICE_REDIS_SENTINEL_ADDRS: '10.0.0.1:26379,10.0.0.2:26379',
+      LOG_SERVICE_REDIS_ENDPOINT: '10.0.0.9:6379',
+      LOG_SERVICE_REDIS_SSL_ENABLED: 'true',
+      LOG_SERVICE_REDIS_SSL_CA_CERT_PATH: '/etc/hostname',
+      LOG_SERVICE_REDIS_USE_SENTINEL: 'true',
+      LOG_SERVICE_REDIS_MASTER_NAME: 'logs',
+      LOG_SERVICE_REDIS_SENTINEL_ADDRS: '10.0.0.1:26379,10.0.0.2:26379',
     });
     assert.equal(c.redis?.tls, true);
     assert.equal(c.redis?.caFile, '/etc/hostname');
@@ -65,20 +87,36 @@ describe('configuration', () => {
     let error: ConfigError | undefined;
     try {
       loadConfig({
-        LOG_SERVICE_HTTP_BIND: 'localhost', LOG_SERVICE_STREAM_MAX_LINES: '0', LOG_SERVICE_DISABLE_AUTH: 'maybe',
-        LOG_SERVICE_REDIS_URL: 'http://x', LOG_SERVICE_LINK_EXPIRY_SECONDS: '-5',
+        LOG_SERVICE_HTTP_BIND: 'localhost',
+        LOG_SERVICE_STREAM_MAX_LINES: '0',
+        LOG_SERVICE_DISABLE_AUTH: 'maybe',
+        LOG_SERVICE_REDIS_URL: 'http://x',
+        LOG_SERVICE_LINK_EXPIRY_SECONDS: '-5',
       });
     } catch (err) {
       error = err as ConfigError;
     }
     assert.ok(error instanceof ConfigError);
     const text = error.message;
-    for (const name of ['LOG_SERVICE_HTTP_BIND', 'LOG_SERVICE_STREAM_MAX_LINES', 'LOG_SERVICE_DISABLE_AUTH', 'LOG_SERVICE_REDIS_URL', 'LOG_SERVICE_LINK_EXPIRY_SECONDS']) {
+    for (const name of [
+      'LOG_SERVICE_HTTP_BIND',
+      'LOG_SERVICE_STREAM_MAX_LINES',
+      'LOG_SERVICE_DISABLE_AUTH',
+      'LOG_SERVICE_REDIS_URL',
+      'LOG_SERVICE_LINK_EXPIRY_SECONDS',
+    ]) {
       assert.match(text, new RegExp(`${name}: .+`), name);
     }
     assert.match(text, /got "localhost"/);
     assert.doesNotMatch(text, /got "[^"]*"\)? \(got /, 'each value is quoted once');
-    const both = (() => { try { loadConfig({ LOG_SERVICE_HTTP_BIND: '127.0.0.1:99999', LOG_SERVICE_MAX_LINE_BYTES: '10' }); } catch (err) { return (err as Error).message; } return ''; })();
+    const both = (() => {
+      try {
+        loadConfig({ LOG_SERVICE_HTTP_BIND: '127.0.0.1:99999', LOG_SERVICE_MAX_LINE_BYTES: '10' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
     assert.match(both, /LOG_SERVICE_HTTP_BIND: the port must be 0-65535/);
     assert.match(both, /LOG_SERVICE_MAX_LINE_BYTES: expected a size .* \(got "10"\)/, 'a bad port and a bad size are reported together');
   });

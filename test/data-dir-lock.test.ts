@@ -19,7 +19,9 @@ const MiB = 1024 * 1024;
 function heldBody(size: number, seed: number, holdAt: number): { body: Readable; sent: () => number; release: () => void } {
   let sent = 0;
   let release = () => {};
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   async function* pieces() {
     for await (const piece of patternStream(size, seed)) {
       if (sent >= holdAt) await gate;
@@ -36,10 +38,20 @@ function runServer(env: Record<string, string>, cwd: string): Promise<{ code: nu
     const child = spawn(process.execPath, [BIN, 'server'], { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the second server did not exit within 20 s:\n${stdout}${stderr}`)); }, 20000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the second server did not exit within 20 s:\n${stdout}${stderr}`));
+    }, 20000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -53,7 +65,9 @@ describe('one server process per LMDB file', function () {
       const size = 20 * MiB;
       const upload = heldBody(size, 21, 10 * MiB);
       const answer = fetch(`${first.url}/ci/p/1/s/t/blob`, {
-        method: 'PUT', body: Readable.toWeb(upload.body) as ReadableStream, duplex: 'half',
+        method: 'PUT',
+        body: Readable.toWeb(upload.body) as ReadableStream,
+        duplex: 'half',
       } as RequestInit);
       // Half of the body is in; its chunks are in the file, listed as a pending upload.
       while (upload.sent() < 10 * MiB) await new Promise((r) => setTimeout(r, 20));
@@ -100,7 +114,16 @@ describe('one server process per LMDB file', function () {
   it('answers 500 JSON (and logs it) for a blob whose chunks are missing', async () => {
     const server = await startServer({ LOG_SERVICE_LOG_LEVEL: 'info' });
     try {
-      assert.equal((await fetch(`${server.url}/ci/p/1/s/t/blob`, { method: 'PUT', body: Readable.toWeb(patternStream(MiB, 5)) as ReadableStream, duplex: 'half' } as RequestInit)).status, 204);
+      assert.equal(
+        (
+          await fetch(`${server.url}/ci/p/1/s/t/blob`, {
+            method: 'PUT',
+            body: Readable.toWeb(patternStream(MiB, 5)) as ReadableStream,
+            duplex: 'half',
+          } as RequestInit)
+        ).status,
+        204,
+      );
       server.kill('SIGTERM');
       await server.exited();
       // Damage it while no server runs: drop its second chunk.
@@ -114,7 +137,7 @@ describe('one server process per LMDB file', function () {
 
       const res = await fetch(`${server.url}/ci/p/1/s/t/blob`);
       assert.equal(res.status, 500);
-      const body = await res.json() as { error_code?: string; code?: string };
+      const body = (await res.json()) as { error_code?: string; code?: string };
       assert.equal(body.error_code ?? body.code, 'LOGSVC_INTERNAL');
       // The log line travels through the child's stdout pipe: give it a moment.
       for (let i = 0; i < 50 && !/damaged: 1 of chunks 0-3/.test(server.output()); i++) await new Promise((r) => setTimeout(r, 50));
@@ -127,7 +150,9 @@ describe('one server process per LMDB file', function () {
 
 describe('the LMDB data lock, in one process', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'logsvc-lock-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'logsvc-lock-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a second store on the same file in the same process, and allows it after close', async () => {
@@ -144,10 +169,18 @@ describe('the LMDB data lock, in one process', () => {
       await new Promise((r) => other.once('spawn', r));
       const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
       const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-      const lock = (ticks: string) => writeFileSync(join(dir, 'db.owner.lock'), JSON.stringify({
-        pid: other.pid, host: hostname(), bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
-        pidNs: readlinkSync('/proc/self/ns/pid'), startTicks: ticks, since: new Date().toISOString(),
-      }));
+      const lock = (ticks: string) =>
+        writeFileSync(
+          join(dir, 'db.owner.lock'),
+          JSON.stringify({
+            pid: other.pid,
+            host: hostname(),
+            bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+            pidNs: readlinkSync('/proc/self/ns/pid'),
+            startTicks: ticks,
+            since: new Date().toISOString(),
+          }),
+        );
       lock(startTicks!);
       assert.throws(() => new LmdbBlobStore(join(dir, 'db')), new RegExp(`in use by process ${other.pid} `));
       lock('1'); // the same pid, started at another time: its owner is gone

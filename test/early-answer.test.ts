@@ -26,7 +26,8 @@ function rawPut(port: number, path: string, headers: Record<string, string>): Pr
     socket.on('close', () => resolve(Buffer.concat(received).toString('latin1')));
     socket.on('connect', async () => {
       const head = Object.entries({ Host: `127.0.0.1:${port}`, 'Content-Length': String(NINE_MIB.length), Connection: 'close', ...headers })
-        .map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       socket.write(`PUT ${path} HTTP/1.1\r\n${head}\r\n`);
       for (let at = 0; at < NINE_MIB.length; at += 65536) {
         if (socket.destroyed) return;
@@ -59,7 +60,11 @@ describe('answers given before the body has arrived', function () {
 
   it('shows 413 and its JSON body to fetch, every time (20 pushes of 9 MiB)', async () => {
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${server.url}${push('fetch')}`, { method: 'PUT', headers: { 'X-Harness-Token': GLOBAL, 'Content-Type': 'text/plain' }, body: NINE_MIB });
+      const res = await fetch(`${server.url}${push('fetch')}`, {
+        method: 'PUT',
+        headers: { 'X-Harness-Token': GLOBAL, 'Content-Type': 'text/plain' },
+        body: NINE_MIB,
+      });
       assert.equal(res.status, 413, `push ${i}`);
       assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');
     }
@@ -67,8 +72,24 @@ describe('answers given before the body has arrived', function () {
 
   it('shows 413 and its JSON body to curl, every time (15 pushes of 9 MiB)', async () => {
     for (let i = 0; i < 15; i++) {
-      const { stdout } = await run('curl', ['-sS', '-X', 'PUT', '-H', `X-Harness-Token: ${GLOBAL}`, '-H', 'Content-Type: text/plain',
-        '--data-binary', `@${file}`, '-w', '\n%{http_code}', `${server.url}${push('curl')}`], { maxBuffer: 1 << 20 });
+      const { stdout } = await run(
+        'curl',
+        [
+          '-sS',
+          '-X',
+          'PUT',
+          '-H',
+          `X-Harness-Token: ${GLOBAL}`,
+          '-H',
+          'Content-Type: text/plain',
+          '--data-binary',
+          `@${file}`,
+          '-w',
+          '\n%{http_code}',
+          `${server.url}${push('curl')}`,
+        ],
+        { maxBuffer: 1 << 20 },
+      );
       const [body, status] = stdout.split('\n');
       assert.equal(status, '413', `push ${i}: ${stdout}`);
       assert.equal((JSON.parse(body!) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');

@@ -28,7 +28,7 @@ describe('error catalogue', () => {
   it('documents the error body the service renders: error_msg and error_code, no `code` field (docs/PROTOCOL.md §9.1)', () => {
     const section = /### 9\.1 The error body\n([\s\S]*?)\n### /.exec(protocol)?.[1] ?? '';
     const example = /```json\n(.*)\n```/.exec(section)?.[1];
-    assert.ok(example !== undefined, "docs/PROTOCOL.md §9.1 has no JSON example");
+    assert.ok(example !== undefined, 'docs/PROTOCOL.md §9.1 has no JSON example');
     const documented = JSON.parse(example) as Record<string, unknown>;
     const rendered = errorBody('LOGSVC_STREAM_NOT_FOUND', String(documented.error_msg));
     assert.deepEqual(documented, rendered, 'the example in §9.1 is what handler/error-response.ts sends');

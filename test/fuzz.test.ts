@@ -49,7 +49,12 @@ function send(port: number, r: FuzzRequest): Promise<FuzzResponse> {
       }
       const parts: Buffer[] = [];
       let size = 0;
-      res.on('data', (c: Buffer) => { if (size < 65536) { parts.push(c); size += c.length; } });
+      res.on('data', (c: Buffer) => {
+        if (size < 65536) {
+          parts.push(c);
+          size += c.length;
+        }
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: type, body: Buffer.concat(parts).toString('utf8') }));
       res.on('error', reject);
     });
@@ -72,24 +77,53 @@ const queryValue = fc.oneof(
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
   fc.string({ unit: 'grapheme', maxLength: 15 }).map(encodeURIComponent),
 );
-const queryString = fc.dictionary(
-  fc.constantFrom('accountID', 'key', 'from', 'tail', 'snapshot', 'prefix', 'keyList', 'token', 'ttl', 'access', 'timeout_seconds', 'method',
-    'expires', 'sig', 'offset'),
-  queryValue, { maxKeys: 6 },
-).map((q) => Object.entries(q).map(([k, v]) => `${k}=${v}`).join('&'));
+const queryString = fc
+  .dictionary(
+    fc.constantFrom(
+      'accountID',
+      'key',
+      'from',
+      'tail',
+      'snapshot',
+      'prefix',
+      'keyList',
+      'token',
+      'ttl',
+      'access',
+      'timeout_seconds',
+      'method',
+      'expires',
+      'sig',
+      'offset',
+    ),
+    queryValue,
+    { maxKeys: 6 },
+  )
+  .map((q) =>
+    Object.entries(q)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&'),
+  );
 
 // Queries and paths that name real accounts and keys, so valid credentials reach the handlers.
-const plausibleQuery = fc.record({
-  accountID: fc.constantFrom('acct', 'other', 'default', 'acct/x'),
-  key: fc.constantFrom('p/b/s/t', 'p/b', 'p/b/', 'p/bb/s/t', 'q/1', 'p/b/s/t/', '../p'),
-  prefix: fc.constantFrom('p/b', 'p/b/', 'p/', 'p', '~zip/', ''),
-  keyList: fc.constantFrom('p/b/s/t', 'p/b/s/t,q/1', 'p/b/s/t,,x', ''),
-  offset: fc.oneof(fc.integer({ min: -200, max: 200 }).map(String), fc.constantFrom('', 'x', '1e3')),
-  extra: queryString,
-}, { requiredKeys: ['accountID', 'extra'] }).map(({ extra, ...q }) => {
-  const own = Object.entries(q).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-  return extra === '' ? own : `${own}&${extra}`;
-});
+const plausibleQuery = fc
+  .record(
+    {
+      accountID: fc.constantFrom('acct', 'other', 'default', 'acct/x'),
+      key: fc.constantFrom('p/b/s/t', 'p/b', 'p/b/', 'p/bb/s/t', 'q/1', 'p/b/s/t/', '../p'),
+      prefix: fc.constantFrom('p/b', 'p/b/', 'p/', 'p', '~zip/', ''),
+      keyList: fc.constantFrom('p/b/s/t', 'p/b/s/t,q/1', 'p/b/s/t,,x', ''),
+      offset: fc.oneof(fc.integer({ min: -200, max: 200 }).map(String), fc.constantFrom('', 'x', '1e3')),
+      extra: queryString,
+    },
+    { requiredKeys: ['accountID', 'extra'] },
+  )
+  .map(({ extra, ...q }) => {
+    const own = Object.entries(q)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join('&');
+    return extra === '' ? own : `${own}&${extra}`;
+  });
 const plausibleId = fc.constantFrom('p', 'b', 's', 't', 'build-1', 'bb');
 
 // Credentials, so that signature checking and the routes behind it are exercised.
@@ -100,7 +134,10 @@ function accountToken(accountID: string, expiresAt: number, extra = '', secret =
   exp.writeUInt32BE(expiresAt >>> 0);
   const msg = Buffer.concat([exp, Buffer.from(accountID), Buffer.from(extra, 'latin1')]);
   const inner = createHmac('sha256', secret).update(msg).digest();
-  return Buffer.concat([msg, createHmac('sha256', inner).update(msg).digest()]).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  return Buffer.concat([msg, createHmac('sha256', inner).update(msg).digest()])
+    .toString('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_');
 }
 const scopePrefix = fc.oneof(fc.constantFrom('', 'p', 'p/b', 'p/b/', 'p/bb', '../x', '/', 'a//b'), fc.string({ maxLength: 20 }));
 const oddAccount = fc.oneof(
@@ -124,50 +161,86 @@ const credentials = fc.oneof(
 
 /** An independent signer for links to this service (store/signed-links.ts). */
 function linkSig(method: string, accountID: string, key: string, expires: number): string {
-  return createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`)).update(`${method}\n${accountID}\n${key}\n${expires}`).digest('base64url');
+  return createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`))
+    .update(`${method}\n${accountID}\n${key}\n${expires}`)
+    .digest('base64url');
 }
-const linkQuery = fc.record({
-  method: fc.oneof(fc.constantFrom('GET', 'PUT', 'ZIP', 'get', 'POST', ''), fc.string({ maxLength: 5 })),
-  accountID: fc.oneof(fc.constantFrom('acct', 'other', '', 'a/b', 'acct/x'), fc.string({ maxLength: 12 })),
-  key: fc.oneof(fc.constantFrom('p/b/s/t', 'p/b/', 'p/b', 'p/', '../x', '/abs', 'a//b', '', 'p/b/s/t/', '~zip/x'), fc.string({ maxLength: 20 })),
-  expires: fc.oneof(
-    fc.integer({ min: -3600, max: 3600 }).map((d) => String(nowSeconds() + d)),
-    fc.constantFrom('', 'abc', '1e3', '-1', '0x10', '99999999999999999999', ' 5'),
-  ),
-  signed: fc.boolean(),
-  sig: fc.oneof(fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url')), fc.string({ maxLength: 50 })),
-}).map(({ method, accountID, key, expires, signed, sig }) => {
-  const q = new URLSearchParams({ method, accountID, key, expires, sig: signed ? linkSig(method, accountID, key, Number(expires)) : sig });
-  return q.toString();
-});
+const linkQuery = fc
+  .record({
+    method: fc.oneof(fc.constantFrom('GET', 'PUT', 'ZIP', 'get', 'POST', ''), fc.string({ maxLength: 5 })),
+    accountID: fc.oneof(fc.constantFrom('acct', 'other', '', 'a/b', 'acct/x'), fc.string({ maxLength: 12 })),
+    key: fc.oneof(fc.constantFrom('p/b/s/t', 'p/b/', 'p/b', 'p/', '../x', '/abs', 'a//b', '', 'p/b/s/t/', '~zip/x'), fc.string({ maxLength: 20 })),
+    expires: fc.oneof(
+      fc.integer({ min: -3600, max: 3600 }).map((d) => String(nowSeconds() + d)),
+      fc.constantFrom('', 'abc', '1e3', '-1', '0x10', '99999999999999999999', ' 5'),
+    ),
+    signed: fc.boolean(),
+    sig: fc.oneof(
+      fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url')),
+      fc.string({ maxLength: 50 }),
+    ),
+  })
+  .map(({ method, accountID, key, expires, signed, sig }) => {
+    const q = new URLSearchParams({ method, accountID, key, expires, sig: signed ? linkSig(method, accountID, key, Number(expires)) : sig });
+    return q.toString();
+  });
 // Every declared route (handler/routes.ts), its parameters filled in, and near misses.
-const DECLARED_PATHS = [...new Set(DECLARED.map((r) => r.path.replace(/:[a-z]+/g, (p) => (p === ':project' ? 'p' : p === ':build' ? 'b' : p === ':stage' ? 's' : 't'))))];
-const CI_SUFFIXES = [...new Set(DECLARED.filter((r) => r.path.startsWith('/ci/:project/:build/:stage/:step/')).map((r) => r.path.split('/').slice(6).join('/')))];
+const DECLARED_PATHS = [
+  ...new Set(DECLARED.map((r) => r.path.replace(/:[a-z]+/g, (p) => (p === ':project' ? 'p' : p === ':build' ? 'b' : p === ':stage' ? 's' : 't')))),
+];
+const CI_SUFFIXES = [
+  ...new Set(DECLARED.filter((r) => r.path.startsWith('/ci/:project/:build/:stage/:step/')).map((r) => r.path.split('/').slice(6).join('/'))),
+];
 const path = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...DECLARED_PATHS,
-    '/', '/ci', '/ci/', '//stream', '/stream/', '/%', '/blob%00', '/links/', '/ci/p/b/s/t/raw/', '/metrics/') },
-  fc.tuple(id, id, id, id, fc.constantFrom(...CI_SUFFIXES, 'other'))
-    .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`),
-  { weight: 2, arbitrary: fc.tuple(plausibleId, plausibleId, plausibleId, plausibleId, fc.constantFrom(...CI_SUFFIXES))
-    .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(...DECLARED_PATHS, '/', '/ci', '/ci/', '//stream', '/stream/', '/%', '/blob%00', '/links/', '/ci/p/b/s/t/raw/', '/metrics/'),
+  },
+  fc.tuple(id, id, id, id, fc.constantFrom(...CI_SUFFIXES, 'other')).map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`),
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(plausibleId, plausibleId, plausibleId, plausibleId, fc.constantFrom(...CI_SUFFIXES))
+      .map(([a, b, c, d, e]) => `/ci/${a}/${b}/${c}/${d}/${e}`),
+  },
   fc.tuple(fc.oneof(id, plausibleId), fc.oneof(id, plausibleId)).map(([a, b]) => `/ci/${a}/${b}/logs.zip`),
   fc.array(id, { maxLength: 8 }).map((segments) => `/${segments.join('/')}`),
 );
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 });
-const headers = fc.record({
-  'X-Harness-Token': printable,
-  Range: fc.oneof(fc.constantFrom('bytes=0-10', 'bytes=-5', 'bytes=5-', 'bytes=10-1', 'bytes=-0', 'bytes=0-1,3-4', 'bytes=999999999-', 'bytes=abc'), printable),
-  'Last-Event-ID': fc.oneof(fc.constantFrom('0', '-1', '5', '99999999999999999', 'x'), printable),
-  'Content-Type': fc.constantFrom('application/json', 'application/x-ndjson', 'text/plain', 'application/octet-stream', 'text/xml', 'multipart/form-data', ''),
-  'If-None-Match': printable,
-}, { requiredKeys: [] });
-const line = fc.record({
-  out: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
-  level: fc.oneof(fc.constant('info'), fc.string({ maxLength: 40 }), fc.integer()),
-  pos: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string({ maxLength: 3 })),
-  time: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 10 })),
-  args: fc.oneof(fc.object({ maxDepth: 2 }), fc.array(fc.nat(), { maxLength: 3 })),
-}, { requiredKeys: [] });
+const headers = fc.record(
+  {
+    'X-Harness-Token': printable,
+    Range: fc.oneof(
+      fc.constantFrom('bytes=0-10', 'bytes=-5', 'bytes=5-', 'bytes=10-1', 'bytes=-0', 'bytes=0-1,3-4', 'bytes=999999999-', 'bytes=abc'),
+      printable,
+    ),
+    'Last-Event-ID': fc.oneof(fc.constantFrom('0', '-1', '5', '99999999999999999', 'x'), printable),
+    'Content-Type': fc.constantFrom(
+      'application/json',
+      'application/x-ndjson',
+      'text/plain',
+      'application/octet-stream',
+      'text/xml',
+      'multipart/form-data',
+      '',
+    ),
+    'If-None-Match': printable,
+  },
+  { requiredKeys: [] },
+);
+const line = fc.record(
+  {
+    out: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+    level: fc.oneof(fc.constant('info'), fc.string({ maxLength: 40 }), fc.integer()),
+    pos: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string({ maxLength: 3 })),
+    time: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string({ maxLength: 10 }),
+    ),
+    args: fc.oneof(fc.object({ maxDepth: 2 }), fc.array(fc.nat(), { maxLength: 3 })),
+  },
+  { requiredKeys: [] },
+);
 const body = fc.oneof(
   fc.constant(undefined),
   fc.array(line, { maxLength: 20 }).map((lines) => Buffer.from(JSON.stringify(lines))),
@@ -176,28 +249,28 @@ const body = fc.oneof(
   fc.uint8Array({ maxLength: 4096 }).map((b) => Buffer.from(b)),
   fc.string({ maxLength: 2000 }).map((s) => Buffer.from(s)),
 );
-const request = fc.record({
-  method: fc.oneof(
-    { weight: 4, arbitrary: fc.constant('GET') }, { weight: 3, arbitrary: fc.constantFrom('POST', 'PUT') },
-    { weight: 2, arbitrary: fc.constantFrom('DELETE', 'HEAD') }, { weight: 1, arbitrary: fc.constantFrom('PATCH', 'OPTIONS') },
-  ),
-  path: fc.oneof(
-    { weight: 4, arbitrary: path },
-    { weight: 1, arbitrary: fc.constantFrom('/links/blob', '/links/zip', '/links/blob/', '/links/other') },
-  ),
-  query: fc.oneof({ weight: 2, arbitrary: queryString }, { weight: 3, arbitrary: plausibleQuery }, { weight: 1, arbitrary: linkQuery }),
-  credentials,
-  headers,
-  body,
-}).map(({ method, path: p, query, credentials: c, headers: h, body: b }): FuzzRequest => {
-  const hs: Record<string, string> = { ...h };
-  let q = query;
-  if (c.where === 'x-harness-token') hs['X-Harness-Token'] = c.token;
-  else if (c.where === 'bearer') hs.Authorization = `Bearer ${c.token}`;
-  else if (c.where === 'query') q = q === '' ? `token=${encodeURIComponent(c.token)}` : `${q}&token=${encodeURIComponent(c.token)}`;
-  return { method, path: q === '' ? p : `${p}?${q}`, headers: hs, body: method === 'GET' || method === 'HEAD' ? undefined : b };
-});
-
+const request = fc
+  .record({
+    method: fc.oneof(
+      { weight: 4, arbitrary: fc.constant('GET') },
+      { weight: 3, arbitrary: fc.constantFrom('POST', 'PUT') },
+      { weight: 2, arbitrary: fc.constantFrom('DELETE', 'HEAD') },
+      { weight: 1, arbitrary: fc.constantFrom('PATCH', 'OPTIONS') },
+    ),
+    path: fc.oneof({ weight: 4, arbitrary: path }, { weight: 1, arbitrary: fc.constantFrom('/links/blob', '/links/zip', '/links/blob/', '/links/other') }),
+    query: fc.oneof({ weight: 2, arbitrary: queryString }, { weight: 3, arbitrary: plausibleQuery }, { weight: 1, arbitrary: linkQuery }),
+    credentials,
+    headers,
+    body,
+  })
+  .map(({ method, path: p, query, credentials: c, headers: h, body: b }): FuzzRequest => {
+    const hs: Record<string, string> = { ...h };
+    let q = query;
+    if (c.where === 'x-harness-token') hs['X-Harness-Token'] = c.token;
+    else if (c.where === 'bearer') hs.Authorization = `Bearer ${c.token}`;
+    else if (c.where === 'query') q = q === '' ? `token=${encodeURIComponent(c.token)}` : `${q}&token=${encodeURIComponent(c.token)}`;
+    return { method, path: q === '' ? p : `${p}?${q}`, headers: hs, body: method === 'GET' || method === 'HEAD' ? undefined : b };
+  });
 
 describe('fuzzing every route with malformed requests', function () {
   this.timeout(240000);
@@ -206,13 +279,20 @@ describe('fuzzing every route with malformed requests', function () {
     // A short tail lifetime bounds a raw tail of an empty open stream, which sends
     // no headers until it has a byte or its lifetime ends (see security-limits).
     server = await startServer({
-      LOG_SERVICE_GLOBAL_TOKEN: TOKEN, LOG_SERVICE_SECRET: SECRET, LOG_SERVICE_PING_INTERVAL_SECONDS: '1', LOG_SERVICE_TAIL_MAX_SECONDS: '2',
+      LOG_SERVICE_GLOBAL_TOKEN: TOKEN,
+      LOG_SERVICE_SECRET: SECRET,
+      LOG_SERVICE_PING_INTERVAL_SECONDS: '1',
+      LOG_SERVICE_TAIL_MAX_SECONDS: '2',
     });
     // Something to find: open streams with a line, and blobs, at keys the generators produce, in the accounts the tokens open.
     const auth = { 'X-Harness-Token': TOKEN };
     for (const account of ['acct', 'default']) {
       await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'POST', headers: auth });
-      await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, { method: 'PUT', body: 'a line\n', headers: { ...auth, 'Content-Type': 'text/plain' } });
+      await fetch(`${server.url}/stream?accountID=${account}&key=p/b/s/t`, {
+        method: 'PUT',
+        body: 'a line\n',
+        headers: { ...auth, 'Content-Type': 'text/plain' },
+      });
       await fetch(`${server.url}/blob?accountID=${account}&key=p/b/s/t`, { method: 'PUT', body: 'x'.repeat(100), headers: auth });
     }
   });
@@ -230,7 +310,7 @@ describe('fuzzing every route with malformed requests', function () {
       fc.asyncProperty(request, async (r) => {
         const res = await send(server.port, r);
         count++;
-        const outcome = res.status < 400 ? `${Math.floor(res.status / 100)}xx` : /"error_code":"(LOGSVC_[A-Z_]+)"/.exec(res.body)?.[1] ?? String(res.status);
+        const outcome = res.status < 400 ? `${Math.floor(res.status / 100)}xx` : (/"error_code":"(LOGSVC_[A-Z_]+)"/.exec(res.body)?.[1] ?? String(res.status));
         seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
         if (process.env.FUZZ_TRACE) process.stderr.write(`  → ${outcome}\n`);
         assert.ok(res.status < 500, `${r.method} ${r.path} → ${res.status} ${res.body}`);

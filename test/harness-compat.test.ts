@@ -49,7 +49,10 @@ describe('Harness clients, unmodified', function () {
       const raw = await fetch(`${server.url}/stream/raw?accountID=acct&key=q/raw&X-Harness-Token=${encodeURIComponent(accountToken)}`);
       assert.equal(raw.status, 200);
       await raw.body?.cancel();
-      const push = await fetch(`${server.url}/stream?accountID=acct&key=q/raw&X-Harness-Token=${encodeURIComponent(accountToken)}`, { method: 'PUT', body: '[]' });
+      const push = await fetch(`${server.url}/stream?accountID=acct&key=q/raw&X-Harness-Token=${encodeURIComponent(accountToken)}`, {
+        method: 'PUT',
+        body: '[]',
+      });
       assert.equal(push.status, 401);
       assert.equal(((await push.json()) as { error_code: string }).error_code, 'LOGSVC_UNAUTHORIZED');
     });

@@ -17,7 +17,9 @@ async function put(k: string, body: string | Buffer, type = 'text/plain') {
 
 describe('blobs over HTTP (LMDB)', function () {
   this.timeout(120000);
-  before(async () => { server = await startTestServer(); });
+  before(async () => {
+    server = await startTestServer();
+  });
   after(async () => server.destroy());
 
   it('uploads with PUT or POST (204) and downloads with Content-Length, Content-Type and ETag', async () => {
@@ -40,7 +42,9 @@ describe('blobs over HTTP (LMDB)', function () {
     const size = 128 * 1024 * 1024;
     const expected = await sha256Of(patternStream(size, 11));
     const up = await fetch(blobUrl(k), {
-      method: 'PUT', body: Readable.toWeb(patternStream(size, 11)) as ReadableStream, duplex: 'half',
+      method: 'PUT',
+      body: Readable.toWeb(patternStream(size, 11)) as ReadableStream,
+      duplex: 'half',
       headers: { 'Content-Type': 'application/octet-stream' },
     } as RequestInit);
     assert.equal(up.status, 204);
@@ -127,7 +131,12 @@ describe('blobs over HTTP (LMDB)', function () {
       await new Promise<void>((resolve) => {
         const socket = net.connect(server.port, '127.0.0.1', () => {
           socket.write(`PUT /blob?accountID=acct&key=${encodeURIComponent(k)} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n`);
-          socket.write(Buffer.alloc(3_000_000, 1), () => setTimeout(() => { socket.destroy(); resolve(); }, 100));
+          socket.write(Buffer.alloc(3_000_000, 1), () =>
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 100),
+          );
         });
         socket.on('error', () => {});
       });
@@ -187,7 +196,13 @@ describe('blobs over HTTP (LMDB)', function () {
     await first.stop();
     const restarted = await startTestServer({}, dir);
     // after() stops the restarted server, then removes the directory (the first server's destroy).
-    server = { ...restarted, destroy: async () => { await restarted.stop(); await first.destroy(); } };
+    server = {
+      ...restarted,
+      destroy: async () => {
+        await restarted.stop();
+        await first.destroy();
+      },
+    };
     assert.equal(await (await fetch(blobUrl(k))).text(), 'durable\n');
   });
 });
@@ -217,7 +232,9 @@ describe('signed blob links (LMDB)', function () {
   this.timeout(30000);
   let secured: TestServer;
   const token = 'global-test-token';
-  before(async () => { secured = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: token, LOG_SERVICE_LINK_EXPIRY_SECONDS: '2' }); });
+  before(async () => {
+    secured = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: token, LOG_SERVICE_LINK_EXPIRY_SECONDS: '2' });
+  });
   after(async () => secured.destroy());
   const auth = { 'X-Harness-Token': token };
 

@@ -33,14 +33,16 @@ function rawExchange(port: number, request: string): Promise<string> {
   return new Promise((resolve) => {
     let data = '';
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    socket.on('data', (c: Buffer) => { data += c.toString(); });
+    socket.on('data', (c: Buffer) => {
+      data += c.toString();
+    });
     socket.on('close', () => resolve(data));
     socket.on('error', () => resolve(data));
     setTimeout(() => socket.destroy(), 5000).unref();
   });
 }
 
-describe('the error body on every route, as Harness\'s Go client decodes it', function () {
+describe("the error body on every route, as Harness's Go client decodes it", function () {
   this.timeout(60_000);
   let server: TestServer;
   let api: Api;
@@ -57,7 +59,8 @@ describe('the error body on every route, as Harness\'s Go client decodes it', fu
     });
     api = {
       url: server.url,
-      admin: (path, init = {}) => fetch(`${server.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'X-Harness-Token': GLOBAL } }),
+      admin: (path, init = {}) =>
+        fetch(`${server.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'X-Harness-Token': GLOBAL } }),
     };
     const mint = async (query: string) => {
       const res = await api.admin(`/token?${query}`);
@@ -108,7 +111,13 @@ describe('the error body on every route, as Harness\'s Go client decodes it', fu
       } else if (!route.info) {
         // Harness routes name the account: another account's token is refused. CI routes take the
         // account from the token, so a token of the right account scoped elsewhere is what is refused.
-        await expectError({ how: route.ci ? 'a token scoped elsewhere' : 'another account\'s token', route, path: route.path, token: route.ci ? tokens.elsewhere : tokens.otherAccount, status: 403 });
+        await expectError({
+          how: route.ci ? 'a token scoped elsewhere' : "another account's token",
+          route,
+          path: route.path,
+          token: route.ci ? tokens.elsewhere : tokens.otherAccount,
+          status: 403,
+        });
       }
       const bad = badKeyPath(route);
       if (bad !== undefined) await expectError({ how: 'a bad key, id or account', route, path: bad, token: GLOBAL, status: 400 });
@@ -161,7 +170,8 @@ describe('the error body on every route, as Harness\'s Go client decodes it', fu
       const path = route.access === 'link' ? await route.mintLink!(api) : route.path;
       const headers = push ? { 'Content-Type': 'text/plain' } : undefined;
       await expectError({ how: `a body of ${big.length} bytes`, route, path, token: GLOBAL, body: big, headers, status: 413 });
-      if (push) await expectError({ how: 'Content-Type image/png', route, path, token: GLOBAL, body: 'x', headers: { 'Content-Type': 'image/png' }, status: 415 });
+      if (push)
+        await expectError({ how: 'Content-Type image/png', route, path, token: GLOBAL, body: 'x', headers: { 'Content-Type': 'image/png' }, status: 415 });
     }
     for (const route of ROUTES.filter((r) => r.id.endsWith('download-range'))) {
       await route.prepare!(api, route.ci ? 'default' : 'acct');
@@ -244,7 +254,7 @@ describe('the error body on every route, as Harness\'s Go client decodes it', fu
 });
 
 describe('the Go decode the error-body check stands for', () => {
-  it('fails on a string code, as Harness\'s client did on the old body, and reads the new one', () => {
+  it("fails on a string code, as Harness's client did on the old body, and reads the new one", () => {
     assert.equal(goDecodeError('{"error_msg":"no","code":"LOGSVC_FORBIDDEN"}').ok, false);
     assert.equal(goDecodeError('{"error_msg":"no","Code":"LOGSVC_FORBIDDEN"}').ok, false, 'encoding/json matches keys without regard to case');
     assert.deepEqual(goDecodeError('{"error_msg":"no","error_code":"LOGSVC_FORBIDDEN"}'), { ok: true, code: 0, message: 'no' });

@@ -6,7 +6,9 @@ import { openRaw } from './support/raw-reader.ts';
 describe('raw log text by byte offset', function () {
   this.timeout(20000);
   let server: TestServer;
-  before(async () => { server = await startTestServer({ LOG_SERVICE_STREAM_MAX_LINES: '5', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' }); });
+  before(async () => {
+    server = await startTestServer({ LOG_SERVICE_STREAM_MAX_LINES: '5', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' });
+  });
   after(async () => server.destroy());
   const ci = (id: string, path: string) => `${server.url}/ci/p/${id}/s/t/${path}`;
   const push = (id: string, text: string) => fetch(ci(id, 'stream'), { method: 'PUT', body: text, headers: { 'Content-Type': 'text/plain' } });

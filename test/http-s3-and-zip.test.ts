@@ -8,21 +8,32 @@ import { unzip } from './support/unzip.ts';
 
 function s3Env(s3: S3rverHandle): Record<string, string> {
   return {
-    LOG_SERVICE_S3_BUCKET: s3.bucket, LOG_SERVICE_S3_ENDPOINT: s3.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
-    LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
+    LOG_SERVICE_S3_BUCKET: s3.bucket,
+    LOG_SERVICE_S3_ENDPOINT: s3.endpoint,
+    LOG_SERVICE_S3_PATH_STYLE: 'true',
+    LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!,
+    LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
     LOG_SERVICE_S3_PREFIX: 'svc/',
   };
 }
 
 async function uploadBuild(url: string, build: string): Promise<void> {
-  for (const [step, text] of [['compile/make', 'make all\n'], ['compile/lint', 'lint ok\n'], ['test/unit', 'ok 1\nok 2\n']] as const) {
+  for (const [step, text] of [
+    ['compile/make', 'make all\n'],
+    ['compile/lint', 'lint ok\n'],
+    ['test/unit', 'ok 1\nok 2\n'],
+  ] as const) {
     const res = await fetch(`${url}/ci/proj/${build}/${step}/blob`, { method: 'PUT', body: text });
     assert.equal(res.status, 204);
   }
   await fetch(`${url}/ci/proj/${build}-other/x/y/blob`, { method: 'PUT', body: 'not in the zip' });
 }
 
-const expectedEntries = new Map([['compile/lint', 'lint ok\n'], ['compile/make', 'make all\n'], ['test/unit', 'ok 1\nok 2\n']]);
+const expectedEntries = new Map([
+  ['compile/lint', 'lint ok\n'],
+  ['compile/make', 'make all\n'],
+  ['test/unit', 'ok 1\nok 2\n'],
+]);
 
 function assertBuildZip(entries: Map<string, Buffer>): void {
   assert.deepEqual([...entries.keys()].sort(), [...expectedEntries.keys()]);
@@ -49,7 +60,10 @@ describe('the service on S3 (s3rver)', function () {
   before(async () => {
     s3 = await startS3rver();
     server = await startTestServer({
-      ...s3Env(s3), LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0', LOG_SERVICE_MAX_BLOB_BYTES: '20MiB', LOG_SERVICE_LINK_EXPIRY_SECONDS: '900',
+      ...s3Env(s3),
+      LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0',
+      LOG_SERVICE_MAX_BLOB_BYTES: '20MiB',
+      LOG_SERVICE_LINK_EXPIRY_SECONDS: '900',
     });
   });
   after(async () => {
@@ -75,8 +89,14 @@ describe('the service on S3 (s3rver)', function () {
   it('answers a streamed upload over the blob limit with 413 and stores nothing', async () => {
     const url = `${server.url}/blob?accountID=acct&key=too/big`;
     const res = await fetch(url, {
-      method: 'PUT', duplex: 'half',
-      body: new ReadableStream({ start(c) { for (let i = 0; i < 24; i++) c.enqueue(new Uint8Array(1024 * 1024)); c.close(); } }),
+      method: 'PUT',
+      duplex: 'half',
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 24; i++) c.enqueue(new Uint8Array(1024 * 1024));
+          c.close();
+        },
+      }),
     } as RequestInit);
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_BODY_TOO_LARGE');
@@ -100,15 +120,27 @@ describe('the service on S3 (s3rver)', function () {
     await fetch(stream, { method: 'PUT', body: 'one\ntwo\nthree\n', headers: { 'Content-Type': 'text/plain' } });
     assert.equal((await fetch(`${stream}?snapshot=true`, { method: 'DELETE' })).status, 204);
     const blob = await (await fetch(`${server.url}/ci/p/2/s/t/blob`)).text();
-    assert.deepEqual(blob.trimEnd().split('\n').map((r) => (JSON.parse(r) as { out: string }).out), ['one\n', 'two\n', 'three\n']);
+    assert.deepEqual(
+      blob
+        .trimEnd()
+        .split('\n')
+        .map((r) => (JSON.parse(r) as { out: string }).out),
+      ['one\n', 'two\n', 'three\n'],
+    );
     await new Promise((r) => setTimeout(r, 1200)); // closed-stream grace is 0 s; the sweeper runs each second
     const tail = await openSse(stream);
     await tail.ended();
-    assert.deepEqual(lineEvents(tail.events()).map((e) => e.id), ['0', '1', '2']);
+    assert.deepEqual(
+      lineEvents(tail.events()).map((e) => e.id),
+      ['0', '1', '2'],
+    );
     assert.ok(tail.raw().endsWith('event: eof\ndata: eof\n\n'));
     const resumed = await openSse(stream, { 'Last-Event-ID': '1' });
     await resumed.ended();
-    assert.deepEqual(lineEvents(resumed.events()).map((e) => e.id), ['2']);
+    assert.deepEqual(
+      lineEvents(resumed.events()).map((e) => e.id),
+      ['2'],
+    );
   });
 
   it('streams a zip of a whole build from GET /ci/:project/:build/logs.zip', async () => {
@@ -147,7 +179,9 @@ describe('the service on S3 (s3rver)', function () {
 describe('zip downloads on the LMDB store', function () {
   this.timeout(30000);
   let server: TestServer;
-  before(async () => { server = await startTestServer({ LOG_SERVICE_ZIP_MAX_ENTRIES: '3' }); });
+  before(async () => {
+    server = await startTestServer({ LOG_SERVICE_ZIP_MAX_ENTRIES: '3' });
+  });
   after(async () => server.destroy());
 
   it('streams a zip of a whole build with entry names relative to the build', async () => {

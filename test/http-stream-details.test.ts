@@ -20,7 +20,10 @@ function chunksOf(url: string, until: (chunks: string[]) => boolean, timeoutMs =
     const req = http.get(url, (res) => {
       let raw = Buffer.alloc(0);
       const chunks: string[] = [];
-      const timer = setTimeout(() => { req.destroy(); reject(new Error(`timed out; chunks so far: ${JSON.stringify(chunks)}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error(`timed out; chunks so far: ${JSON.stringify(chunks)}`));
+      }, timeoutMs);
       // Node's client decodes chunked bodies; the raw socket keeps the framing.
       res.socket.on('data', (data: Buffer) => {
         raw = Buffer.concat([raw, data]);
@@ -61,7 +64,10 @@ describe('stream details on the wire', function () {
     const chunks = await seen;
     const withLines = chunks.filter((c) => c.includes('id: '));
     assert.equal(withLines.length, 1, `one write for the push: ${JSON.stringify(chunks)}`);
-    assert.deepEqual(lineEvents(parseEvents(withLines[0]!)).map((e) => e.id), ['0', '1', '2']);
+    assert.deepEqual(
+      lineEvents(parseEvents(withLines[0]!)).map((e) => e.id),
+      ['0', '1', '2'],
+    );
     await fetch(url, { method: 'DELETE' });
   });
 
@@ -75,7 +81,9 @@ describe('stream details on the wire', function () {
         paused = res;
         res.pause();
         res.setEncoding('utf8');
-        res.on('data', (c: string) => { raw += c; });
+        res.on('data', (c: string) => {
+          raw += c;
+        });
         res.on('end', () => resolve());
       });
     });
@@ -95,7 +103,10 @@ describe('stream details on the wire', function () {
     const covered = new Array<number>(10_000).fill(0);
     for (const e of lineEvents(events)) covered[Number(e.id)]!++;
     for (const d of dropped) for (let s = d.from; s <= d.to; s++) covered[s]!++;
-    assert.ok(covered.every((n) => n === 1), 'no line skipped silently, none twice');
+    assert.ok(
+      covered.every((n) => n === 1),
+      'no line skipped silently, none twice',
+    );
     assert.equal(lineEvents(events).at(-1)?.id, '9999');
     assert.ok(raw.endsWith('event: eof\ndata: eof\n\n'));
   });
@@ -108,7 +119,10 @@ describe('stream details on the wire', function () {
     const started = Date.now();
     await tail.ended(10_000);
     assert.ok(Date.now() - started < 5000, 'ended by the expiry, not by a timeout of the test');
-    assert.deepEqual(lineEvents(tail.events()).map((e) => e.id), ['0']);
+    assert.deepEqual(
+      lineEvents(tail.events()).map((e) => e.id),
+      ['0'],
+    );
     assert.ok(tail.raw().endsWith('event: eof\ndata: eof\n\n'));
     assert.equal((await fetch(url, { method: 'PUT', headers: text, body: 'late\n' })).status, 404, 'the expired stream is gone');
   });
@@ -131,7 +145,11 @@ describe('stream details on the wire', function () {
   it('answers a bad key or CI id on every stream route with 400 and a code, and keeps working', async () => {
     for (const key of ['../x', '/lead', 'a//b', 'a/./b', 'ctl\u0001x', '']) {
       for (const method of ['POST', 'PUT', 'GET', 'DELETE']) {
-        const res = await fetch(`${server.url}/stream?accountID=a&key=${encodeURIComponent(key)}`, { method, headers: text, body: method === 'PUT' ? 'x\n' : undefined });
+        const res = await fetch(`${server.url}/stream?accountID=a&key=${encodeURIComponent(key)}`, {
+          method,
+          headers: text,
+          body: method === 'PUT' ? 'x\n' : undefined,
+        });
         assert.equal(res.status, 400, `${method} key ${JSON.stringify(key)}`);
         assert.equal(((await res.json()) as { error_code: string }).error_code, 'LOGSVC_INVALID_KEY');
       }
@@ -159,12 +177,20 @@ describe('the server reads ./.env', function () {
     const port = await freePort();
     await writeFile(join(dir, '.env'), `LOG_SERVICE_HTTP_BIND=127.0.0.1:${port}\nLOG_SERVICE_STREAM_MAX_LINES=3\nLOG_SERVICE_LINK_EXPIRY_SECONDS=77\n`);
     const child = spawn(process.execPath, [BIN, 'server'], {
-      cwd: dir, env: { ...cleanEnv(), LOG_SERVICE_LINK_EXPIRY_SECONDS: '99', LOG_SERVICE_LMDB_PATH: join(dir, 'db') }, stdio: 'ignore',
+      cwd: dir,
+      env: { ...cleanEnv(), LOG_SERVICE_LINK_EXPIRY_SECONDS: '99', LOG_SERVICE_LMDB_PATH: join(dir, 'db') },
+      stdio: 'ignore',
     });
     try {
       const url = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 100; i++) {
-        if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+        if (
+          await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 100));
       }
       await fetch(`${url}/ci/p/1/s/t/stream`, { method: 'POST' });
@@ -173,7 +199,11 @@ describe('the server reads ./.env', function () {
       assert.equal(info.streams['p/1/s/t']?.size, 5);
       const tail = await openSse(`${url}/ci/p/1/s/t/stream`);
       await tail.until((events) => lineEvents(events).length >= 3);
-      assert.deepEqual(lineEvents(tail.events()).map((e) => e.id), ['2', '3', '4'], 'LOG_SERVICE_STREAM_MAX_LINES=3 from .env');
+      assert.deepEqual(
+        lineEvents(tail.events()).map((e) => e.id),
+        ['2', '3', '4'],
+        'LOG_SERVICE_STREAM_MAX_LINES=3 from .env',
+      );
       tail.close();
       const link = (await (await fetch(`${url}/ci/p/1/s/t/blob/link/download`, { method: 'POST' })).json()) as { expires: number };
       assert.equal(link.expires, 99e9, 'the environment wins over .env');

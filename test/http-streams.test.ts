@@ -21,7 +21,9 @@ function rawRequest(method: string, path: string): Promise<{ status: number; bod
     const req = http.request({ host: '127.0.0.1', port: server.port, path, method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
+      res.on('data', (c: string) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
@@ -34,7 +36,13 @@ const texts = (count: number, from = 0) => Array.from({ length: count }, (_, i) 
 
 describe('streams over HTTP', function () {
   this.timeout(30000);
-  before(async () => { server = await startTestServer({ LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2', LOG_SERVICE_STREAM_MAX_LINES: '500', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '1' }); });
+  before(async () => {
+    server = await startTestServer({
+      LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2',
+      LOG_SERVICE_STREAM_MAX_LINES: '500',
+      LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '1',
+    });
+  });
   after(async () => server.destroy());
 
   describe('Harness routes', () => {
@@ -79,7 +87,9 @@ describe('streams over HTTP', function () {
       await push(k, texts(3));
       const viewer = await openSse(h(k));
       await viewer.until((evs) => lineEvents(evs).length === 3);
-      const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as { streams: Record<string, { size: number; subscribers: number; ttl: string }> };
+      const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as {
+        streams: Record<string, { size: number; subscribers: number; ttl: string }>;
+      };
       assert.equal(info.streams[k]?.size, 3);
       assert.equal(info.streams[k]?.subscribers, 1);
       assert.match(info.streams[k]!.ttl, /^\d+h\d+m\d+s$/);
@@ -94,7 +104,10 @@ describe('streams over HTTP', function () {
       await call('POST', h(`${base}x/keep`));
       assert.equal((await call('DELETE', h(`${base}/`, '&prefix=true'))).status, 204);
       const info = (await call('GET', `${server.url}/stream/info?accountID=acct`)).json() as { streams: Record<string, unknown> };
-      assert.deepEqual(Object.keys(info.streams).filter((s) => s.startsWith(base)), [`${base}x/keep`]);
+      assert.deepEqual(
+        Object.keys(info.streams).filter((s) => s.startsWith(base)),
+        [`${base}x/keep`],
+      );
       await call('POST', h(`${base}/d`));
       await call('POST', h(`${base}/e`));
       const list = `&keyList=${encodeURIComponent(`${base}/d,${base}/e,${base}/never-opened`)}`;
@@ -222,7 +235,10 @@ describe('streams over HTTP', function () {
       await sse.until((evs) => lineEvents(evs).length === 5);
       await push(k, texts(3, 5));
       await sse.until((evs) => lineEvents(evs).length === 8);
-      assert.deepEqual(lineEvents(sse.events()).map((e) => e.id), ['0', '1', '2', '3', '4', '5', '6', '7']);
+      assert.deepEqual(
+        lineEvents(sse.events()).map((e) => e.id),
+        ['0', '1', '2', '3', '4', '5', '6', '7'],
+      );
       sse.close();
     });
 
@@ -236,8 +252,14 @@ describe('streams over HTTP', function () {
       await call('DELETE', h(k));
       await byHeader.ended();
       await byQuery.ended();
-      assert.deepEqual(lineEvents(byHeader.events()).map((e) => e.id), ['7', '8', '9', '10', '11']);
-      assert.deepEqual(lineEvents(byQuery.events()).map((e) => e.id), ['4', '5', '6', '7', '8', '9', '10', '11']);
+      assert.deepEqual(
+        lineEvents(byHeader.events()).map((e) => e.id),
+        ['7', '8', '9', '10', '11'],
+      );
+      assert.deepEqual(
+        lineEvents(byQuery.events()).map((e) => e.id),
+        ['4', '5', '6', '7', '8', '9', '10', '11'],
+      );
     });
 
     it('starts at the last N lines with ?tail=N', async () => {
@@ -253,7 +275,11 @@ describe('streams over HTTP', function () {
     it('rejects a non-numeric Last-Event-ID, from or tail with 400 LOGSVC_INVALID_PARAM', async () => {
       const k = key();
       await call('POST', h(k));
-      for (const [url, headers] of [[h(k, '&from=abc'), {}], [h(k, '&tail=-1'), {}], [h(k), { 'Last-Event-ID': 'x1' }]] as const) {
+      for (const [url, headers] of [
+        [h(k, '&from=abc'), {}],
+        [h(k, '&tail=-1'), {}],
+        [h(k), { 'Last-Event-ID': 'x1' }],
+      ] as const) {
         const r = await call('GET', url, undefined, undefined, headers);
         assert.equal(r.status, 400);
         assert.equal(r.json().error_code, 'LOGSVC_INVALID_PARAM');
@@ -275,7 +301,10 @@ describe('streams over HTTP', function () {
       const ids = lineEvents(evs).map((e) => Number(e.id));
       assert.equal(ids[0], range.to + 1, 'lines continue right after the dropped range');
       assert.equal(ids[ids.length - 1], 999);
-      assert.ok(ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1), 'no gap after the dropped range');
+      assert.ok(
+        ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1),
+        'no gap after the dropped range',
+      );
     });
 
     it('sends : ping comments while idle', async () => {
@@ -295,11 +324,13 @@ describe('streams over HTTP', function () {
       await Promise.all(viewers.map((v) => v.ended(20000)));
       for (const v of viewers) {
         const ids = lineEvents(v.events()).map((e) => Number(e.id));
-        assert.deepEqual(ids, Array.from({ length: 400 }, (_, i) => i));
+        assert.deepEqual(
+          ids,
+          Array.from({ length: 400 }, (_, i) => i),
+        );
         assert.ok(v.raw().endsWith('event: error\ndata: eof\n\n'));
       }
     });
-
   });
 
   describe('snapshots', () => {
@@ -309,13 +340,16 @@ describe('streams over HTTP', function () {
       for (let i = 0; i < 3; i++) await push(k, texts(250, i * 250)); // the ring keeps 500: seqs 250..749
       await call('DELETE', h(k, '&snapshot=true'));
       const deadline = Date.now() + 5000;
-      while (await server.services.context.stream.cursor(`acct/${k}`, { kind: 'beginning' }) !== null) {
+      while ((await server.services.context.stream.cursor(`acct/${k}`, { kind: 'beginning' })) !== null) {
         assert.ok(Date.now() < deadline);
         await new Promise((r) => setTimeout(r, 100));
       }
       const resumed = await openSse(h(k), { 'Last-Event-ID': '700' });
       await resumed.ended();
-      assert.deepEqual(lineEvents(resumed.events()).map((e) => Number(e.id)), Array.from({ length: 49 }, (_, i) => 701 + i));
+      assert.deepEqual(
+        lineEvents(resumed.events()).map((e) => Number(e.id)),
+        Array.from({ length: 49 }, (_, i) => 701 + i),
+      );
       const whole = await openSse(h(k));
       await whole.ended();
       const evs = whole.events();
@@ -324,7 +358,10 @@ describe('streams over HTTP', function () {
       assert.equal(outs(evs)[0], 'line 250\n');
       const last = await openSse(h(k, '&tail=2'));
       await last.ended();
-      assert.deepEqual(lineEvents(last.events()).map((e) => e.id), ['748', '749']);
+      assert.deepEqual(
+        lineEvents(last.events()).map((e) => e.id),
+        ['748', '749'],
+      );
     });
 
     it('takes a snapshot on a second DELETE while the just-closed stream is still in its grace period', async () => {
@@ -337,7 +374,6 @@ describe('streams over HTTP', function () {
       assert.equal(blob.text.trimEnd().split('\n').length, 2);
     });
 
-
     it('writes the stream as NDJSON on close with snapshot=true, and serves the finished log from the blob on the same endpoint', async () => {
       const k = key();
       await call('POST', h(k));
@@ -345,17 +381,29 @@ describe('streams over HTTP', function () {
       assert.equal((await call('DELETE', h(k, '&snapshot=true'))).status, 204);
       const blob = await call('GET', `${server.url}/blob?accountID=acct&key=${encodeURIComponent(k)}`);
       assert.equal(blob.status, 200);
-      const rows = blob.text.trimEnd().split('\n').map((r) => JSON.parse(r) as { out: string; pos: number });
-      assert.deepEqual(rows.map((r) => r.out), ['line 0\n', 'line 1\n', 'line 2\n']);
+      const rows = blob.text
+        .trimEnd()
+        .split('\n')
+        .map((r) => JSON.parse(r) as { out: string; pos: number });
+      assert.deepEqual(
+        rows.map((r) => r.out),
+        ['line 0\n', 'line 1\n', 'line 2\n'],
+      );
       // After the closed stream's grace period (1 s here) the tail comes from the blob.
       const deadline = Date.now() + 5000;
-      while (await server.services.context.stream.cursor(`acct/${k}`, { kind: 'beginning' }) !== null) {
+      while ((await server.services.context.stream.cursor(`acct/${k}`, { kind: 'beginning' })) !== null) {
         assert.ok(Date.now() < deadline, 'the closed stream outlived its 1 s grace period');
         await new Promise((r) => setTimeout(r, 100));
       }
       const fromBlob = await openSse(h(k, '&from=0'));
       await fromBlob.ended();
-      assert.deepEqual(lineEvents(fromBlob.events()).map((e) => [e.id, (JSON.parse(e.data!) as { out: string }).out]), [['1', 'line 1\n'], ['2', 'line 2\n']]);
+      assert.deepEqual(
+        lineEvents(fromBlob.events()).map((e) => [e.id, (JSON.parse(e.data!) as { out: string }).out]),
+        [
+          ['1', 'line 1\n'],
+          ['2', 'line 2\n'],
+        ],
+      );
       assert.ok(fromBlob.raw().endsWith('event: error\ndata: eof\n\n'));
     });
   });

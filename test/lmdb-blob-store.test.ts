@@ -10,7 +10,13 @@ import { collect, patternStream } from './support/byte-streams.ts';
 blobStoreContract('lmdb', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'logsvc-lmdb-'));
   const store = new LmdbBlobStore(join(dir, 'db'));
-  return { store, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 describe('LMDB blob store on disk', () => {

@@ -5,7 +5,9 @@ import { startTestServer, type TestServer } from './support/in-process-server.ts
 describe('metrics', function () {
   this.timeout(20000);
   let server: TestServer;
-  before(async () => { server = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: 'metrics-token' }); });
+  before(async () => {
+    server = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: 'metrics-token' });
+  });
   after(async () => server.destroy());
   const auth = { 'X-Harness-Token': 'metrics-token' };
 

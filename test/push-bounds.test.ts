@@ -11,7 +11,9 @@ import { openSse, outs } from './support/sse-reader.ts';
 
 async function healthzWorstMs(url: string, until: Promise<unknown>): Promise<number> {
   let done = false;
-  void until.finally(() => { done = true; });
+  void until.finally(() => {
+    done = true;
+  });
   let worst = 0;
   while (!done) {
     const start = performance.now();
@@ -27,7 +29,9 @@ describe('pushes bounded by what the stream retains', function () {
 
   describe('with the default limits', () => {
     let server: ServerProcess;
-    before(async () => { server = await startServer(); });
+    before(async () => {
+      server = await startServer();
+    });
     after(() => server.stop());
 
     it('takes a 15 MB lite-engine batch (a JSON array, no Content-Type) whole: the newest 10,000 lines are tailed, the rest reported as dropped', async () => {
@@ -68,7 +72,10 @@ describe('pushes bounded by what the stream retains', function () {
       assert.equal((await fetch(q, { method: 'POST' })).status, 204);
       const before = rssAnonMb(server.process.pid!);
       // Each line costs 8 bytes on top of its own against the 64 MiB limit: 4 Mi lines fit, 12 Mi do not.
-      for (const [mib, status] of [[4, 204], [12, 413]] as const) {
+      for (const [mib, status] of [
+        [4, 204],
+        [12, 413],
+      ] as const) {
         const body = Buffer.alloc(mib * 1024 * 1024, '\n');
         const push = fetch(q, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body });
         const worst = await healthzWorstMs(server.url, push);
@@ -133,7 +140,10 @@ describe('pushes bounded by what the stream retains', function () {
       const smallest = await openSse(`${server.url}/stream?accountID=acct&key=budget/1`);
       try {
         const events = await smallest.until((all) => outs(all).length === 3000, 10_000);
-        assert.equal(events.some((e) => e.event === 'dropped'), false);
+        assert.equal(
+          events.some((e) => e.event === 'dropped'),
+          false,
+        );
       } finally {
         smallest.close();
       }

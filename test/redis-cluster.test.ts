@@ -71,7 +71,8 @@ describe('RedisLogStream on Redis Cluster', function () {
     const problems: string[] = [];
     for (let i = 0; i < 10; i++) {
       const s = createRedisLogStream(settings(), DEFAULT_TEST_LIMITS, log, {
-        prefix: NAMESPACE, onError: (err) => problems.push(`${i}: ${String(err)}`),
+        prefix: NAMESPACE,
+        onError: (err) => problems.push(`${i}: ${String(err)}`),
       });
       const name = uniqueName();
       await s.open(name);
@@ -86,12 +87,18 @@ describe('RedisLogStream on Redis Cluster', function () {
       assert.ok(a.command instanceof Cluster, 'clusterNodes builds an ioredis Cluster');
       const names = Array.from({ length: 12 }, () => uniqueName('spread'));
       for (const n of names) await a.open(n);
-      const perMaster = await Promise.all(a.command.nodes('master').map(async (node) => {
-        const [, keys] = await node.scan('0', 'MATCH', `${NAMESPACE}{spread-*}:m`, 'COUNT', 100000);
-        return keys.length;
-      }));
+      const perMaster = await Promise.all(
+        a.command.nodes('master').map(async (node) => {
+          const [, keys] = await node.scan('0', 'MATCH', `${NAMESPACE}{spread-*}:m`, 'COUNT', 100000);
+          return keys.length;
+        }),
+      );
       assert.equal(perMaster.length, 3, 'three masters');
-      assert.equal(perMaster.reduce((x, y) => x + y, 0), names.length, 'one meta key per stream');
+      assert.equal(
+        perMaster.reduce((x, y) => x + y, 0),
+        names.length,
+        'one meta key per stream',
+      );
       assert.ok(perMaster.filter((n) => n > 0).length >= 2, `keys per master: ${perMaster.join(', ')}`);
       assert.deepEqual((await a.list('spread-')).filter((n) => names.includes(n)).sort(), [...names].sort(), 'list() scans every master');
     });
@@ -112,8 +119,14 @@ describe('RedisLogStream on Redis Cluster', function () {
       }
       await a.close(name);
       const lines = await reading;
-      assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: 100 }, (_, i) => i));
-      assert.deepEqual(lines.map((l) => decodeLine(l).out), expected);
+      assert.deepEqual(
+        lines.map((l) => l.seq),
+        Array.from({ length: 100 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        lines.map((l) => decodeLine(l).out),
+        expected,
+      );
       viewer.release();
     });
 
@@ -126,10 +139,12 @@ describe('RedisLogStream on Redis Cluster', function () {
       const channel = `${prefix}notify`;
       const cluster = a.command as Cluster;
       const subscribed = async () => {
-        const counts = await Promise.all(cluster.nodes('master').map(async (node) => {
-          const reply = (await node.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
-          return Number(reply[1]);
-        }));
+        const counts = await Promise.all(
+          cluster.nodes('master').map(async (node) => {
+            const reply = (await node.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+            return Number(reply[1]);
+          }),
+        );
         return counts.reduce((x, y) => x + y, 0);
       };
       const deadline = Date.now() + 10000;
@@ -141,7 +156,10 @@ describe('RedisLogStream on Redis Cluster', function () {
       await a.open(name);
       await a.push(name, [{ out: 'first\n' }]);
       const viewer = (await b.cursor(name, { kind: 'beginning' }))!;
-      assert.deepEqual((await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out), ['first\n']);
+      assert.deepEqual(
+        (await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out),
+        ['first\n'],
+      );
 
       const woken = viewer.waitForMore(AbortSignal.timeout(10000));
       await sleep(300); // let B's initial catch-up read finish: only a notice can deliver what comes next
@@ -149,7 +167,10 @@ describe('RedisLogStream on Redis Cluster', function () {
       assert.equal(await a.push(name, [{ out: 'second\n' }]), 1);
       await woken;
       const pushDelay = Date.now() - pushedAt;
-      assert.deepEqual((await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out), ['second\n']);
+      assert.deepEqual(
+        (await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out),
+        ['second\n'],
+      );
       assert.ok(pushDelay < 3000, `the line took ${pushDelay} ms`);
 
       const ending = viewer.waitForMore(AbortSignal.timeout(10000));

@@ -86,8 +86,14 @@ describe('RedisLogStream', function () {
       }
       await a.close(name);
       const lines = await reading;
-      assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: 100 }, (_, i) => i));
-      assert.deepEqual(lines.map((l) => decodeLine(l).out), expected);
+      assert.deepEqual(
+        lines.map((l) => l.seq),
+        Array.from({ length: 100 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        lines.map((l) => decodeLine(l).out),
+        expected,
+      );
     });
 
     it('ends a waiting viewer on B within 2 s of a close on A, woken by Redis and not by a poll', async () => {
@@ -126,7 +132,10 @@ describe('RedisLogStream', function () {
       await a.push(late, [{ out: 'hello\n' }]);
       await waiting;
       const elapsed = Date.now() - pushedAt;
-      assert.deepEqual((await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out), ['hello\n']);
+      assert.deepEqual(
+        (await viewer.read(10, 1 << 20)).lines.map((l) => decodeLine(l).out),
+        ['hello\n'],
+      );
       assert.ok(elapsed < 2000, `the line took ${elapsed} ms`);
       first.release();
       viewer.release();
@@ -137,7 +146,10 @@ describe('RedisLogStream', function () {
       const b = make();
       const name = uniqueName();
       await a.open(name);
-      await a.push(name, Array.from({ length: 20 }, (_, i) => ({ out: `${i}\n` })));
+      await a.push(
+        name,
+        Array.from({ length: 20 }, (_, i) => ({ out: `${i}\n` })),
+      );
       const onA = (await a.cursor(name, { kind: 'beginning' }))!;
       const seen = (await onA.read(7, 1 << 20)).lines;
       onA.release();
@@ -145,12 +157,21 @@ describe('RedisLogStream', function () {
       const onB = (await b.cursor(name, { kind: 'after', seq: lastSeq }))!;
       assert.equal(onB.position, lastSeq + 1);
       const reading = readAll(onB);
-      await b.push(name, Array.from({ length: 5 }, (_, i) => ({ out: `${20 + i}\n` })));
+      await b.push(
+        name,
+        Array.from({ length: 5 }, (_, i) => ({ out: `${20 + i}\n` })),
+      );
       await a.close(name);
       const rest = await reading;
       const all = [...seen, ...rest];
-      assert.deepEqual(all.map((l) => l.seq), Array.from({ length: 25 }, (_, i) => i));
-      assert.deepEqual(all.map((l) => decodeLine(l).out), Array.from({ length: 25 }, (_, i) => `${i}\n`));
+      assert.deepEqual(
+        all.map((l) => l.seq),
+        Array.from({ length: 25 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        all.map((l) => decodeLine(l).out),
+        Array.from({ length: 25 }, (_, i) => `${i}\n`),
+      );
     });
   });
 
@@ -183,7 +204,10 @@ describe('RedisLogStream', function () {
 
   it('serves 50 viewers on one instance over the same two Redis connections', async () => {
     const tag = `conn-${process.pid}-${Date.now().toString(36)}`;
-    const count = async () => String(await admin!.call('CLIENT', 'LIST')).split('\n').filter((l) => l.includes(`name=${tag}-`)).length;
+    const count = async () =>
+      String(await admin!.call('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((l) => l.includes(`name=${tag}-`)).length;
     const s = make({}, {}, redis!.url, tag);
     const names = Array.from({ length: 5 }, () => uniqueName());
     for (const n of names) await s.open(n);
@@ -192,7 +216,11 @@ describe('RedisLogStream', function () {
     assert.equal(before, 2, 'one command connection and one blocking reader');
     const viewers = await Promise.all(Array.from({ length: 50 }, (_, i) => s.cursor(names[i % names.length]!, { kind: 'beginning' })));
     const reading = viewers.map((v) => readAll(v!, 10000));
-    for (const n of names) await s.push(n, Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })));
+    for (const n of names)
+      await s.push(
+        n,
+        Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })),
+      );
     assert.equal(await count(), before, 'no connection per viewer');
     for (const n of names) await s.close(n);
     for (const lines of await Promise.all(reading)) assert.ok(lines.length >= 10);
@@ -248,7 +276,13 @@ describe('RedisLogStream', function () {
     await s.push(other, [{ out: 'kept\n' }]);
     await admin!.del(key);
     const before = await admin!.hgetall(meta);
-    await assert.rejects(s.push(other, Array.from({ length: 5 }, (_, i) => ({ out: `${i}\n` }))), { code: 'LOGSVC_STREAM_NOT_FOUND' });
+    await assert.rejects(
+      s.push(
+        other,
+        Array.from({ length: 5 }, (_, i) => ({ out: `${i}\n` })),
+      ),
+      { code: 'LOGSVC_STREAM_NOT_FOUND' },
+    );
     assert.equal(await admin!.exists(key), 0, 'the push did not create the stream key');
     assert.deepEqual(await admin!.hgetall(meta), before, 'the push allocated no seqs');
   });
@@ -278,14 +312,24 @@ describe('RedisLogStream', function () {
     await s.open(name);
     let total = 0;
     for (const size of [100, 49, 1, 1, 120, 400, 1000, 3, 149, 151]) {
-      assert.equal(await s.push(name, Array.from({ length: size }, (_, i) => ({ out: `${total + i}\n` }))), total);
+      assert.equal(
+        await s.push(
+          name,
+          Array.from({ length: size }, (_, i) => ({ out: `${total + i}\n` })),
+        ),
+        total,
+      );
       total += size;
       const [gen, next, lo] = (await admin!.hmget(meta, 'gen', 'next', 'lo')).map(Number);
       const lines = (await admin!.xrange(key, `${gen}-1`, '+')).map(([id, fields]) => [Number(id.split('-')[1]) - 1, fields[1]]);
       const first = Math.max(0, total - maxLines);
       assert.equal(next, total);
       assert.equal(lo, first, `after ${total} lines`);
-      assert.deepEqual(lines.map(([seq]) => seq), Array.from({ length: total - first }, (_, i) => first + i), `after ${total} lines every retained line is there`);
+      assert.deepEqual(
+        lines.map(([seq]) => seq),
+        Array.from({ length: total - first }, (_, i) => first + i),
+        `after ${total} lines every retained line is there`,
+      );
       assert.ok(lines.every(([seq, json]) => JSON.parse(String(json)).out === `${seq}\n`));
     }
     const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
@@ -328,7 +372,10 @@ describe('RedisLogStream', function () {
       const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
       assert.equal((await cursor.read(10, 1 << 20)).lines.length, 1);
       const waiting = cursor.waitForMore(AbortSignal.timeout(5000));
-      await s.push(name, Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })));
+      await s.push(
+        name,
+        Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })),
+      );
       await waiting;
       assert.equal((await cursor.read(100, 1 << 20)).lines.length, 10);
       const prefix = name.split('/')[0]!;
@@ -359,14 +406,17 @@ describe('RedisLogStream', function () {
       await s.open(name);
       await s.push(name, [{ out: 'warm-up\n' }]); // loads the script (a first EVALSHA may answer NOSCRIPT, then EVAL)
       await ownAdmin!.config('RESETSTAT');
-      await s.push(name, Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })));
+      await s.push(
+        name,
+        Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })),
+      );
       const stats = await statsOf();
       assert.equal((stats.get('evalsha') ?? 0) + (stats.get('eval') ?? 0), 1, `script calls: ${JSON.stringify([...stats])}`);
       assert.equal(stats.get('evalsha'), 1);
       assert.equal(stats.get('xadd'), 100, 'every line was written inside that one call');
     });
 
-    it('sends every line\'s XADD with NOMKSTREAM and MAXLEN ~ (maxLines + 2)', async () => {
+    it("sends every line's XADD with NOMKSTREAM and MAXLEN ~ (maxLines + 2)", async () => {
       const maxLines = 40;
       const s = make({ maxLines }, {}, own!.url);
       const name = uniqueName();
@@ -379,7 +429,10 @@ describe('RedisLogStream', function () {
         if (String(args[0]).toLowerCase() === 'xadd') xadds.push(args.map(String));
       });
       try {
-        await s.push(name, Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })));
+        await s.push(
+          name,
+          Array.from({ length: 100 }, (_, i) => ({ out: `${i}\n` })),
+        );
         await s.push(name, [{ out: 'more\n' }]);
         const deadline = Date.now() + 3000;
         while (xadds.length < 101 && Date.now() < deadline) await sleep(20);
@@ -421,7 +474,13 @@ describe('RedisLogStream', function () {
       await own.restart();
       const deadline = Date.now() + 10000;
       for (;;) {
-        try { await s.ping(); break; } catch { assert.ok(Date.now() < deadline, 'no reconnect within 10 s'); await sleep(100); }
+        try {
+          await s.ping();
+          break;
+        } catch {
+          assert.ok(Date.now() < deadline, 'no reconnect within 10 s');
+          await sleep(100);
+        }
       }
       // This redis-server keeps nothing across a restart: the runner opens again,
       // and pushes through another instance so only s's fan-out reader can wake the viewer.

@@ -19,15 +19,21 @@ const newKey = () => `proj/b-${RUN}-${counter++}/stage/step`;
 
 const ciStream = (s: ServerProcess, key: string, query = '') => `${s.url}/ci/${key}/stream${query}`;
 const ciBlob = (s: ServerProcess, key: string) => `${s.url}/ci/${key}/blob`;
-const hStream = (s: ServerProcess, key: string, query = '') =>
-  `${s.url}/stream?accountID=${ACCOUNT}&key=${encodeURIComponent(key)}${query}`;
+const hStream = (s: ServerProcess, key: string, query = '') => `${s.url}/stream?accountID=${ACCOUNT}&key=${encodeURIComponent(key)}${query}`;
 const hBlob = (s: ServerProcess, key: string) => `${s.url}/blob?accountID=${ACCOUNT}&key=${encodeURIComponent(key)}`;
 
-interface Reply { status: number; text: string; json(): Record<string, unknown> }
+interface Reply {
+  status: number;
+  text: string;
+  json(): Record<string, unknown>;
+}
 
 async function call(method: string, url: string, body?: string, contentType = 'application/json'): Promise<Reply> {
   const res = await fetch(url, {
-    method, body, headers: body === undefined ? {} : { 'Content-Type': contentType }, signal: AbortSignal.timeout(10_000),
+    method,
+    body,
+    headers: body === undefined ? {} : { 'Content-Type': contentType },
+    signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text) as Record<string, unknown> };
@@ -38,7 +44,11 @@ const push = (url: string, texts: string[]) => call('PUT', url, JSON.stringify(t
 
 function assertConsecutiveIds(events: SseEvent[], from = 0): void {
   const ids = lineEvents(events).map((e) => Number(e.id));
-  assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => from + i), 'ids are consecutive, without gap or duplicate');
+  assert.deepEqual(
+    ids,
+    Array.from({ length: ids.length }, (_, i) => from + i),
+    'ids are consecutive, without gap or duplicate',
+  );
 }
 
 const terminal = (events: SseEvent[]) => events.filter((e) => e.event !== undefined && e.event !== 'dropped');
@@ -66,8 +76,11 @@ describe('scale-out: two server processes on one Redis', function () {
   /** One instance's settings: streams on `redisUrl`, blobs on the shared s3rver (each keeps its own unused LMDB dir). */
   const instanceEnv = (redisUrl: string): Record<string, string> => ({
     LOG_SERVICE_REDIS_URL: redisUrl,
-    LOG_SERVICE_S3_BUCKET: s3!.bucket, LOG_SERVICE_S3_ENDPOINT: s3!.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
-    LOG_SERVICE_S3_ACCESS_KEY_ID: s3!.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3!.config.secretAccessKey!,
+    LOG_SERVICE_S3_BUCKET: s3!.bucket,
+    LOG_SERVICE_S3_ENDPOINT: s3!.endpoint,
+    LOG_SERVICE_S3_PATH_STYLE: 'true',
+    LOG_SERVICE_S3_ACCESS_KEY_ID: s3!.config.accessKeyId!,
+    LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3!.config.secretAccessKey!,
     LOG_SERVICE_PING_INTERVAL_SECONDS: '0.5',
     LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
     LOG_SERVICE_LOG_LEVEL: 'error',
@@ -87,7 +100,10 @@ describe('scale-out: two server processes on one Redis', function () {
   /** Connections the service opened (ioredis names them log-service-command / log-service-reader). */
   async function serviceConnections(client: Redis = admin!): Promise<string[]> {
     const list = String(await client.call('CLIENT', 'LIST'));
-    return list.split('\n').map((l) => /\bname=(\S*)/.exec(l)?.[1] ?? '').filter((n) => n.startsWith('log-service'));
+    return list
+      .split('\n')
+      .map((l) => /\bname=(\S*)/.exec(l)?.[1] ?? '')
+      .filter((n) => n.startsWith('log-service'));
   }
 
   before(async function () {
@@ -140,7 +156,10 @@ describe('scale-out: two server processes on one Redis', function () {
     const viewer = await view(ciStream(B(), key));
     const batches = Array.from({ length: 12 }, (_, i) => lines(`concurrent ${i}`, 20));
     const replies = await Promise.all(batches.map((batch, i) => push(ciStream(i % 2 === 0 ? A() : B(), key), batch)));
-    assert.deepEqual(replies.map((r) => r.status), batches.map(() => 204));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      batches.map(() => 204),
+    );
     const total = batches.length * 20;
     const events = await viewer.until((evs) => lineEvents(evs).length >= total);
     assertConsecutiveIds(events);
@@ -153,7 +172,7 @@ describe('scale-out: two server processes on one Redis', function () {
     }
   });
 
-  it('ends B\'s CI viewers promptly with event: eof when A closes the stream', async () => {
+  it("ends B's CI viewers promptly with event: eof when A closes the stream", async () => {
     const key = newKey();
     assert.equal((await call('POST', ciStream(A(), key))).status, 204);
     assert.equal((await push(ciStream(A(), key), lines('before close', 3))).status, 204);
@@ -172,7 +191,7 @@ describe('scale-out: two server processes on one Redis', function () {
     assert.ok(Date.now() - closedAt < 2000, `B's viewers ended ${Date.now() - closedAt} ms after the close`);
   });
 
-  it('ends B\'s Harness viewers promptly with event: error / data: eof when A closes the stream', async () => {
+  it("ends B's Harness viewers promptly with event: error / data: eof when A closes the stream", async () => {
     const key = `h-${RUN}-${counter++}/stage/step`;
     assert.equal((await call('POST', hStream(A(), key))).status, 204);
     const viewer = await view(hStream(B(), key));
@@ -224,9 +243,18 @@ describe('scale-out: two server processes on one Redis', function () {
     for (const s of [B(), A()]) {
       const blob = await call('GET', ciBlob(s, key));
       assert.equal(blob.status, 200, `GET blob on ${s === A() ? 'A' : 'B'}: ${blob.text}`);
-      const records = blob.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { out: string; pos: number });
-      assert.deepEqual(records.map((r) => r.out), pushed);
-      assert.deepEqual(records.map((r) => r.pos), pushed.map((_, i) => i));
+      const records = blob.text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { out: string; pos: number });
+      assert.deepEqual(
+        records.map((r) => r.out),
+        pushed,
+      );
+      assert.deepEqual(
+        records.map((r) => r.pos),
+        pushed.map((_, i) => i),
+      );
       // default account, so the Harness route needs accountID=default to see the same blob
       assert.equal((await call('GET', `${s.url}/blob/exists?accountID=default&key=${encodeURIComponent(hKey)}`)).text, 'true');
     }

@@ -82,13 +82,21 @@ describe('RedisLogStream through Redis Sentinel', function () {
     assert.equal(await b.push(name, [{ out: 'three\n' }]), 2);
     assert.equal(await a.close(name), true);
     const lines = await reading;
-    assert.deepEqual(lines.map((l) => l.seq), [0, 1, 2]);
-    assert.deepEqual(lines.map((l) => decodeLine(l).out), ['one\n', 'two\n', 'three\n']);
+    assert.deepEqual(
+      lines.map((l) => l.seq),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      lines.map((l) => decodeLine(l).out),
+      ['one\n', 'two\n', 'three\n'],
+    );
     viewer.release();
 
     // The data is on the master, and A's two connections (command, reader) are there too.
     assert.equal(await admin!.exists(`${NAMESPACE}{${name}}:m`), 1);
-    const clients = String(await admin!.call('CLIENT', 'LIST')).split('\n').filter((l) => l.includes(`name=${tag}-`));
+    const clients = String(await admin!.call('CLIENT', 'LIST'))
+      .split('\n')
+      .filter((l) => l.includes(`name=${tag}-`));
     assert.equal(clients.length, 2, `A's connections on the master:\n${clients.join('\n')}`);
   });
 });

@@ -12,8 +12,13 @@ function rawExchange(port: number, request: string, waitMs = 5000): Promise<stri
     let data = '';
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
     const timer = setTimeout(() => socket.destroy(), waitMs);
-    socket.on('data', (c) => { data += c.toString(); });
-    socket.on('close', () => { clearTimeout(timer); resolve(data); });
+    socket.on('data', (c) => {
+      data += c.toString();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
     socket.on('error', () => undefined);
   });
 }
@@ -21,7 +26,9 @@ function rawExchange(port: number, request: string, waitMs = 5000): Promise<stri
 describe('request edges', function () {
   this.timeout(60_000);
   let server: ServerProcess;
-  before(async () => { server = await startServer(); });
+  before(async () => {
+    server = await startServer();
+  });
   after(() => server.stop());
 
   it('refuses a key whose percent-encoding is not UTF-8 with 400, so a%ff, a%fe and a%ef%bf%bd never name one blob', async () => {
@@ -49,14 +56,27 @@ describe('request edges', function () {
     try {
       await sse.ended(10_000);
       const events = sse.events().filter((e) => e.event !== undefined);
-      assert.deepEqual(events.map((e) => [e.event, e.data]), [['restart', '{"from":0}'], ['error', 'eof']]);
+      assert.deepEqual(
+        events.map((e) => [e.event, e.data]),
+        [
+          ['restart', '{"from":0}'],
+          ['error', 'eof'],
+        ],
+      );
     } finally {
       sse.close();
     }
     const fresh = await openSse(`${server.url}/stream?accountID=acct&key=gone/stream`);
     try {
       await fresh.ended(10_000);
-      assert.deepEqual(fresh.events().filter((e) => e.event !== undefined).map((e) => e.event), ['error'], 'a viewer starting afresh gets the plain end');
+      assert.deepEqual(
+        fresh
+          .events()
+          .filter((e) => e.event !== undefined)
+          .map((e) => e.event),
+        ['error'],
+        'a viewer starting afresh gets the plain end',
+      );
     } finally {
       fresh.close();
     }
@@ -88,7 +108,7 @@ describe('request edges', function () {
     assert.match(old, /^HTTP\/1\.1 200 /, 'HTTP/1.0 has no Host to require');
   });
 
-  it('answers 503 with Retry-After and without the Redis client\'s own words while Redis cannot be reached', async () => {
+  it("answers 503 with Retry-After and without the Redis client's own words while Redis cannot be reached", async () => {
     const dead = await startServer({ LOG_SERVICE_REDIS_URL: 'redis://127.0.0.1:1' });
     try {
       const res = await fetch(`${dead.url}/stream?accountID=acct&key=k`, { method: 'POST' });

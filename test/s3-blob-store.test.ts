@@ -38,7 +38,10 @@ function patternStream(size: number, options: { chunk?: number; failAt?: number 
         this.destroy(new Error('source failed midway'));
         return;
       }
-      if (offset >= size) { this.push(null); return; }
+      if (offset >= size) {
+        this.push(null);
+        return;
+      }
       const length = Math.min(chunkSize, size - offset);
       this.push(patternChunk(offset, length));
       offset += length;
@@ -84,7 +87,10 @@ describe('S3 blob store on s3rver', function () {
     const baseline = process.memoryUsage().arrayBuffers;
     let peak = baseline;
     // Live Buffer memory, sampled after a full GC so garbage awaiting collection does not count.
-    const sampler = setInterval(() => { collectGarbage(); peak = Math.max(peak, process.memoryUsage().arrayBuffers); }, 50);
+    const sampler = setInterval(() => {
+      collectGarbage();
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+    }, 50);
     try {
       const meta = await store.put('acct/big/log', patternStream(size), { contentType: 'text/plain' });
       assert.equal(meta.size, size);
@@ -169,8 +175,14 @@ describe('S3 blob store on s3rver', function () {
 
       const listed = [];
       for await (const entry of paged.list('acct/list/')) listed.push(entry);
-      assert.deepEqual(listed.map((e) => e.name), names);
-      assert.deepEqual(listed.map((e) => e.size), names.map((n) => Buffer.byteLength(n)));
+      assert.deepEqual(
+        listed.map((e) => e.name),
+        names,
+      );
+      assert.deepEqual(
+        listed.map((e) => e.size),
+        names.map((n) => Buffer.byteLength(n)),
+      );
 
       // The pages really were pages: s3rver honours max-keys and truncates.
       const raw = await (await fetch(`${s3.endpoint}/${s3.bucket}?list-type=2&prefix=logs/acct/list/&max-keys=4`)).text();
@@ -211,10 +223,7 @@ describe('S3 blob store on s3rver', function () {
 
   it('leaves no object and the previous blob intact when the source fails midway through a multipart upload', async () => {
     await store.put('acct/fail/log', Readable.from([Buffer.from('previous version')]));
-    await assert.rejects(
-      store.put('acct/fail/log', patternStream(40 * MiB, { failAt: 20 * MiB })),
-      /source failed midway/,
-    );
+    await assert.rejects(store.put('acct/fail/log', patternStream(40 * MiB, { failAt: 20 * MiB })), /source failed midway/);
     assert.equal(await textOf(store, 'acct/fail/log'), 'previous version');
 
     await assert.rejects(store.put('acct/fail/new', patternStream(40 * MiB, { failAt: 20 * MiB })), /source failed midway/);
@@ -248,16 +257,10 @@ describe('S3 blob store on s3rver', function () {
 
   it('rejects a body over maxBytes with LOGSVC_BODY_TOO_LARGE and stores nothing of it', async () => {
     await store.put('acct/large/log', Readable.from([Buffer.from('previous version')]));
-    await assert.rejects(
-      store.put('acct/large/log', patternStream(3 * MiB), { maxBytes: 2 * MiB }),
-      { code: 'LOGSVC_BODY_TOO_LARGE', status: 413 },
-    );
+    await assert.rejects(store.put('acct/large/log', patternStream(3 * MiB), { maxBytes: 2 * MiB }), { code: 'LOGSVC_BODY_TOO_LARGE', status: 413 });
     assert.equal(await textOf(store, 'acct/large/log'), 'previous version');
 
-    await assert.rejects(
-      store.put('acct/large/multipart', patternStream(30 * MiB), { maxBytes: 20 * MiB }),
-      { code: 'LOGSVC_BODY_TOO_LARGE' },
-    );
+    await assert.rejects(store.put('acct/large/multipart', patternStream(30 * MiB), { maxBytes: 20 * MiB }), { code: 'LOGSVC_BODY_TOO_LARGE' });
     assert.equal(await store.head('acct/large/multipart'), null);
     assert.deepEqual(await stagingObjects(s3), []);
 

@@ -6,5 +6,11 @@ import { startS3rver } from './support/s3rver.ts';
 blobStoreContract('s3 (s3rver)', async () => {
   const s3 = await startS3rver({ prefix: 'contract/' });
   const store = createS3BlobStore(s3.config);
-  return { store, cleanup: async () => { await store.close(); await s3.stop(); } };
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await s3.stop();
+    },
+  };
 });

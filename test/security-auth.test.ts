@@ -25,7 +25,9 @@ const now = () => Math.floor(Date.now() / 1000);
 
 /** An independent implementation of the signed-link signature (store/signed-links.ts, docs/SECURITY.md). */
 function signedLinkQuery(method: string, accountID: string, key: string, expires: number): string {
-  const sig = createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`)).update(`${method}\n${accountID}\n${key}\n${expires}`).digest('base64url');
+  const sig = createHmac('sha256', Buffer.from(`signed-links\0${SECRET}`))
+    .update(`${method}\n${accountID}\n${key}\n${expires}`)
+    .digest('base64url');
   return new URLSearchParams({ method, accountID, key, expires: String(expires), sig }).toString();
 }
 
@@ -38,7 +40,12 @@ const REGRESSION = {
   tokenNoStore: 'REGRESSION: GET /token without Cache-Control: no-store (handler/token-routes.ts)',
 };
 
-interface Answer { status: number; code?: string; body: string; headers: Headers }
+interface Answer {
+  status: number;
+  code?: string;
+  body: string;
+  headers: Headers;
+}
 
 describe('authentication and authorization on every route', function () {
   this.timeout(60000);
@@ -48,7 +55,8 @@ describe('authentication and authorization on every route', function () {
     server = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: GLOBAL, LOG_SERVICE_SECRET: SECRET, LOG_SERVICE_PING_INTERVAL_SECONDS: '0.1' });
     api = {
       url: server.url,
-      admin: (path, init = {}) => fetch(`${server.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'X-Harness-Token': GLOBAL } }),
+      admin: (path, init = {}) =>
+        fetch(`${server.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'X-Harness-Token': GLOBAL } }),
     };
   });
   after(async () => server.destroy());
@@ -118,7 +126,11 @@ describe('authentication and authorization on every route', function () {
         });
 
         it('answers 403 LOGSVC_FORBIDDEN to a wrong token and to a token signed with another secret', async () => {
-          for (const headers of [{ 'X-Harness-Token': tokens.wrong() }, { Authorization: `Bearer ${tokens.forged()}` }, { 'X-Harness-Token': tokens.forged() }] as Record<string, string>[]) {
+          for (const headers of [
+            { 'X-Harness-Token': tokens.wrong() },
+            { Authorization: `Bearer ${tokens.forged()}` },
+            { 'X-Harness-Token': tokens.forged() },
+          ] as Record<string, string>[]) {
             const r = await send(route, headers);
             assert.equal(r.status, 403, JSON.stringify(headers));
             if (route.method !== 'HEAD') assert.equal(r.code, 'LOGSVC_FORBIDDEN');
@@ -158,7 +170,7 @@ describe('authentication and authorization on every route', function () {
             if (r.status === 404 && route.method !== 'HEAD') assert.match(r.code!, /^LOGSVC_(STREAM|BLOB)_NOT_FOUND$/);
             if (route.info) {
               const seen = (JSON.parse(r.body) as { streams: Record<string, unknown> }).streams;
-              assert.deepEqual(Object.keys(seen).sort(), Object.keys(await streamsOf('other')).sort(), "the other account sees exactly its own streams");
+              assert.deepEqual(Object.keys(seen).sort(), Object.keys(await streamsOf('other')).sort(), 'the other account sees exactly its own streams');
               assert.ok(!(route.key! in seen), "and not acct's");
             }
             if (route.path.includes('/link/')) {
@@ -173,7 +185,11 @@ describe('authentication and authorization on every route', function () {
             }
             // Naming acct explicitly changes nothing: the account comes from the token.
             const asking = await send(route, other, withQuery(route.path, 'accountID=acct'));
-            assert.equal(asking.status, route.otherStatus, `?accountID=acct with another account's token: the account still comes from the token (${asking.body})`);
+            assert.equal(
+              asking.status,
+              route.otherStatus,
+              `?accountID=acct with another account's token: the account still comes from the token (${asking.body})`,
+            );
             if (route.info && asking.status === 200) assert.ok(!(route.key! in (JSON.parse(asking.body) as { streams: object }).streams));
             assert.deepEqual(await snapshot('acct', route), before, "acct's streams and blob are unchanged");
           });
@@ -233,8 +249,11 @@ describe('authentication and authorization on every route', function () {
         });
         it('answers 403 LOGSVC_FORBIDDEN to account tokens (own or other account) and to scoped tokens', async () => {
           const candidates = {
-            account: tokens.account(), other: tokens.otherAccount(),
-            read: await mint('acct', 'p', 'read'), write: await mint('acct', 'p', 'write'), 'read, whole account': await mint('acct', undefined, 'read'),
+            account: tokens.account(),
+            other: tokens.otherAccount(),
+            read: await mint('acct', 'p', 'read'),
+            write: await mint('acct', 'p', 'write'),
+            'read, whole account': await mint('acct', undefined, 'read'),
           };
           for (const [what, t] of Object.entries(candidates)) {
             assert.deepEqual(pick(await send(route, { 'X-Harness-Token': t })), [403, 'LOGSVC_FORBIDDEN'], what);
@@ -279,7 +298,11 @@ describe('authentication and authorization on every route', function () {
           const link = await route.mintLink!(api);
           assert.equal((await send(route, {}, link)).status, route.ok);
           const q = new URLSearchParams(link.split('?')[1]);
-          const tamper = (name: string, value: string) => { const t = new URLSearchParams(q); t.set(name, value); return `${route.path}?${t}`; };
+          const tamper = (name: string, value: string) => {
+            const t = new URLSearchParams(q);
+            t.set(name, value);
+            return `${route.path}?${t}`;
+          };
           const changed = {
             sig: tamper('sig', `${q.get('sig')!.slice(0, -2)}AA`),
             accountID: tamper('accountID', 'other'),
@@ -318,7 +341,8 @@ describe('authentication and authorization on every route', function () {
       const slash = harnessToken(SECRET, 'acct/x', now() + 600);
       const h = { 'X-Harness-Token': slash };
       for (const [what, init, path] of [
-        ['GET /ci/p/b/s/t/blob', {}, '/ci/p/b/s/t/blob'], ['GET /ci/streams', {}, '/ci/streams'],
+        ['GET /ci/p/b/s/t/blob', {}, '/ci/p/b/s/t/blob'],
+        ['GET /ci/streams', {}, '/ci/streams'],
         ['PUT /ci/p/b/s/t/blob', { method: 'PUT', body: 'overwritten' }, '/ci/p/b/s/t/blob'],
       ] as const) {
         const res = await fetch(`${server.url}${path}`, { ...init, headers: h });
@@ -367,9 +391,12 @@ describe('authentication and authorization on every route', function () {
     });
 
     it('filters stream info to the scope of a read token', async () => {
-      for (const k of ['p/b/s/t', 'p/x/s/t']) await fetch(`${server.url}/stream?accountID=acct&key=${k}`, { method: 'POST', headers: { 'X-Harness-Token': GLOBAL } });
+      for (const k of ['p/b/s/t', 'p/x/s/t'])
+        await fetch(`${server.url}/stream?accountID=acct&key=${k}`, { method: 'POST', headers: { 'X-Harness-Token': GLOBAL } });
       const read = await (await fetch(`${server.url}/token?accountID=acct&key=p/b&access=read`, { headers: { 'X-Harness-Token': GLOBAL } })).text();
-      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`, { headers: { 'X-Harness-Token': read } })).json()) as { streams: Record<string, unknown> };
+      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`, { headers: { 'X-Harness-Token': read } })).json()) as {
+        streams: Record<string, unknown>;
+      };
       assert.deepEqual(Object.keys(info.streams), ['p/b/s/t']);
     });
 

@@ -10,11 +10,15 @@ function rawExchange(port: number, request: string, waitMs = 5000): Promise<stri
   return new Promise((resolve) => {
     let data = '';
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    socket.on('data', (c) => { data += c.toString(); });
+    socket.on('data', (c) => {
+      data += c.toString();
+    });
     const done = () => resolve(data);
     socket.on('close', done);
     socket.on('error', done);
-    setTimeout(() => { socket.destroy(); }, waitMs);
+    setTimeout(() => {
+      socket.destroy();
+    }, waitMs);
   });
 }
 
@@ -28,7 +32,11 @@ describe('CORS', function () {
     dev = await startTestServer();
     restricted = await startTestServer({ LOG_SERVICE_CORS_ORIGINS: 'https://ci.example.com, https://logs.example.com' });
   });
-  after(async () => { await open.destroy(); await restricted.destroy(); await dev.destroy(); });
+  after(async () => {
+    await open.destroy();
+    await restricted.destroy();
+    await dev.destroy();
+  });
 
   it('sends no CORS headers by default in development mode (no token), so web pages cannot read local logs', async () => {
     const res = await fetch(`${dev.url}/stream/info?accountID=a`, { headers: { Origin: 'https://evil.example' } });
@@ -48,7 +56,11 @@ describe('CORS', function () {
     for (const path of ['/stream?accountID=a&key=k', '/ci/p/b/s/t/stream', '/blob?accountID=a&key=k', '/ci/p/b/s/t/blob', '/token']) {
       const res = await fetch(`${open.url}${path}`, {
         method: 'OPTIONS',
-        headers: { Origin: 'https://anywhere.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'x-harness-token, last-event-id' },
+        headers: {
+          Origin: 'https://anywhere.example',
+          'Access-Control-Request-Method': 'PUT',
+          'Access-Control-Request-Headers': 'x-harness-token, last-event-id',
+        },
       });
       assert.equal(res.status, 204, path);
       assert.equal(res.headers.get('access-control-allow-origin'), '*');
@@ -64,7 +76,8 @@ describe('CORS', function () {
       const res = await fetch(`${open.url}${route.path}`, {
         method: 'OPTIONS',
         headers: {
-          Origin: 'https://viewer.example', 'Access-Control-Request-Method': route.method,
+          Origin: 'https://viewer.example',
+          'Access-Control-Request-Method': route.method,
           'Access-Control-Request-Headers': 'x-harness-token, authorization, content-type, last-event-id',
         },
       });
@@ -102,9 +115,14 @@ describe('limits', function () {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({
-      LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: '3', LOG_SERVICE_TAIL_MAX_SECONDS: '1', LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '1',
-      LOG_SERVICE_MAX_HEADER_BYTES: '4096', LOG_SERVICE_MAX_LINE_BYTES: '1KiB', LOG_SERVICE_MAX_PUSH_BYTES: '64KiB',
-      LOG_SERVICE_MAX_BLOB_BYTES: '1MiB', LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2',
+      LOG_SERVICE_MAX_TAILS_PER_ACCOUNT: '3',
+      LOG_SERVICE_TAIL_MAX_SECONDS: '1',
+      LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '1',
+      LOG_SERVICE_MAX_HEADER_BYTES: '4096',
+      LOG_SERVICE_MAX_LINE_BYTES: '1KiB',
+      LOG_SERVICE_MAX_PUSH_BYTES: '64KiB',
+      LOG_SERVICE_MAX_BLOB_BYTES: '1MiB',
+      LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2',
     });
   });
   after(async () => server.destroy());
@@ -136,7 +154,10 @@ describe('limits', function () {
     await fetch(h('life'), { method: 'PUT', body: 'c\n', headers: { 'Content-Type': 'text/plain' } });
     const second = await openSse(h('life'), { 'Last-Event-ID': last });
     await second.until((evs) => lineEvents(evs).length === 1);
-    assert.deepEqual(lineEvents(second.events()).map((e) => e.id), ['2']);
+    assert.deepEqual(
+      lineEvents(second.events()).map((e) => e.id),
+      ['2'],
+    );
     second.close();
   });
 
@@ -170,7 +191,11 @@ describe('limits', function () {
 
   it('answers a push whose body stalls with 408 LOGSVC_REQUEST_TIMEOUT', async () => {
     await fetch(h('slow'), { method: 'POST' });
-    const reply = await rawExchange(server.port, 'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":', 4000);
+    const reply = await rawExchange(
+      server.port,
+      'PUT /stream?accountID=limited&key=slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"out":',
+      4000,
+    );
     assert.match(reply, /^HTTP\/1\.1 408/);
     assert.match(reply, /"error_code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
@@ -202,8 +227,14 @@ describe('limits', function () {
     assert.equal(blob.status, 413);
     assert.equal((await fetch(`${server.url}/blob?accountID=limited&key=big`)).status, 404, 'nothing stored');
     const chunked = await fetch(`${server.url}/blob?accountID=limited&key=big`, {
-      method: 'PUT', duplex: 'half',
-      body: new ReadableStream({ start(c) { for (let i = 0; i < 40; i++) c.enqueue(new Uint8Array(64 * 1024)); c.close(); } }),
+      method: 'PUT',
+      duplex: 'half',
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 40; i++) c.enqueue(new Uint8Array(64 * 1024));
+          c.close();
+        },
+      }),
     } as RequestInit);
     assert.equal(chunked.status, 413, 'a streamed body without Content-Length is cut at the limit too');
     assert.equal((await fetch(`${server.url}/blob?accountID=limited&key=big`)).status, 404);
@@ -258,7 +289,10 @@ describe('open tails per account on every tail route', function () {
     it(`refuses a ${kind} beyond the limit with 429 LOGSVC_TOO_MANY_TAILS, and accepts again once one ends`, async () => {
       const open = [];
       for (let i = 0; i < 3; i++) open.push(await openTail(kind));
-      assert.deepEqual(open.map((t) => t.status), [200, 200, 200]);
+      assert.deepEqual(
+        open.map((t) => t.status),
+        [200, 200, 200],
+      );
       const refused = await openTail(kind);
       assert.deepEqual([refused.status, refused.code], [429, 'LOGSVC_TOO_MANY_TAILS']);
       const elsewhere = isRaw(kind)
@@ -280,8 +314,15 @@ describe('open tails per account on every tail route', function () {
   }
 
   it('counts SSE and raw tails together: with one of each open, every tail route is refused', async () => {
-    const open = [await openTail('CI tail (GET /ci/…/stream)'), await openTail('CI raw tail (GET /ci/…/raw)'), await openTail('Harness raw tail (GET /stream/raw)')];
-    assert.deepEqual(open.map((t) => t.status), [200, 200, 200]);
+    const open = [
+      await openTail('CI tail (GET /ci/…/stream)'),
+      await openTail('CI raw tail (GET /ci/…/raw)'),
+      await openTail('Harness raw tail (GET /stream/raw)'),
+    ];
+    assert.deepEqual(
+      open.map((t) => t.status),
+      [200, 200, 200],
+    );
     for (const kind of Object.keys(kinds) as Kind[]) {
       const refused = await openTail(kind);
       assert.deepEqual([refused.status, refused.code], [429, 'LOGSVC_TOO_MANY_TAILS'], kind);
@@ -315,7 +356,9 @@ describe('open tails per account on every tail route', function () {
 describe('slow request headers', function () {
   this.timeout(15000);
   let server: TestServer;
-  before(async () => { server = await startTestServer({ LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '2' }); });
+  before(async () => {
+    server = await startTestServer({ LOG_SERVICE_REQUEST_TIMEOUT_SECONDS: '2' });
+  });
   after(async () => server.destroy());
 
   // Needs connectionsCheckingInterval in app/http-server.ts: node checks
@@ -340,14 +383,19 @@ describe('slow request headers', function () {
         if (socket.writable && i < request.length) socket.write(request[i++]!);
       }, 200);
       const limit = setTimeout(() => finish(false), 6000);
-      socket.on('data', (c) => { reply += c.toString(); if (/^HTTP\/1\.1 \d{3}/.test(reply)) finish(false); });
+      socket.on('data', (c) => {
+        reply += c.toString();
+        if (/^HTTP\/1\.1 \d{3}/.test(reply)) finish(false);
+      });
       socket.on('close', () => finish(true));
       socket.on('error', () => finish(true));
     });
     const answered = /^HTTP\/1\.1 408/.test(outcome.reply) || (outcome.closed && outcome.reply === '');
-    assert.ok(answered && outcome.ms <= 5500,
+    assert.ok(
+      answered && outcome.ms <= 5500,
       `after ${outcome.ms} ms: ${outcome.closed ? 'socket closed' : 'socket still open'}, reply ${JSON.stringify(outcome.reply.slice(0, 80))} ` +
-      '(is connectionsCheckingInterval still set in app/http-server.ts?)');
+        '(is connectionsCheckingInterval still set in app/http-server.ts?)',
+    );
     if (outcome.reply !== '') assert.match(outcome.reply, /"error_code":"LOGSVC_REQUEST_TIMEOUT"/);
   });
 });

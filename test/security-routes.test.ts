@@ -9,7 +9,8 @@ describe('the security route table', () => {
   it('has a case for every declared route (a new route must join the auth matrix)', () => {
     const covered = new Set(ROUTES.map((r) => r.pattern));
     assert.ok(DECLARED.length >= 35, `only ${DECLARED.length} routes declared: has handler/routes.ts changed shape?`);
-    for (const r of DECLARED) assert.ok(covered.has(`${r.method} ${r.path}`), `${r.method} ${r.path} is declared in handler/routes.ts but missing from the security route table`);
+    for (const r of DECLARED)
+      assert.ok(covered.has(`${r.method} ${r.path}`), `${r.method} ${r.path} is declared in handler/routes.ts but missing from the security route table`);
     for (const m of ['POST', 'PUT', 'GET', 'DELETE']) {
       assert.ok(covered.has(`${m} /stream`) && covered.has(`${m} ${STEP}/stream`), `${m} on the stream routes`);
     }

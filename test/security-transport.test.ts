@@ -12,7 +12,9 @@ function httpsGet(url: string, options: https.RequestOptions): Promise<{ status:
     const req = https.get(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
+      res.on('data', (c: string) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
@@ -22,7 +24,9 @@ function httpsGet(url: string, options: https.RequestOptions): Promise<{ status:
 describe('TLS', function () {
   this.timeout(60000);
   let certs: TestCerts;
-  before(() => { certs = makeTestCerts(); });
+  before(() => {
+    certs = makeTestCerts();
+  });
   after(() => rmSync(certs.dir, { recursive: true, force: true }));
 
   describe('server certificate only', () => {
@@ -40,7 +44,10 @@ describe('TLS', function () {
 
     it('does not answer plain HTTP on the TLS port', async () => {
       const plain = server.url.replace('https://', 'http://');
-      const outcome = await fetch(`${plain}/healthz`).then((r) => r.status, () => 'refused');
+      const outcome = await fetch(`${plain}/healthz`).then(
+        (r) => r.status,
+        () => 'refused',
+      );
       assert.notEqual(outcome, 200);
     });
 
@@ -48,7 +55,9 @@ describe('TLS', function () {
       const res = await new Promise<string>((resolve, reject) => {
         const req = https.request(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', ca: certs.read(certs.caFile) }, (r) => {
           let body = '';
-          r.on('data', (c: Buffer) => { body += c.toString(); });
+          r.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
           r.on('end', () => resolve(body));
         });
         req.on('error', reject);
@@ -62,7 +71,9 @@ describe('TLS', function () {
     let server: TestServer;
     before(async () => {
       server = await startTestServer({
-        LOG_SERVICE_TLS_CERT_FILE: certs.serverCert, LOG_SERVICE_TLS_KEY_FILE: certs.serverKey, LOG_SERVICE_TLS_CA_FILE: certs.caFile,
+        LOG_SERVICE_TLS_CERT_FILE: certs.serverCert,
+        LOG_SERVICE_TLS_KEY_FILE: certs.serverKey,
+        LOG_SERVICE_TLS_CA_FILE: certs.caFile,
       });
     });
     after(async () => server.destroy());
@@ -77,9 +88,13 @@ describe('TLS', function () {
     });
 
     it('refuses a client certificate from another CA', async () => {
-      await assert.rejects(httpsGet(`${server.url}/healthz`, {
-        ca: certs.read(certs.caFile), cert: certs.read(certs.strangerCert), key: certs.read(certs.strangerKey),
-      }));
+      await assert.rejects(
+        httpsGet(`${server.url}/healthz`, {
+          ca: certs.read(certs.caFile),
+          cert: certs.read(certs.strangerCert),
+          key: certs.read(certs.strangerKey),
+        }),
+      );
     });
   });
 
@@ -97,8 +112,12 @@ async function runServerExpectingExit(env: Record<string, string>): Promise<{ co
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
@@ -127,7 +146,10 @@ describe('startup policy and configuration errors', function () {
 
   it('exits 1 with one clear message per bad setting', async () => {
     const result = await runServerExpectingExit({
-      LOG_SERVICE_HTTP_BIND: 'nonsense', LOG_SERVICE_STREAM_MAX_LINES: 'many', LOG_SERVICE_MAX_PUSH_BYTES: '8 parsecs', LOG_SERVICE_S3_ENDPOINT: 'not a url',
+      LOG_SERVICE_HTTP_BIND: 'nonsense',
+      LOG_SERVICE_STREAM_MAX_LINES: 'many',
+      LOG_SERVICE_MAX_PUSH_BYTES: '8 parsecs',
+      LOG_SERVICE_S3_ENDPOINT: 'not a url',
     });
     assert.equal(result.code, 1);
     assert.match(result.output, /invalid configuration/);
@@ -144,7 +166,9 @@ describe('startup policy and configuration errors', function () {
       await fetch(`${server.url}/blob?accountID=a&key=k&token=sup3r-s3cret-global`);
       await fetch(`${server.url}/blob?accountID=a&key=k`, { headers: { 'X-Harness-Token': 'sup3r-s3cret-wrong' } });
       await fetch(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', headers: { Authorization: 'Bearer sup3r-s3cret-global' } });
-      const link = await (await fetch(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', headers: { 'X-Harness-Token': 'sup3r-s3cret-global' } })).json() as { link: string };
+      const link = (await (
+        await fetch(`${server.url}/blob/link/download?accountID=a&key=k`, { method: 'POST', headers: { 'X-Harness-Token': 'sup3r-s3cret-global' } })
+      ).json()) as { link: string };
       await fetch(link.link);
       // The query parser decodes names, so an encoded name is still a token: it is redacted as one.
       const encoded = await fetch(`${server.url}/blob?accountID=a&key=k&%74oken=sup3r-s3cret-global&TOKEN=sup3r-s3cret-upper&t%6Fken=sup3r-s3cret-x`);

@@ -24,13 +24,22 @@ interface RawConnection {
 
 async function connect(port: number): Promise<RawConnection> {
   const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
   let text = '';
   let closed = false;
-  socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
   socket.on('error', () => {}); // a write racing the server's close: EPIPE / ECONNRESET
-  socket.on('end', () => { closed = true; });
-  socket.on('close', () => { closed = true; });
+  socket.on('end', () => {
+    closed = true;
+  });
+  socket.on('close', () => {
+    closed = true;
+  });
   const waitFor = async (cond: () => boolean, ms: number, what: string) => {
     const deadline = Date.now() + ms;
     while (!cond()) {
@@ -41,7 +50,9 @@ async function connect(port: number): Promise<RawConnection> {
   return {
     received: () => text,
     closed: () => closed,
-    write: (data) => { if (!socket.destroyed && socket.writable) socket.write(data); },
+    write: (data) => {
+      if (!socket.destroyed && socket.writable) socket.write(data);
+    },
     until: (predicate, ms, what) => waitFor(() => predicate(text), ms, what),
     waitClosed: (ms, what) => waitFor(() => closed, ms, what),
     destroy: () => socket.destroy(),
@@ -72,7 +83,8 @@ for (const backend of ['memory', 'redis'] as const) {
 
     it('closes idle connections at once, answers nothing new on old ones, and ends what is in flight with Connection: close', async () => {
       server = await startServer({
-        LOG_SERVICE_SHUTDOWN_GRACE_SECONDS: '20', LOG_SERVICE_LOG_LEVEL: 'info',
+        LOG_SERVICE_SHUTDOWN_GRACE_SECONDS: '20',
+        LOG_SERVICE_LOG_LEVEL: 'info',
         ...(redis !== null ? { LOG_SERVICE_REDIS_URL: redis.url } : {}),
       });
       const { url, port } = server;
@@ -89,7 +101,7 @@ for (const backend of ['memory', 'redis'] as const) {
       // a tail in flight, as a browser's EventSource holds it
       const viewer = await connect(port);
       viewer.write(head('GET', stream, 'Accept: text/event-stream\r\n'));
-      await viewer.until((t) => t.includes('"out":"a line\\n"'), 5000, 'the tail\'s first line');
+      await viewer.until((t) => t.includes('"out":"a line\\n"'), 5000, "the tail's first line");
       // an upload in flight: headers and half of the body sent
       const uploader = await connect(port);
       const half = Buffer.alloc(512 * 1024, 1);
@@ -106,17 +118,17 @@ for (const backend of ['memory', 'redis'] as const) {
       // The tail ends (Redis: without a terminal event, so the viewer reconnects); the
       // viewer reconnects on the connection it has. That request is not answered: the
       // connection closes, and a new one would find the port closed (another instance).
-      await viewer.until((t) => t.endsWith('0\r\n\r\n'), 10000, 'the tail\'s end');
+      await viewer.until((t) => t.endsWith('0\r\n\r\n'), 10000, "the tail's end");
       viewer.write(head('GET', stream, 'Accept: text/event-stream\r\nLast-Event-ID: 0\r\n'));
-      await viewer.waitClosed(3000, 'the viewer\'s old connection closed');
+      await viewer.waitClosed(3000, "the viewer's old connection closed");
       assert.deepEqual(statusLines(viewer.received()), ['HTTP/1.1 200 OK'], 'the reconnect on the old connection got no answer (no 503)');
 
       // The upload in flight completes, with Connection: close, and its connection closes.
       uploader.write(half);
-      await uploader.until((t) => statusLines(t).length === 1 && t.includes('\r\n\r\n'), 5000, 'the upload\'s answer');
+      await uploader.until((t) => statusLines(t).length === 1 && t.includes('\r\n\r\n'), 5000, "the upload's answer");
       assert.match(uploader.received(), /^HTTP\/1\.1 204 /);
       assert.match(uploader.received(), /\r\nConnection: close\r\n/i);
-      await uploader.waitClosed(3000, 'the uploader\'s connection closed');
+      await uploader.waitClosed(3000, "the uploader's connection closed");
 
       // Nothing held the shutdown for its 20 s grace period.
       await server.exited();

@@ -6,11 +6,12 @@ import { startServer, type ServerProcess } from './support/server-process.ts';
 import { openSse } from './support/sse-reader.ts';
 import { rssMb } from './support/process-memory.ts';
 
-
 describe('slow viewers', function () {
   this.timeout(60000);
   let server: ServerProcess;
-  before(async () => { server = await startServer({ LOG_SERVICE_STREAM_MAX_LINES: '500' }); });
+  before(async () => {
+    server = await startServer({ LOG_SERVICE_STREAM_MAX_LINES: '500' });
+  });
   after(async () => server.stop());
 
   it('keeps the producer and a healthy viewer at full speed while 5 viewers stop reading, with bounded server memory', async () => {
@@ -32,9 +33,11 @@ describe('slow viewers', function () {
       const r = await fetch(url, { method: 'PUT', body, headers: { 'Content-Type': 'application/json' } });
       assert.equal(r.status, 204);
     }
-    await healthy.until(() => healthy.raw().includes('\nid: 24999\n') || healthy.raw().startsWith('id: 24999\n'), 30000).catch(async () => {
-      assert.ok(healthy.raw().includes('id: 24999\n'), 'the healthy viewer received the last line');
-    });
+    await healthy
+      .until(() => healthy.raw().includes('\nid: 24999\n') || healthy.raw().startsWith('id: 24999\n'), 30000)
+      .catch(async () => {
+        assert.ok(healthy.raw().includes('id: 24999\n'), 'the healthy viewer received the last line');
+      });
     const grown = rssMb(server.process.pid!) - before;
     // 5 stuck viewers that buffered the stream would hold 5 × 100 MB.
     assert.ok(grown < 80, `server RSS grew by ${grown.toFixed(1)} MB`);

@@ -8,14 +8,15 @@ import { startServer, type ServerProcess } from './support/server-process.ts';
 import { lineEvents, openSse } from './support/sse-reader.ts';
 import { rssAnonMb } from './support/process-memory.ts';
 
-
 /** A GET that reads the response headers and then never reads again. */
 function stuckViewer(url: string): { request: http.ClientRequest; status: Promise<number> } {
   const request = http.get(url);
-  const status = new Promise<number>((resolve) => request.on('response', (res) => {
-    res.pause();
-    resolve(res.statusCode ?? 0);
-  }));
+  const status = new Promise<number>((resolve) =>
+    request.on('response', (res) => {
+      res.pause();
+      resolve(res.statusCode ?? 0);
+    }),
+  );
   request.on('error', () => {});
   return { request, status };
 }
@@ -41,7 +42,10 @@ describe('stalled viewers', function () {
     // The server's own memory: reading the blobs also maps LMDB pages (RssFile, page cache), ~45 MB here.
     const before = rssAnonMb(server.process.pid!);
     const stuck = accounts.flatMap((account) => [0, 1].map(() => stuckViewer(`${server.url}/stream?accountID=${account}&key=finished/log`)));
-    assert.deepEqual(await Promise.all(stuck.map((s) => s.status)), stuck.map(() => 200));
+    assert.deepEqual(
+      await Promise.all(stuck.map((s) => s.status)),
+      stuck.map(() => 200),
+    );
     await new Promise((r) => setTimeout(r, 1500)); // every viewer's first batch has been written and backed up
     const grown = rssAnonMb(server.process.pid!) - before;
     assert.ok(grown < 80, `server memory (RssAnon) grew by ${grown.toFixed(1)} MB for 10 stuck viewers`);
@@ -52,7 +56,12 @@ describe('stalled viewers', function () {
     const url = `${server.url}/stream?accountID=stall&key=busy/1`;
     assert.equal((await fetch(url, { method: 'POST' })).status, 204);
     const big = 'y'.repeat(8000);
-    const push = () => fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(Array.from({ length: 200 }, () => ({ out: `${big}\n` }))) });
+    const push = () =>
+      fetch(url, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: 200 }, () => ({ out: `${big}\n` }))),
+      });
     const stuck = [stuckViewer(url), stuckViewer(url)];
     await Promise.all(stuck.map((s) => s.status));
     for (let i = 0; i < 10; i++) assert.equal((await push()).status, 204); // 16 MB: far more than the sockets take
@@ -80,10 +89,16 @@ describe('stalled viewers', function () {
     const tail = await openSse(`${server.url}/stream?accountID=cr&key=odd/log`);
     await tail.ended();
     const events = lineEvents(tail.events());
-    assert.deepEqual(events.map((e) => e.id), ['0', '1', '2', '3']);
+    assert.deepEqual(
+      events.map((e) => e.id),
+      ['0', '1', '2', '3'],
+    );
     const served = events.map((e) => (JSON.parse(e.data!) as { out: string }).out);
     assert.deepEqual(served.slice(0, 3), ['a\n', 'b\n', 'c\n']);
-    assert.ok(Buffer.byteLength(served[3]!) <= 64 * 1024 && served[3]!.endsWith('truncated]\n'), 'an uploaded out over the line limit is cut like a pushed one');
+    assert.ok(
+      Buffer.byteLength(served[3]!) <= 64 * 1024 && served[3]!.endsWith('truncated]\n'),
+      'an uploaded out over the line limit is cut like a pushed one',
+    );
     assert.ok(!tail.raw().includes('\r'), 'no CR reaches the wire');
   });
 });

@@ -32,23 +32,36 @@ async function startFaultyS3(target: string): Promise<FaultyS3> {
     const write = req.method === 'PUT' || req.method === 'POST';
     if (state.mode === 'down' || (state.mode === 'full' && write)) {
       req.resume();
-      req.on('end', () => state.mode === 'down'
-        ? refuse(res, 503, 'ServiceUnavailable', 'Please reduce your request rate.')
-        : refuse(res, 507, 'XMinioStorageFull', 'Storage backend has reached its minimum free drive threshold.'));
+      req.on('end', () =>
+        state.mode === 'down'
+          ? refuse(res, 503, 'ServiceUnavailable', 'Please reduce your request rate.')
+          : refuse(res, 507, 'XMinioStorageFull', 'Storage backend has reached its minimum free drive threshold.'),
+      );
       return;
     }
-    const forward = http.request({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers,
-    }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const forward = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return state;
 }
 
@@ -67,8 +80,11 @@ describe('a failing S3 under snapshots and uploads', function () {
     s3 = await startS3rver();
     faulty = await startFaultyS3(s3.endpoint);
     server = await startServer({
-      LOG_SERVICE_S3_BUCKET: s3.bucket, LOG_SERVICE_S3_ENDPOINT: faulty.endpoint, LOG_SERVICE_S3_PATH_STYLE: 'true',
-      LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!, LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
+      LOG_SERVICE_S3_BUCKET: s3.bucket,
+      LOG_SERVICE_S3_ENDPOINT: faulty.endpoint,
+      LOG_SERVICE_S3_PATH_STYLE: 'true',
+      LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!,
+      LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
     });
   });
   after(async () => {
@@ -76,7 +92,9 @@ describe('a failing S3 under snapshots and uploads', function () {
     await faulty?.close();
     await s3?.stop();
   });
-  afterEach(() => { faulty.mode = 'pass'; });
+  afterEach(() => {
+    faulty.mode = 'pass';
+  });
 
   it('answers an upload to a full S3 with 507 LOGSVC_STORAGE_FULL and stores nothing', async () => {
     faulty.mode = 'full';
@@ -95,7 +113,10 @@ describe('a failing S3 under snapshots and uploads', function () {
     assert.equal((await fetch(stream, { method: 'PUT', body: text, headers: { 'Content-Type': 'text/plain' } })).status, 204);
     const tail = await openRaw(`${server.url}/ci/p/2/s/t/raw`);
     try {
-      for (const [mode, status, code] of [['full', 507, 'LOGSVC_STORAGE_FULL'], ['down', 503, 'LOGSVC_BACKEND_UNAVAILABLE']] as const) {
+      for (const [mode, status, code] of [
+        ['full', 507, 'LOGSVC_STORAGE_FULL'],
+        ['down', 503, 'LOGSVC_BACKEND_UNAVAILABLE'],
+      ] as const) {
         faulty.mode = mode;
         const refused = await fetch(`${stream}?snapshot=true`, { method: 'DELETE' });
         assert.equal(refused.status, status, mode);
@@ -117,7 +138,10 @@ describe('a failing S3 under snapshots and uploads', function () {
     }
     const snapshot = await fetch(`${server.url}/ci/p/2/s/t/blob`);
     assert.equal(snapshot.status, 200);
-    const rows = (await snapshot.text()).trimEnd().split('\n').map((row) => JSON.parse(row) as { out: string });
+    const rows = (await snapshot.text())
+      .trimEnd()
+      .split('\n')
+      .map((row) => JSON.parse(row) as { out: string });
     assert.equal(rows.map((r) => r.out).join(''), text);
   });
 });

@@ -23,7 +23,9 @@ function errorCode(body: unknown): unknown {
 
 async function upload(url: string, size: number, seed: number): Promise<Response> {
   return fetch(url, {
-    method: 'PUT', body: Readable.toWeb(patternStream(size, seed)) as ReadableStream, duplex: 'half',
+    method: 'PUT',
+    body: Readable.toWeb(patternStream(size, seed)) as ReadableStream,
+    duplex: 'half',
     headers: { 'Content-Type': 'application/octet-stream' },
   } as RequestInit);
 }
@@ -141,7 +143,10 @@ describe('a full disk under the LMDB store (64 MB tmpfs, real server process)', 
     }
     const snapshot = await fetch(`${url}/ci/p/1/s/t/blob`);
     assert.equal(snapshot.status, 200);
-    const rows = (await snapshot.text()).trimEnd().split('\n').map((row) => JSON.parse(row) as { out: string });
+    const rows = (await snapshot.text())
+      .trimEnd()
+      .split('\n')
+      .map((row) => JSON.parse(row) as { out: string });
     assert.equal(rows.length, 9001);
     assert.equal(rows.map((r) => r.out).join(''), text);
     alive();

@@ -18,9 +18,7 @@ async function readAll(body: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-
-const put = (store: BlobStore, name: string, content: string | Buffer) =>
-  store.put(name, Readable.from([Buffer.from(content)]));
+const put = (store: BlobStore, name: string, content: string | Buffer) => store.put(name, Readable.from([Buffer.from(content)]));
 
 describe('zip of the blobs under a prefix', function () {
   this.timeout(60_000);
@@ -60,7 +58,9 @@ describe('zip of the blobs under a prefix', function () {
       if (blob !== null) {
         open++;
         mostOpen = Math.max(mostOpen, open);
-        blob.body.once('close', () => { open--; });
+        blob.body.once('close', () => {
+          open--;
+        });
       }
       return blob;
     };
@@ -86,14 +86,20 @@ describe('zip of the blobs under a prefix', function () {
     }
     await sleep(50);
     assert.equal(opened.length, 2);
-    assert.ok(opened.every((body) => body.destroyed), 'every blob stream is closed');
+    assert.ok(
+      opened.every((body) => body.destroyed),
+      'every blob stream is closed',
+    );
   });
 
   it('refuses more blobs than maxEntries with LOGSVC_TOO_MANY_ENTRIES before sending anything, listing no further', async () => {
     let listed = 0;
     const counting: BlobStore = Object.create(store) as BlobStore;
     counting.list = async function* (prefix) {
-      for await (const entry of store.list(prefix)) { listed++; yield entry; }
+      for await (const entry of store.list(prefix)) {
+        listed++;
+        yield entry;
+      }
     };
     await assert.rejects(zipBlobs(counting, 'acct/proj/', { maxEntries: 2 }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'LOGSVC_TOO_MANY_ENTRIES');
@@ -132,7 +138,10 @@ describe('zip of the blobs under a prefix', function () {
       const { seen, last } = await pollUntilDone(exports, 'acct', 'proj/1/');
       const order: ZipExportState[] = ['queued', 'in_progress', 'success'];
       const steps = [first.status, ...seen].map((s) => order.indexOf(s));
-      assert.ok(steps.every((step, i) => step >= 0 && (i === 0 || step >= steps[i - 1]!)), seen.join(' → '));
+      assert.ok(
+        steps.every((step, i) => step >= 0 && (i === 0 || step >= steps[i - 1]!)),
+        seen.join(' → '),
+      );
       assert.equal(seen.at(-1), 'success');
       assert.equal(new URL(last.link).pathname, new URL(first.link).pathname);
 
@@ -155,7 +164,9 @@ describe('zip of the blobs under a prefix', function () {
 
     it('passes through exactly queued, in_progress and success while the zip is built', async () => {
       let release!: () => void;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       const gated: BlobStore = Object.create(store) as BlobStore;
       gated.get = async (name, range) => {
         await gate; // the build holds here, so a poll must see it in progress

@@ -5,13 +5,20 @@ import http from 'node:http';
 
 const port = Number(process.argv[2]);
 const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-  if (req.url === '/ready') { res.end('ok'); return; }
+  if (req.url === '/ready') {
+    res.end('ok');
+    return;
+  }
   const parts: Buffer[] = [];
   req.on('data', (c: Buffer) => parts.push(c));
   req.on('end', () => {
     if (req.method === 'PUT') {
       const lines = JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown[];
-      if (!Array.isArray(lines)) { res.writeHead(400); res.end(); return; }
+      if (!Array.isArray(lines)) {
+        res.writeHead(400);
+        res.end();
+        return;
+      }
     }
     res.writeHead(204);
     res.end();

@@ -6,7 +6,10 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finish, generatorConfig } from '../lib/generator.ts';
 
-interface Config { dir: string; bytes: number }
+interface Config {
+  dir: string;
+  bytes: number;
+}
 const cfg = generatorConfig<Config>();
 const chunk = randomBytes(1024 * 1024);
 const file = join(cfg.dir, 'disk-write-probe');

@@ -6,13 +6,25 @@
 import net from 'node:net';
 import { finish, generatorConfig, nowMs, post, receive } from '../lib/generator.ts';
 
-interface Config { epochMs: number; port: number; account: string; key: string; rate: number; durationMs: number; lineChars: number; maxBatch: number }
+interface Config {
+  epochMs: number;
+  port: number;
+  account: string;
+  key: string;
+  rate: number;
+  durationMs: number;
+  lineChars: number;
+  maxBatch: number;
+}
 const cfg = generatorConfig<Config>();
 const path = `/stream?accountID=${cfg.account}&key=${encodeURIComponent(cfg.key)}`;
 
 const socket = net.connect(cfg.port, '127.0.0.1');
 socket.setNoDelay(true);
-await new Promise<void>((r, j) => { socket.once('connect', () => r()); socket.once('error', j); });
+await new Promise<void>((r, j) => {
+  socket.once('connect', () => r());
+  socket.once('error', j);
+});
 
 let buffered = '';
 let waiting: ((status: string) => void) | undefined;
@@ -28,13 +40,17 @@ socket.on('data', (chunk: Buffer) => {
   waiting = undefined;
   w?.(head.slice(9, 12));
 });
-socket.on('error', () => { waiting?.('ERR'); });
+socket.on('error', () => {
+  waiting?.('ERR');
+});
 
 function call(method: string, body?: string): Promise<string> {
   const payload = body === undefined ? undefined : Buffer.from(body);
   socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${payload?.length ?? 0}\r\n\r\n`);
   if (payload) socket.write(payload);
-  return new Promise((r) => { waiting = r; });
+  return new Promise((r) => {
+    waiting = r;
+  });
 }
 
 const opened = await call('POST');
@@ -59,7 +75,10 @@ while (nowMs() < deadline) {
   const lines: string[] = new Array(due);
   for (let i = 0; i < due; i++) lines[i] = `{"out":"ts=${ts} n=${sent + i} ${pad}\\n"}`;
   const status = await call('PUT', `[${lines.join(',')}]`);
-  if (status !== '204') { errors.push(`push: ${status}`); break; }
+  if (status !== '204') {
+    errors.push(`push: ${status}`);
+    break;
+  }
   sent += due;
   batches++;
   if (due > maxBatchSeen) maxBatchSeen = due;

@@ -5,7 +5,15 @@
 import net from 'node:net';
 import { finish, generatorConfig, post, receive } from '../lib/generator.ts';
 
-interface Config { port: number; count: number; offset: number; streams: number; accounts: number; concurrency: number; timeoutMs: number }
+interface Config {
+  port: number;
+  count: number;
+  offset: number;
+  streams: number;
+  accounts: number;
+  concurrency: number;
+  timeoutMs: number;
+}
 const cfg = generatorConfig<Config>();
 
 const sockets: net.Socket[] = [];
@@ -43,7 +51,12 @@ function connect(i: number): Promise<void> {
       }
     });
     socket.on('error', (err) => {
-      if (!counted) { counted = true; failed++; if (errors.length < 3) errors.push(err.message); done(); }
+      if (!counted) {
+        counted = true;
+        failed++;
+        if (errors.length < 3) errors.push(err.message);
+        done();
+      }
     });
   });
 }

@@ -30,8 +30,10 @@ export function lineJson(n: number, bytes: number): string {
 const body = Buffer.from(`[${Array.from({ length: cfg.linesPerBatch }, (_, i) => lineJson(i, cfg.lineBytes)).join(',')}]`);
 
 function request(method: string, key: string, payload?: Buffer): Buffer {
-  const head = `${method} /stream?accountID=${cfg.account}&key=${encodeURIComponent(key)} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-    (payload ? `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\n` : 'Content-Length: 0\r\n') + '\r\n';
+  const head =
+    `${method} /stream?accountID=${cfg.account}&key=${encodeURIComponent(key)} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+    (payload ? `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\n` : 'Content-Length: 0\r\n') +
+    '\r\n';
   return payload ? Buffer.concat([Buffer.from(head), payload]) : Buffer.from(head);
 }
 
@@ -60,12 +62,18 @@ function runConnection(index: number): Promise<void> {
     };
     const send = () => {
       while (!stopping && inFlight < cfg.depth) {
-        if (performance.now() >= windowEnd) { stop(); return; }
+        if (performance.now() >= windowEnd) {
+          stop();
+          return;
+        }
         inFlight++;
         socket.write(push);
       }
     };
-    socket.on('connect', () => { inFlight++; socket.write(open); });
+    socket.on('connect', () => {
+      inFlight++;
+      socket.write(open);
+    });
     socket.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('latin1');
       let end;
@@ -78,7 +86,10 @@ function runConnection(index: number): Promise<void> {
           socket.destroy();
           return;
         }
-        if (!opened) { opened = true; continue; }
+        if (!opened) {
+          opened = true;
+          continue;
+        }
         total++;
         const now = performance.now();
         if (now >= windowStart && now < windowEnd) counted++;
@@ -87,7 +98,9 @@ function runConnection(index: number): Promise<void> {
       else send();
     });
     socket.on('connect', () => setImmediate(send));
-    socket.on('error', (err) => { errors.push(`connection ${index}: ${err.message}`); });
+    socket.on('error', (err) => {
+      errors.push(`connection ${index}: ${err.message}`);
+    });
     socket.on('close', () => done());
     // Bounded: whatever happens, this connection is done shortly after the window.
     setTimeout(() => socket.destroy(), cfg.warmupMs + cfg.durationMs + 10_000).unref();

@@ -5,7 +5,14 @@
 import { Redis } from 'ioredis';
 import { finish, generatorConfig } from '../lib/generator.ts';
 
-interface Config { port: number; pipelines: number; warmupMs: number; durationMs: number; linesPerBatch: number; lineBytes: number }
+interface Config {
+  port: number;
+  pipelines: number;
+  warmupMs: number;
+  durationMs: number;
+  linesPerBatch: number;
+  lineBytes: number;
+}
 const cfg = generatorConfig<Config>();
 
 function lineJson(n: number, bytes: number): string {

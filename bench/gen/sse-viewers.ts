@@ -8,7 +8,14 @@
 import net from 'node:net';
 import { finish, generatorConfig, nowMs, post } from '../lib/generator.ts';
 
-interface Config { port: number; path: string; viewers: number; timeoutMs: number; epochMs: number; minTail: number }
+interface Config {
+  port: number;
+  path: string;
+  viewers: number;
+  timeoutMs: number;
+  epochMs: number;
+  minTail: number;
+}
 const cfg = generatorConfig<Config>();
 
 const BUCKET_MS = 0.1;
@@ -18,7 +25,15 @@ const ID = Buffer.from('id: ');
 const TS = Buffer.from('ts=');
 const END = Buffer.from('\n\n');
 
-interface Viewer { next: number; received: number; missing: number; duplicates: number; dropped: number; ended: boolean; lastAt: number }
+interface Viewer {
+  next: number;
+  received: number;
+  missing: number;
+  duplicates: number;
+  dropped: number;
+  ended: boolean;
+  lastAt: number;
+}
 const viewers: Viewer[] = [];
 let connected = 0;
 
@@ -50,8 +65,10 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
       const id = digits(buf, pos + ID.length);
       const after = parsedEnd;
       if (id === v.next) v.next++;
-      else if (id > v.next) { v.missing += id - v.next; v.next = id + 1; }
-      else v.duplicates++;
+      else if (id > v.next) {
+        v.missing += id - v.next;
+        v.next = id + 1;
+      } else v.duplicates++;
       v.received++;
       // "id: N\ndata: {"level":"info","pos":N,"out":"ts=" — pos is the seq, so ts= is usually at a known place.
       const guess = after + 29 + (after - pos - ID.length) + 8;
@@ -86,7 +103,10 @@ function eventFeeder(v: Viewer): (data: Buffer) => void {
     const now = Math.round((wall - cfg.epochMs) * 1000); // µs since the run's epoch, as the producer stamps them
     let buf = carry ? Buffer.concat([carry, data]) : data;
     const last = buf.lastIndexOf(END);
-    if (last === -1) { carry = Buffer.from(buf); return; }
+    if (last === -1) {
+      carry = Buffer.from(buf);
+      return;
+    }
     carry = last + 2 < buf.length ? Buffer.from(buf.subarray(last + 2)) : undefined;
     buf = buf.subarray(0, last + 2);
     consume(v, buf, now);
@@ -120,30 +140,45 @@ function open(index: number): Promise<void> {
           if (remaining === 0) skip = 2;
         } else {
           const nl = buf.indexOf(10, i);
-          if (nl === -1) { sizeLine += buf.toString('latin1', i); return; }
+          if (nl === -1) {
+            sizeLine += buf.toString('latin1', i);
+            return;
+          }
           sizeLine += buf.toString('latin1', i, nl);
           i = nl + 1;
           remaining = parseInt(sizeLine.trim(), 16);
           sizeLine = '';
-          if (remaining === 0) { socket.end(); return; }
+          if (remaining === 0) {
+            socket.end();
+            return;
+          }
         }
       }
     };
     socket.on('data', (chunk: Buffer) => {
-      if (head === undefined) { onBody(chunk); return; }
+      if (head === undefined) {
+        onBody(chunk);
+        return;
+      }
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end === -1) return;
       const text = head.toString('latin1', 0, end);
       const rest = head.subarray(end + 4);
       head = undefined;
-      if (!text.startsWith('HTTP/1.1 200')) { console.error(`viewer ${index}: ${text.split('\r\n')[0]}`); socket.destroy(); return; }
+      if (!text.startsWith('HTTP/1.1 200')) {
+        console.error(`viewer ${index}: ${text.split('\r\n')[0]}`);
+        socket.destroy();
+        return;
+      }
       connected++;
       if (connected === cfg.viewers) post({ type: 'connected', connected });
       if (rest.length > 0) onBody(rest);
     });
     socket.on('close', () => done());
-    socket.on('error', (err) => { console.error(`viewer ${index}: ${err.message}`); });
+    socket.on('error', (err) => {
+      console.error(`viewer ${index}: ${err.message}`);
+    });
   });
 }
 
@@ -152,7 +187,9 @@ const timeout = new Promise<void>((r) => setTimeout(r, cfg.timeoutMs).unref());
 await Promise.race([all, timeout]);
 
 const sparse: Record<string, number> = {};
-histogram.forEach((n, i) => { if (n > 0) sparse[i] = n; });
+histogram.forEach((n, i) => {
+  if (n > 0) sparse[i] = n;
+});
 finish({
   viewers: viewers.map(({ next, received, missing, duplicates, dropped, ended, lastAt }) => ({ next, received, missing, duplicates, dropped, ended, lastAt })),
   histogram: sparse,

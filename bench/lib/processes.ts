@@ -112,7 +112,7 @@ export interface LogServiceOptions {
 /** The real server: `node bin/log-service.js server` on a free loopback port. */
 export async function startLogService(options: LogServiceOptions = {}): Promise<ServerChild> {
   const ownDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'log-service-bench-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'log-service-bench-')));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -130,13 +130,23 @@ export async function startLogService(options: LogServiceOptions = {}): Promise<
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (c: Buffer) => { log = (log + c.toString('utf8')).slice(-20_000); });
-    child.stderr?.on('data', (c: Buffer) => { log = (log + c.toString('utf8')).slice(-20_000); });
+    child.stdout?.on('data', (c: Buffer) => {
+      log = (log + c.toString('utf8')).slice(-20_000);
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      log = (log + c.toString('utf8')).slice(-20_000);
+    });
     try {
       await waitReady(url, child, () => log, '/healthz');
       return {
-        url, port, pid: child.pid!, dataDir, output: () => log,
-        stop: stopper(child, async () => { if (ownDir) await rm(dataDir, { recursive: true, force: true }); }),
+        url,
+        port,
+        pid: child.pid!,
+        dataDir,
+        output: () => log,
+        stop: stopper(child, async () => {
+          if (ownDir) await rm(dataDir, { recursive: true, force: true });
+        }),
       };
     } catch (err) {
       lastError = err;
@@ -154,10 +164,15 @@ export async function startBaseline(script: string): Promise<ServerChild> {
   const url = `http://127.0.0.1:${port}`;
   let log = '';
   const child = spawn(process.execPath, ['--import=tsx', join(REPO_ROOT, 'bench/baseline', script), String(port)], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (c: Buffer) => { log = (log + c.toString('utf8')).slice(-20_000); });
-  child.stderr?.on('data', (c: Buffer) => { log = (log + c.toString('utf8')).slice(-20_000); });
+  child.stdout?.on('data', (c: Buffer) => {
+    log = (log + c.toString('utf8')).slice(-20_000);
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    log = (log + c.toString('utf8')).slice(-20_000);
+  });
   await waitReady(url, child, () => log, '/ready');
   return { url, port, pid: child.pid!, dataDir: '', output: () => log, stop: stopper(child, async () => {}) };
 }
@@ -175,15 +190,22 @@ export interface GeneratorChild<R> {
 /** A load generator (bench/gen/<script>) in its own process, with an IPC channel. */
 export function startGenerator<R>(script: string, config: unknown, timeoutMs: number): GeneratorChild<R> {
   const child = fork(join(REPO_ROOT, 'bench/gen', script), [JSON.stringify(config)], {
-    cwd: REPO_ROOT, execArgv: ['--import=tsx', ...(process.env.BENCH_PROFILE_GENERATORS ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_GENERATORS] : [])], stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    cwd: REPO_ROOT,
+    execArgv: ['--import=tsx', ...(process.env.BENCH_PROFILE_GENERATORS ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_GENERATORS] : [])],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString('utf8')).slice(-5000); });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-5000);
+  });
   const queue: Record<string, unknown>[] = [];
   const waiters: ((m: Record<string, unknown>) => void)[] = [];
   let resolveResult!: (r: R) => void;
   let rejectResult!: (e: Error) => void;
-  const result = new Promise<R>((res, rej) => { resolveResult = res; rejectResult = rej; });
+  const result = new Promise<R>((res, rej) => {
+    resolveResult = res;
+    rejectResult = rej;
+  });
   result.catch(() => {});
   const timer = setTimeout(() => {
     child.kill('SIGKILL');
@@ -196,7 +218,8 @@ export function startGenerator<R>(script: string, config: unknown, timeoutMs: nu
       return;
     }
     const w = waiters.shift();
-    if (w) w(m); else queue.push(m);
+    if (w) w(m);
+    else queue.push(m);
   });
   child.on('exit', (code, signal) => {
     clearTimeout(timer);
@@ -205,15 +228,25 @@ export function startGenerator<R>(script: string, config: unknown, timeoutMs: nu
   return {
     pid: child.pid!,
     result,
-    send: (m) => { if (child.connected) child.send(m); },
-    kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); },
+    send: (m) => {
+      if (child.connected) child.send(m);
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
     next: (ms) => {
       const queued = queue.shift();
       if (queued) return Promise.resolve(queued);
       return new Promise((res, rej) => {
         const t = setTimeout(() => rej(new Error(`generator ${script}: no message within ${ms} ms\n${stderr}`)), ms);
-        waiters.push((m) => { clearTimeout(t); res(m); });
-        result.catch((e: Error) => { clearTimeout(t); rej(e); });
+        waiters.push((m) => {
+          clearTimeout(t);
+          res(m);
+        });
+        result.catch((e: Error) => {
+          clearTimeout(t);
+          rej(e);
+        });
       });
     },
   };

@@ -10,7 +10,12 @@ import { procStatusMb, startBaseline, startGenerator, startLogService } from '..
 import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 
-interface ClientResult { status: number; bytes: number; seconds: number; mb_per_s: number }
+interface ClientResult {
+  status: number;
+  bytes: number;
+  seconds: number;
+  mb_per_s: number;
+}
 type Figures = Record<string, number>;
 
 const results: { upload?: Figures; download?: Figures } = {};
@@ -49,8 +54,12 @@ async function measureBoth(options: BenchOptions): Promise<void> {
     try {
       upload = await client(up.port, path, 'upload', bytes);
       upRss = procStatusMb(up.pid, 'VmHWM');
-      process.stderr.write(`\n  blob_upload: ${upload.mb_per_s.toFixed(0)} MB/s = ${(upload.mb_per_s / disk.mb_per_s).toFixed(2)} × the disk's durable write rate (${disk.mb_per_s.toFixed(0)} MB/s)\n`);
-      process.stderr.write(`  blob_upload: server VmHWM ${upRss.toFixed(0)} MB, RssAnon now ${procStatusMb(up.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(up.pid, 'RssFile').toFixed(0)} MB\n`);
+      process.stderr.write(
+        `\n  blob_upload: ${upload.mb_per_s.toFixed(0)} MB/s = ${(upload.mb_per_s / disk.mb_per_s).toFixed(2)} × the disk's durable write rate (${disk.mb_per_s.toFixed(0)} MB/s)\n`,
+      );
+      process.stderr.write(
+        `  blob_upload: server VmHWM ${upRss.toFixed(0)} MB, RssAnon now ${procStatusMb(up.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(up.pid, 'RssFile').toFixed(0)} MB\n`,
+      );
     } finally {
       await up.stop();
     }
@@ -60,17 +69,23 @@ async function measureBoth(options: BenchOptions): Promise<void> {
     try {
       download = await client(down.port, path, 'download', bytes);
       downRss = procStatusMb(down.pid, 'VmHWM');
-      process.stderr.write(`  blob_download: server VmHWM ${downRss.toFixed(0)} MB, RssAnon now ${procStatusMb(down.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(down.pid, 'RssFile').toFixed(0)} MB\n`);
+      process.stderr.write(
+        `  blob_download: server VmHWM ${downRss.toFixed(0)} MB, RssAnon now ${procStatusMb(down.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(down.pid, 'RssFile').toFixed(0)} MB\n`,
+      );
     } finally {
       await down.stop();
     }
     results.upload = {
-      mb_per_s: round(upload.mb_per_s, 1), baseline_mb_per_s: round(baseUp.mb_per_s, 1),
-      ratio: round(upload.mb_per_s / baseUp.mb_per_s, 3), peak_rss_mb: round(upRss, 1),
+      mb_per_s: round(upload.mb_per_s, 1),
+      baseline_mb_per_s: round(baseUp.mb_per_s, 1),
+      ratio: round(upload.mb_per_s / baseUp.mb_per_s, 3),
+      peak_rss_mb: round(upRss, 1),
     };
     results.download = {
-      mb_per_s: round(download.mb_per_s, 1), baseline_mb_per_s: round(baseDown.mb_per_s, 1),
-      ratio: round(download.mb_per_s / baseDown.mb_per_s, 3), peak_rss_mb: round(downRss, 1),
+      mb_per_s: round(download.mb_per_s, 1),
+      baseline_mb_per_s: round(baseDown.mb_per_s, 1),
+      ratio: round(download.mb_per_s / baseDown.mb_per_s, 3),
+      peak_rss_mb: round(downRss, 1),
     };
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -6,10 +6,28 @@ import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 
 interface ProducerResult {
-  lines: number; batches: number; max_batch: number; start_ms: number; elapsed_ms: number; publish_lines_per_s: number; errors: string[];
+  lines: number;
+  batches: number;
+  max_batch: number;
+  start_ms: number;
+  elapsed_ms: number;
+  publish_lines_per_s: number;
+  errors: string[];
 }
-interface ViewerStats { next: number; received: number; missing: number; duplicates: number; dropped: number; ended: boolean; lastAt: number }
-interface ViewersResult { viewers: ViewerStats[]; histogram: Record<string, number>; bucket_ms: number }
+interface ViewerStats {
+  next: number;
+  received: number;
+  missing: number;
+  duplicates: number;
+  dropped: number;
+  ended: boolean;
+  lastAt: number;
+}
+interface ViewersResult {
+  viewers: ViewerStats[];
+  histogram: Record<string, number>;
+  bucket_ms: number;
+}
 
 const VIEWERS = 100;
 /**
@@ -30,20 +48,44 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
   try {
     const key = 'fanout/1';
     const epochMs = Date.now();
-    const producer = startGenerator<ProducerResult>('fanout-producer.ts', {
-      epochMs, port: server.port, account: 'bench', key, rate: RATE, durationMs, lineChars: LINE_PAD, maxBatch: 20_000,
-    }, durationMs + 60_000);
+    const producer = startGenerator<ProducerResult>(
+      'fanout-producer.ts',
+      {
+        epochMs,
+        port: server.port,
+        account: 'bench',
+        key,
+        rate: RATE,
+        durationMs,
+        lineChars: LINE_PAD,
+        maxBatch: 20_000,
+      },
+      durationMs + 60_000,
+    );
     gens.push(producer);
     await producer.next(20_000); // opened
     const perProcess = VIEWERS / VIEWER_PROCESSES;
-    const viewerGens = Array.from({ length: VIEWER_PROCESSES }, () => startGenerator<ViewersResult>('sse-viewers.ts', {
-      epochMs, port: server.port, path: `/stream?accountID=bench&key=${encodeURIComponent(key)}`, viewers: perProcess, minTail: LINE_PAD, timeoutMs: durationMs + 45_000,
-    }, durationMs + 60_000));
+    const viewerGens = Array.from({ length: VIEWER_PROCESSES }, () =>
+      startGenerator<ViewersResult>(
+        'sse-viewers.ts',
+        {
+          epochMs,
+          port: server.port,
+          path: `/stream?accountID=bench&key=${encodeURIComponent(key)}`,
+          viewers: perProcess,
+          minTail: LINE_PAD,
+          timeoutMs: durationMs + 45_000,
+        },
+        durationMs + 60_000,
+      ),
+    );
     gens.push(...viewerGens);
     for (const g of viewerGens) await g.next(30_000); // every viewer connected
     const cpuAt = () => ({
-      server: cpuSeconds(server.pid), serverSys: cpuSeconds(server.pid, 'system'),
-      viewers: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid), 0), viewersSys: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid, 'system'), 0),
+      server: cpuSeconds(server.pid),
+      serverSys: cpuSeconds(server.pid, 'system'),
+      viewers: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid), 0),
+      viewersSys: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid, 'system'), 0),
       producer: cpuSeconds(producer.pid),
     });
     const cpu0 = cpuAt();
@@ -51,8 +93,10 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
     const produced = await producer.result.finally(() => {
       const cpu1 = cpuAt();
       const secs = durationMs / 1000;
-      process.stderr.write(`\n  fanout: CPU cores used while pushing: server ${((cpu1.server - cpu0.server) / secs).toFixed(2)} (kernel ${((cpu1.serverSys - cpu0.serverSys) / secs).toFixed(2)}), ` +
-        `viewer processes ${((cpu1.viewers - cpu0.viewers) / secs).toFixed(2)} (kernel ${((cpu1.viewersSys - cpu0.viewersSys) / secs).toFixed(2)}), producer ${((cpu1.producer - cpu0.producer) / secs).toFixed(2)}\n`);
+      process.stderr.write(
+        `\n  fanout: CPU cores used while pushing: server ${((cpu1.server - cpu0.server) / secs).toFixed(2)} (kernel ${((cpu1.serverSys - cpu0.serverSys) / secs).toFixed(2)}), ` +
+          `viewer processes ${((cpu1.viewers - cpu0.viewers) / secs).toFixed(2)} (kernel ${((cpu1.viewersSys - cpu0.viewersSys) / secs).toFixed(2)}), producer ${((cpu1.producer - cpu0.producer) / secs).toFixed(2)}\n`,
+      );
     });
     if (produced.errors.length > 0) throw new Error(`producer: ${produced.errors.join('; ')}`);
     const seen = await Promise.all(viewerGens.map((g) => g.result));

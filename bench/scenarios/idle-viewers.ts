@@ -17,18 +17,32 @@ export async function idleViewers(options: BenchOptions): Promise<Record<string,
   const gens: { kill(): void }[] = [];
   try {
     for (let s = 0; s < STREAMS; s += 50) {
-      await Promise.all(Array.from({ length: 50 }, async (_, j) => {
-        const n = s + j;
-        const r = await fetch(`${server.url}/stream?accountID=bench${n % ACCOUNTS}&key=idle/${n}`, { method: 'POST' });
-        if (r.status !== 204) throw new Error(`open idle/${n}: HTTP ${r.status}`);
-      }));
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const n = s + j;
+          const r = await fetch(`${server.url}/stream?accountID=bench${n % ACCOUNTS}&key=idle/${n}`, { method: 'POST' });
+          if (r.status !== 204) throw new Error(`open idle/${n}: HTTP ${r.status}`);
+        }),
+      );
     }
     await sleep(settleMs);
     const before = procStatusMb(server.pid, 'VmRSS');
     const per = CONNECTIONS / PROCESSES;
-    const viewers = Array.from({ length: PROCESSES }, (_, p) => startGenerator<{ ready: number }>('idle-viewers.ts', {
-      port: server.port, count: per, offset: p * per, streams: STREAMS, accounts: ACCOUNTS, concurrency: 50, timeoutMs: 120_000,
-    }, 180_000));
+    const viewers = Array.from({ length: PROCESSES }, (_, p) =>
+      startGenerator<{ ready: number }>(
+        'idle-viewers.ts',
+        {
+          port: server.port,
+          count: per,
+          offset: p * per,
+          streams: STREAMS,
+          accounts: ACCOUNTS,
+          concurrency: 50,
+          timeoutMs: 120_000,
+        },
+        180_000,
+      ),
+    );
     gens.push(...viewers);
     let ready = 0;
     const problems: string[] = [];

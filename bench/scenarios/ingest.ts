@@ -11,19 +11,30 @@ export interface PushLoad {
   durationMs: number;
 }
 
-interface PushResult { lines_per_s: number; requests: number; errors: string[] }
+interface PushResult {
+  lines_per_s: number;
+  requests: number;
+  errors: string[];
+}
 
 export function pushLoad(options: BenchOptions): PushLoad {
-  return options.quick
-    ? { connections: 8, depth: 2, warmupMs: 1000, durationMs: 4000 }
-    : { connections: 8, depth: 2, warmupMs: 2000, durationMs: 15_000 };
+  return options.quick ? { connections: 8, depth: 2, warmupMs: 1000, durationMs: 4000 } : { connections: 8, depth: 2, warmupMs: 2000, durationMs: 15_000 };
 }
 
 /** Runs the push generator against `server` and returns lines/s (throws on any non-204). */
 export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix: string): Promise<number> {
-  const gen = startGenerator<PushResult>('push-gen.ts', {
-    port: server.port, ...load, account: 'bench', keyPrefix, linesPerBatch: 100, lineBytes: 100,
-  }, load.warmupMs + load.durationMs + 30_000);
+  const gen = startGenerator<PushResult>(
+    'push-gen.ts',
+    {
+      port: server.port,
+      ...load,
+      account: 'bench',
+      keyPrefix,
+      linesPerBatch: 100,
+      lineBytes: 100,
+    },
+    load.warmupMs + load.durationMs + 30_000,
+  );
   const result = await gen.result;
   if (result.errors.length > 0) throw new Error(`push errors: ${result.errors.join('; ')}\n${server.output().slice(-1000)}`);
   return result.lines_per_s;

@@ -23,7 +23,10 @@ async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
       break;
     } catch {
       probe.disconnect();
-      if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('redis-server did not start'); }
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill('SIGKILL');
+        throw new Error('redis-server did not start');
+      }
       await sleep(100);
     }
   }
@@ -42,17 +45,33 @@ export async function redisIngest(options: BenchOptions): Promise<Record<string,
   const load = pushLoad(options);
   const redis = await startRedis();
   try {
-    const gen = startGenerator<{ lines_per_s: number }>('redis-xadd.ts', {
-      port: redis.port, pipelines: load.connections, warmupMs: load.warmupMs, durationMs: load.durationMs, linesPerBatch: 100, lineBytes: 100,
-    }, load.warmupMs + load.durationMs + 30_000);
+    const gen = startGenerator<{ lines_per_s: number }>(
+      'redis-xadd.ts',
+      {
+        port: redis.port,
+        pipelines: load.connections,
+        warmupMs: load.warmupMs,
+        durationMs: load.durationMs,
+        linesPerBatch: 100,
+        lineBytes: 100,
+      },
+      load.warmupMs + load.durationMs + 30_000,
+    );
     const baselineRate = (await gen.result).lines_per_s;
     let server: ServerChild;
     try {
       server = await startLogService({ env: { LOG_SERVICE_REDIS_URL: `redis://127.0.0.1:${redis.port}` }, cpuProfDir: options.profileDir('redis_ingest') });
     } catch (err) {
-      const why = String(err).split('\n').filter((l) => l.trim() !== '').slice(0, 3).join(' ').slice(0, 300);
+      const why = String(err)
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(0, 3)
+        .join(' ')
+        .slice(0, 300);
       return {
-        lines_per_s: null, baseline_lines_per_s: Math.round(baselineRate), ratio: null,
+        lines_per_s: null,
+        baseline_lines_per_s: Math.round(baselineRate),
+        ratio: null,
         skipped: `the server does not start with LOG_SERVICE_REDIS_URL (Redis backend not wired yet?): ${why}`,
       };
     }

@@ -47,7 +47,13 @@ function onShutdown(signal: AbortSignal, wake: () => void): void {
     const set = new Set<() => void>();
     waiters = set;
     shutdownWaiters.set(signal, set);
-    signal.addEventListener('abort', () => { for (const w of [...set]) w(); }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const w of [...set]) w();
+      },
+      { once: true },
+    );
   }
   waiters.add(wake);
 }
@@ -73,8 +79,10 @@ class WaitInterrupt {
   private readonly abort = () => this.controller.abort();
 
   constructor(
-    private readonly viewerLeft: AbortSignal, private readonly shutdown: AbortSignal,
-    private readonly pingIntervalMs: number, private readonly deadline: number,
+    private readonly viewerLeft: AbortSignal,
+    private readonly shutdown: AbortSignal,
+    private readonly pingIntervalMs: number,
+    private readonly deadline: number,
   ) {
     viewerLeft.addEventListener('abort', this.abort, { once: true });
     onShutdown(shutdown, this.abort);

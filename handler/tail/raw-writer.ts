@@ -23,7 +23,11 @@ export class RawWriter implements TailWriter {
   /** With a negative offset, the lines up to the current end (the end is known only then). */
   private held: StoredLine[] = [];
 
-  constructor(private readonly sink: TailSink, private readonly head: RawHead, requested: number) {
+  constructor(
+    private readonly sink: TailSink,
+    private readonly head: RawHead,
+    requested: number,
+  ) {
     this.position = requested;
   }
 

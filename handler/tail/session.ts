@@ -44,7 +44,9 @@ export class TailSession {
     const viewerLeft = new AbortController();
     res.on('close', () => viewerLeft.abort());
     return new TailSession({
-      release, viewerLeft: viewerLeft.signal, shutdown: ctx.shutdown,
+      release,
+      viewerLeft: viewerLeft.signal,
+      shutdown: ctx.shutdown,
       lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
       pingIntervalMs: ctx.config.limits.pingIntervalSeconds * 1000,
     });

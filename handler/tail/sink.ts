@@ -23,8 +23,18 @@ export interface TailSink {
 export class WritableSink implements TailSink {
   private left = false;
 
-  constructor(private readonly out: Writable, readonly signal: AbortSignal, private readonly stallMs: () => number) {
-    signal.addEventListener('abort', () => { this.left = true; }, { once: true });
+  constructor(
+    private readonly out: Writable,
+    readonly signal: AbortSignal,
+    private readonly stallMs: () => number,
+  ) {
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.left = true;
+      },
+      { once: true },
+    );
   }
 
   get closed(): boolean {

@@ -18,9 +18,7 @@ const NL = 0x0a;
 const LEADING_BRACE = /^\s*\{/;
 
 export function snapshotContentType(firstSeq: number, firstOffset: number): string {
-  return firstSeq === 0 && firstOffset === 0
-    ? 'application/x-ndjson'
-    : `application/x-ndjson; first-seq=${firstSeq}; first-offset=${firstOffset}`;
+  return firstSeq === 0 && firstOffset === 0 ? 'application/x-ndjson' : `application/x-ndjson; first-seq=${firstSeq}; first-offset=${firstOffset}`;
 }
 
 /** Where a snapshot starts in its stream (0, 0 for any blob without the parameters). */
@@ -67,7 +65,10 @@ export class SnapshotReader {
   readonly firstOffset: number;
   private readonly maxRowBytes: number;
 
-  constructor(private readonly source: SnapshotSource, private readonly maxLineBytes: number) {
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly maxLineBytes: number,
+  ) {
     ({ firstSeq: this.firstSeq, firstOffset: this.firstOffset } = snapshotOrigin(source.contentType));
     // A row is a line's JSON: its `out` escaped (up to twice as long) plus the other fields.
     this.maxRowBytes = maxLineBytes * 2 + 4096;

@@ -25,7 +25,10 @@ interface EventStreamHead {
 }
 
 export class SseWriter implements TailWriter {
-  constructor(private readonly sink: TailSink, private readonly style: TerminalStyle) {}
+  constructor(
+    private readonly sink: TailSink,
+    private readonly style: TerminalStyle,
+  ) {}
 
   get closed(): boolean {
     return this.sink.closed;

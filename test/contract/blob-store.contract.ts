@@ -69,7 +69,14 @@ export function blobStoreContract(label: string, makeStore: () => Promise<BlobSt
       const size = 3 * 1024 * 1024 + 17;
       const all = await collect(patternStream(size, 3));
       await store.put(name, Readable.from([all]));
-      for (const [start, end] of [[0, 0], [10, 99], [262_100, 262_200], [1_048_000, 2_100_000], [size - 1, size - 1], [0, size - 1]] as const) {
+      for (const [start, end] of [
+        [0, 0],
+        [10, 99],
+        [262_100, 262_200],
+        [1_048_000, 2_100_000],
+        [size - 1, size - 1],
+        [0, size - 1],
+      ] as const) {
         const got = await store.get(name, { start, end });
         const bytes = await collect(got!.body);
         assert.equal(bytes.length, end - start + 1, `range ${start}-${end}`);
@@ -116,7 +123,9 @@ export function blobStoreContract(label: string, makeStore: () => Promise<BlobSt
       const listed: { name: string; size: number }[] = [];
       for await (const entry of store.list(`${base}/`)) listed.push(entry);
       assert.deepEqual(listed, [
-        { name: `${base}/a/1`, size: 3 }, { name: `${base}/a/3`, size: 3 }, { name: `${base}/b/2`, size: 3 },
+        { name: `${base}/a/1`, size: 3 },
+        { name: `${base}/a/3`, size: 3 },
+        { name: `${base}/b/2`, size: 3 },
       ]);
     });
 

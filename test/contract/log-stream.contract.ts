@@ -11,7 +11,11 @@ interface LogStreamHarness {
 export type LogStreamFactory = (limits: StreamLimits) => Promise<LogStreamHarness>;
 
 export const DEFAULT_TEST_LIMITS: StreamLimits = {
-  maxLines: 1000, maxBytes: 4 * 1024 * 1024, ttlSeconds: 3600, maxLineBytes: 64 * 1024, closedGraceSeconds: 30,
+  maxLines: 1000,
+  maxBytes: 4 * 1024 * 1024,
+  ttlSeconds: 3600,
+  maxLineBytes: 64 * 1024,
+  closedGraceSeconds: 30,
 };
 
 let counter = 0;
@@ -130,7 +134,14 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       await s.push(name, [{ out: 'ab\n' }, { out: 'é\n' }, { out: 'x' }]);
       const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
       const { lines } = await cursor.read(10, 1 << 20);
-      assert.deepEqual(lines.map((l) => [l.offset, l.textBytes]), [[0, 3], [3, 3], [6, 1]]);
+      assert.deepEqual(
+        lines.map((l) => [l.offset, l.textBytes]),
+        [
+          [0, 3],
+          [3, 3],
+          [6, 1],
+        ],
+      );
       cursor.release();
     });
 
@@ -138,7 +149,10 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const s = await make();
       const name = uniqueName();
       await s.open(name);
-      await s.push(name, Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })));
+      await s.push(
+        name,
+        Array.from({ length: 10 }, (_, i) => ({ out: `${i}\n` })),
+      );
       const after = await s.cursor(name, { kind: 'after', seq: 6 });
       assert.equal(after!.position, 7);
       assert.deepEqual(seqs((await after!.read(100, 1 << 20)).lines), [7, 8, 9]);
@@ -158,7 +172,10 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const s = await make();
       const name = uniqueName();
       await s.open(name);
-      await s.push(name, Array.from({ length: 50 }, (_, i) => ({ out: `${i}\n` })));
+      await s.push(
+        name,
+        Array.from({ length: 50 }, (_, i) => ({ out: `${i}\n` })),
+      );
       const cursor = await s.cursor(name, { kind: 'beginning' });
       assert.equal((await cursor!.read(20, 1 << 20)).lines.length, 20);
       assert.equal(cursor!.position, 20);
@@ -171,13 +188,20 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const s = await make({ maxLines: 100 });
       const name = uniqueName();
       await s.open(name);
-      for (let i = 0; i < 5; i++) await s.push(name, Array.from({ length: 100 }, (_, j) => ({ out: `${i * 100 + j}\n` })));
+      for (let i = 0; i < 5; i++)
+        await s.push(
+          name,
+          Array.from({ length: 100 }, (_, j) => ({ out: `${i * 100 + j}\n` })),
+        );
       await s.close(name);
       const { lines, dropped } = await readAll((await s.cursor(name, { kind: 'beginning' }))!);
       assert.ok(lines.length >= 100 && lines.length <= 200, `kept ${lines.length} lines`);
       const first = lines[0]!.seq;
       assert.deepEqual(dropped, [{ from: 0, to: first - 1 }]);
-      assert.deepEqual(seqs(lines), Array.from({ length: 500 - first }, (_, i) => first + i));
+      assert.deepEqual(
+        seqs(lines),
+        Array.from({ length: 500 - first }, (_, i) => first + i),
+      );
     });
 
     it('keeps about maxBytes of lines', async () => {
@@ -185,7 +209,11 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const name = uniqueName();
       await s.open(name);
       const big = 'x'.repeat(1000) + '\n';
-      for (let i = 0; i < 10; i++) await s.push(name, Array.from({ length: 50 }, () => ({ out: big })));
+      for (let i = 0; i < 10; i++)
+        await s.push(
+          name,
+          Array.from({ length: 50 }, () => ({ out: big })),
+        );
       await s.close(name);
       const { lines, dropped } = await readAll((await s.cursor(name, { kind: 'beginning' }))!);
       const bytes = lines.reduce((n, l) => n + l.event.length, 0);
@@ -249,7 +277,13 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const viewer = (await s.cursor(name, { kind: 'beginning' }))!;
       const { lines, dropped } = await readUntil(viewer, 2);
       assert.deepEqual(dropped, [{ from: 0, to: 6 }], 'the older lines and the skipped ones are one dropped range');
-      assert.deepEqual(lines.map((l) => [l.seq, l.offset, decodeLine(l).out]), [[7, 24, 'kept 1\n'], [8, 31, 'kept 2\n']]);
+      assert.deepEqual(
+        lines.map((l) => [l.seq, l.offset, decodeLine(l).out]),
+        [
+          [7, 24, 'kept 1\n'],
+          [8, 31, 'kept 2\n'],
+        ],
+      );
       assert.equal(await s.push(name, [{ out: 'next\n' }]), 9);
       viewer.release();
     });
@@ -396,7 +430,10 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const viewers = await Promise.all(Array.from({ length: 100 }, () => s.cursor(name, { kind: 'beginning' })));
       const results = viewers.map((c) => readAll(c!, 15000));
       for (let i = 0; i < 20; i++) {
-        await s.push(name, Array.from({ length: 100 }, (_, j) => ({ out: `${i * 100 + j}\n` })));
+        await s.push(
+          name,
+          Array.from({ length: 100 }, (_, j) => ({ out: `${i * 100 + j}\n` })),
+        );
         await new Promise((r) => setImmediate(r));
       }
       await s.close(name);
@@ -414,7 +451,11 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       const stuck = (await s.cursor(name, { kind: 'beginning' }))!;
       await s.push(name, [{ out: 'first\n' }]);
       assert.equal((await stuck.read(1, 1 << 20)).lines.length, 1);
-      for (let i = 0; i < 50; i++) await s.push(name, Array.from({ length: 100 }, () => ({ out: 'y\n' })));
+      for (let i = 0; i < 50; i++)
+        await s.push(
+          name,
+          Array.from({ length: 100 }, () => ({ out: 'y\n' })),
+        );
       const batch = await stuck.read(10, 1 << 20);
       assert.ok(batch.dropped, 'the slow viewer is told what it missed');
       assert.equal(batch.dropped.from, 1);

@@ -19,7 +19,11 @@ export function patternStream(total: number, seed = 1, failAfter?: number): Read
       const n = Math.min(65536, total - sent);
       const buf = Buffer.alloc(n);
       for (let i = 0; i + 4 <= n; i += 4) {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
         buf.writeUInt32LE(x, i);
       }
       sent += n;

@@ -59,7 +59,9 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   let err = '';
   if (options.stdout !== undefined) child.stdout.pipe(options.stdout, { end: false });
   else child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => { err += c.toString('utf8'); });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString('utf8');
+  });
   child.stdin.on('error', () => undefined); // the CLI may exit before reading all of stdin
   if (options.input === undefined) child.stdin.end();
   else if (typeof options.input === 'string' || Buffer.isBuffer(options.input)) child.stdin.end(options.input);

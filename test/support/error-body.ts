@@ -26,14 +26,16 @@ export function goDecodeError(text: string): { ok: true; code: number; message: 
   } catch (err) {
     return { ok: false, error: `not JSON: ${(err as Error).message}` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'cannot unmarshal a non-object into Go value of type Error' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: 'cannot unmarshal a non-object into Go value of type Error' };
   let code = 0;
   let message = '';
   for (const [key, v] of Object.entries(value)) {
     const field = (Object.keys(GO_ERROR_FIELDS) as (keyof typeof GO_ERROR_FIELDS)[]).find((f) => f.toLowerCase() === key.toLowerCase());
     if (field === undefined || v === null) continue;
     if (GO_ERROR_FIELDS[field] === 'int') {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return { ok: false, error: `cannot unmarshal ${JSON.stringify(v)} into Go struct field Error.${key} of type int` };
+      if (typeof v !== 'number' || !Number.isSafeInteger(v))
+        return { ok: false, error: `cannot unmarshal ${JSON.stringify(v)} into Go struct field Error.${key} of type int` };
       code = v;
     } else {
       if (typeof v !== 'string') return { ok: false, error: `cannot unmarshal ${JSON.stringify(v)} into Go struct field Error.${key} of type string` };

@@ -14,7 +14,7 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
-  const dir = dataDir ?? await mkdtemp(join(tmpdir(), 'logsvc-http-'));
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'logsvc-http-')));
   const config = loadConfig({
     LOG_SERVICE_HTTP_BIND: '127.0.0.1:0',
     LOG_SERVICE_LMDB_PATH: join(dir, 'blobs.lmdb'),

@@ -20,9 +20,15 @@ export function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
       let body = '';
       let done = false;
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => { done = true; });
-      res.on('close', () => { done = true; });
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => {
+        done = true;
+      });
+      res.on('close', () => {
+        done = true;
+      });
       const waitFor = async (cond: () => boolean, ms: number, what: string) => {
         const deadline = Date.now() + ms;
         while (!cond()) {
@@ -40,7 +46,10 @@ export function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
         close: () => req.destroy(),
       };
       if (session.status >= 400) {
-        res.on('end', () => { session.code = (/"error_code":"(\w+)"/.exec(body) ?? [])[1]; resolve(session); });
+        res.on('end', () => {
+          session.code = (/"error_code":"(\w+)"/.exec(body) ?? [])[1];
+          resolve(session);
+        });
         return;
       }
       resolve(session);

@@ -79,7 +79,9 @@ function launch(command: string, args: string[], cwd: string): Proc {
   live.add(child);
   child.once('exit', () => live.delete(child));
   let out = '';
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-4096); };
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-4096);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.once('error', (err) => keep(Buffer.from(`\n${String(err)}\n`)));
@@ -100,8 +102,14 @@ async function kill(child: ChildProcess): Promise<void> {
 /** A plain client for setup only: no retries, so a dead node fails the call instead of hanging it. */
 function adminClient(port: number): Redis {
   const client = new Redis({
-    host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: true,
-    connectTimeout: 1000, commandTimeout: 2000, retryStrategy: () => null,
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    connectTimeout: 1000,
+    commandTimeout: 2000,
+    retryStrategy: () => null,
   });
   client.on('error', () => {});
   return client;
@@ -145,12 +153,16 @@ async function run(command: string, args: string[], cwd: string, ms = WAIT_MS): 
 /** Assigns the slots in three ranges and introduces the nodes to each other, as `redis-cli --cluster create` would. */
 async function joinByHand(ports: number[]): Promise<void> {
   const per = Math.ceil(SLOTS / ports.length);
-  await Promise.all(ports.map((port, i) => withClient(port, async (c) => {
-    const from = i * per;
-    const to = Math.min(SLOTS, from + per) - 1;
-    // ADDSLOTSRANGE needs Redis 7; ADDSLOTS with every slot works everywhere.
-    await c.call('CLUSTER', 'ADDSLOTS', ...Array.from({ length: to - from + 1 }, (_, k) => String(from + k)));
-  })));
+  await Promise.all(
+    ports.map((port, i) =>
+      withClient(port, async (c) => {
+        const from = i * per;
+        const to = Math.min(SLOTS, from + per) - 1;
+        // ADDSLOTSRANGE needs Redis 7; ADDSLOTS with every slot works everywhere.
+        await c.call('CLUSTER', 'ADDSLOTS', ...Array.from({ length: to - from + 1 }, (_, k) => String(from + k)));
+      }),
+    ),
+  );
   await withClient(ports[0]!, async (c) => {
     for (const other of ports.slice(1)) await c.call('CLUSTER', 'MEET', '127.0.0.1', String(other));
   });
@@ -177,11 +189,30 @@ export async function startRedisCluster(env: NodeJS.ProcessEnv = process.env): P
       ports.push(port);
     }
     for (const port of ports) {
-      procs.push(launch('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-        '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', '2000', '--dir', dir,
-      ], dir));
+      procs.push(
+        launch(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+            '--dir',
+            dir,
+          ],
+          dir,
+        ),
+      );
     }
     const alive = () => {
       for (const [i, p] of procs.entries()) {
@@ -199,10 +230,15 @@ export async function startRedisCluster(env: NodeJS.ProcessEnv = process.env): P
       await joinByHand(ports);
     }
     for (const port of ports) {
-      await until(`cluster_state:ok with 3 known nodes on ${port}`, () => withClient(port, async (c) => {
-        const info = String(await c.call('CLUSTER', 'INFO'));
-        return /cluster_state:ok/.test(info) && /cluster_known_nodes:3\b/.test(info) && /cluster_slots_assigned:16384\b/.test(info);
-      }), alive);
+      await until(
+        `cluster_state:ok with 3 known nodes on ${port}`,
+        () =>
+          withClient(port, async (c) => {
+            const info = String(await c.call('CLUSTER', 'INFO'));
+            return /cluster_state:ok/.test(info) && /cluster_known_nodes:3\b/.test(info) && /cluster_slots_assigned:16384\b/.test(info);
+          }),
+        alive,
+      );
     }
     return { nodes: ports.map((p) => `127.0.0.1:${p}`), stop };
   } catch (err) {
@@ -228,23 +264,31 @@ export async function startSentinel(masterPort: number, env: NodeJS.ProcessEnv =
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
     // Sentinel rewrites its config file, so it lives in the temp dir.
-    await writeFile(conf, [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor mymaster 127.0.0.1 ${masterPort} 1`,
-      'sentinel down-after-milliseconds mymaster 2000',
-      '',
-    ].join('\n'));
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor mymaster 127.0.0.1 ${masterPort} 1`,
+        'sentinel down-after-milliseconds mymaster 2000',
+        '',
+      ].join('\n'),
+    );
     const p = launch('redis-server', [conf, '--sentinel'], dir);
     proc = p;
     const alive = () => {
       if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`redis-server --sentinel exited early:\n${p.output()}`);
     };
-    await until(`sentinel on ${port} naming 127.0.0.1:${masterPort} as mymaster`, () => withClient(port, async (c) => {
-      const addr = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[] | null;
-      return addr?.[0] === '127.0.0.1' && addr[1] === String(masterPort);
-    }), alive);
+    await until(
+      `sentinel on ${port} naming 127.0.0.1:${masterPort} as mymaster`,
+      () =>
+        withClient(port, async (c) => {
+          const addr = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[] | null;
+          return addr?.[0] === '127.0.0.1' && addr[1] === String(masterPort);
+        }),
+      alive,
+    );
     return { port, stop };
   } catch (err) {
     await stop();

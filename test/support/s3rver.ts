@@ -63,13 +63,18 @@ export async function startS3rver(options: { bucket?: string; prefix?: string } 
     bucket,
     directory,
     config: {
-      bucket, prefix: options.prefix ?? '', endpoint, pathStyle: true, region: 'us-east-1',
-      accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER',
+      bucket,
+      prefix: options.prefix ?? '',
+      endpoint,
+      pathStyle: true,
+      region: 'us-east-1',
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
     },
     async stop() {
       child.stdin!.end();
       // A wedged s3rver must not hold the test process open: SIGKILL after a bounded wait.
-      if (await within(exited, 10_000, 'timeout' as const) === 'timeout') {
+      if ((await within(exited, 10_000, 'timeout' as const)) === 'timeout') {
         child.kill('SIGKILL');
         await exited;
       }

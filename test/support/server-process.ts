@@ -97,8 +97,12 @@ async function launch(port: number, dataDir: string, extraEnv: Record<string, st
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const current = child;
-    current.stdout?.on('data', (chunk: Buffer) => { log += chunk.toString('utf8'); });
-    current.stderr?.on('data', (chunk: Buffer) => { log += chunk.toString('utf8'); });
+    current.stdout?.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+    });
+    current.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+    });
     exitPromise = new Promise((done) => {
       if (current.exitCode !== null || current.signalCode !== null) done();
       else current.once('exit', () => done());
@@ -112,7 +116,9 @@ async function launch(port: number, dataDir: string, extraEnv: Record<string, st
     url,
     port,
     dataDir,
-    get process() { return child; },
+    get process() {
+      return child;
+    },
     kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },

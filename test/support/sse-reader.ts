@@ -65,11 +65,15 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         headers: res.headers,
         raw: () => text,
         events: () => parseEvents(text),
-        ended: (ms = 10000) => new Promise<void>((ok, fail) => {
-          if (done) return ok();
-          const t = setTimeout(() => fail(new Error(`SSE response did not end within ${ms} ms; got:\n${text.slice(-500)}`)), ms);
-          endWaiters.push(() => { clearTimeout(t); ok(); });
-        }),
+        ended: (ms = 10000) =>
+          new Promise<void>((ok, fail) => {
+            if (done) return ok();
+            const t = setTimeout(() => fail(new Error(`SSE response did not end within ${ms} ms; got:\n${text.slice(-500)}`)), ms);
+            endWaiters.push(() => {
+              clearTimeout(t);
+              ok();
+            });
+          }),
         until: async (predicate, ms = 10000) => {
           const deadline = Date.now() + ms;
           for (;;) {
@@ -80,12 +84,17 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
             if (left <= 0) throw new Error(`condition not met within ${ms} ms; got:\n${text.slice(-500)}`);
             await new Promise<void>((ok) => {
               const t = setTimeout(ok, Math.min(left, 200));
-              dataWaiters.push(() => { clearTimeout(t); ok(); });
+              dataWaiters.push(() => {
+                clearTimeout(t);
+                ok();
+              });
             });
           }
         },
         pause: () => res.pause(),
-        close: () => { req.destroy(); },
+        close: () => {
+          req.destroy();
+        },
       });
     });
     req.on('error', reject);

@@ -12,7 +12,10 @@ export async function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
     archive.on('end', () => resolve());
     archive.on('entry', (entry: yauzl.Entry) => {
       archive.openReadStream(entry, (err, stream) => {
-        if (err) { reject(err); return; }
+        if (err) {
+          reject(err);
+          return;
+        }
         const parts: Buffer[] = [];
         (stream as Readable).on('data', (c: Buffer) => parts.push(c));
         stream.on('error', reject);

@@ -222,8 +222,13 @@ describe('push bodies', () => {
   });
 
   describe('readPush', () => {
-    const limits = (maxPushBytes: number, timeoutMs = 60_000, keepLines = 1_000_000) =>
-      ({ maxPushBytes, timeoutMs, keepLines, keepBytes: 1 << 30, maxLineBytes: 65536 });
+    const limits = (maxPushBytes: number, timeoutMs = 60_000, keepLines = 1_000_000) => ({
+      maxPushBytes,
+      timeoutMs,
+      keepLines,
+      keepBytes: 1 << 30,
+      maxLineBytes: 65536,
+    });
     const text = (push: { lines: { out: string }[] }) => push.lines.map((l) => l.out).join('');
 
     it('resolves with every line of the body, however it was chunked (a character split between chunks too)', async () => {
@@ -248,7 +253,10 @@ describe('push bodies', () => {
     });
 
     it('scans a JSON array over 1 MiB element by element, whatever the chunking, strings with escapes and brackets included', async () => {
-      const lines = Array.from({ length: 12_000 }, (_, i) => ({ out: `${i} "q" \\ [x] {y}, ${'é'.repeat(i % 7)}\u2028 ${'w'.repeat(60)}\n`, ...(i % 3 === 0 ? { level: 'warn' } : {}) }));
+      const lines = Array.from({ length: 12_000 }, (_, i) => ({
+        out: `${i} "q" \\ [x] {y}, ${'é'.repeat(i % 7)}\u2028 ${'w'.repeat(60)}\n`,
+        ...(i % 3 === 0 ? { level: 'warn' } : {}),
+      }));
       const body = JSON.stringify(lines);
       assert.ok(body.length > 1024 * 1024, 'past the whole-body fast path');
       const req = request();

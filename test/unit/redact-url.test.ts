@@ -107,7 +107,10 @@ describe('redactUrl', () => {
 
 describe('redactUrl: near misses of a secret name', () => {
   it('redacts a token sent under a name encoded twice, padded with spaces or given brackets', () => {
-    assert.equal(redactUrl('/blob?token%5B%5D=S1&%2574oken=S2&token%20=S3&+token=S4&x=1'), '/blob?token%5B%5D=[redacted]&%2574oken=[redacted]&token%20=[redacted]&+token=[redacted]&x=1');
+    assert.equal(
+      redactUrl('/blob?token%5B%5D=S1&%2574oken=S2&token%20=S3&+token=S4&x=1'),
+      '/blob?token%5B%5D=[redacted]&%2574oken=[redacted]&token%20=[redacted]&+token=[redacted]&x=1',
+    );
     assert.equal(redactUrl('/stream?X-Harness-Token%5B0%5D=S5&tok%20en=kept'), '/stream?X-Harness-Token%5B0%5D=[redacted]&tok%20en=kept');
   });
 });
