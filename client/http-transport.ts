@@ -44,6 +44,14 @@ export interface HttpRequest {
   timeoutMs?: number | undefined;
   /** Overrides the client's retry count (the tail reconnects by itself, so it asks for 0). */
   retries?: number;
+  /** Retry a timeout too, when the call is idempotent (a push with X-Push-Id). */
+  retryTimeouts?: boolean;
+  /**
+   * Decides the retries instead of `retries` (a push retries for a time, not a count): called
+   * with each failure that may be retried and the reply's Retry-After; returns how long to wait
+   * before the next attempt, or undefined to give up (the failure is thrown).
+   */
+  retryDelay?: (failure: LogServiceError, retryAfter: string | null) => number | undefined;
 }
 
 /** A response whose body the caller still has to consume; `deadline.dispose()` when done. */
@@ -60,6 +68,8 @@ export interface TransportConfig {
   timeoutMs: number;
   retries: number;
   retryDelayMs: number;
+  /** How long a push retries a failure that may pass (LogServiceClientOptions.pushRetryForMs). */
+  pushRetryForMs: number;
   userAgent: string;
   tls: TlsBytes | undefined;
 }
@@ -99,7 +109,7 @@ export class HttpTransport {
   /** Sends with retries; resolves with the live response (2xx or `accept`ed), rejects with LogServiceError. */
   async send(req: HttpRequest): Promise<LiveResponse> {
     const retries = req.retries ?? this.config.retries;
-    const ctx = { idempotent: req.idempotent, replayable: req.body?.replayable ?? true };
+    const ctx = { idempotent: req.idempotent, replayable: req.body?.replayable ?? true, timeouts: req.retryTimeouts === true };
     for (let attempt = 0; ; attempt++) {
       const deadline = new CallDeadline(req.timeoutMs ?? this.config.timeoutMs, req.signal);
       let failure: LogServiceError;
@@ -119,7 +129,14 @@ export class HttpTransport {
         failure = deadline.reasonError(req.method, req.url.href) ?? networkError(err, req.method, req.url.href);
       }
       deadline.dispose();
-      if (attempt >= retries || !mayRetry(failure, ctx) || isTlsFailure(failure)) throw failure;
+      if (!mayRetry(failure, ctx) || isTlsFailure(failure)) throw failure;
+      if (req.retryDelay !== undefined) {
+        const delay = req.retryDelay(failure, retryAfter);
+        if (delay === undefined) throw failure;
+        await sleep(delay, req.signal);
+        continue;
+      }
+      if (attempt >= retries) throw failure;
       await sleep(backoffDelay(attempt, this.config.retryDelayMs, retryAfter), req.signal);
     }
   }

@@ -12,12 +12,12 @@ export { clientOptionsFromEnv } from './client-env.ts';
 export type { ClientEnvironment } from './client-env.ts';
 export { StreamHandle } from './stream-handle.ts';
 export { BlobHandle } from './blob-handle.ts';
-export { LogServiceError, isLogServiceError } from './log-service-error.ts';
+export { LogServiceError, PushError, isLogServiceError } from './log-service-error.ts';
 export type { ClientErrorCode, LogServiceErrorCode } from './log-service-error.ts';
 export { ERROR_CODES } from './wire.ts';
 export type { ErrorCode } from './wire.ts';
 export type {
   Address, BatchLimits, BlobStat, ByteRange, CallOptions, CiAddress, CloseOptions, DownloadOptions, HarnessAddress,
-  LineInput, Link, LogLine, LogServiceClientOptions, OpenOptions, OpenStream, PemSource, PushOptions, PushResult,
-  PushSource, StreamInfo, TailEvent, TailOptions, TokenRequest, TransferProgress, UploadOptions, UploadSource,
+  LineInput, Link, LogLine, LogServiceClientOptions, OpenOptions, OpenStream, PemSource, PushBufferOptions, PushEvent, PushOptions,
+  PushResult, PushSource, StreamInfo, TailEvent, TailOptions, TokenRequest, TransferProgress, UploadOptions, UploadSource,
 } from './types.ts';

@@ -15,7 +15,9 @@ import type {
   Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, TokenRequest, UploadOptions, UploadSource,
 } from './types.ts';
 
-const DEFAULTS = { server: 'http://127.0.0.1:8079', timeoutMs: 30_000, retries: 3, retryDelayMs: 200, userAgent: 'log-service-client/0.1' };
+const DEFAULTS = {
+  server: 'http://127.0.0.1:8079', timeoutMs: 30_000, retries: 3, retryDelayMs: 200, pushRetryForMs: 5 * 60_000, userAgent: 'log-service-client/0.1',
+};
 
 export class LogServiceClient {
   private readonly transport: HttpTransport;
@@ -56,6 +58,7 @@ export class LogServiceClient {
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       retries: Math.max(0, options.retries ?? DEFAULTS.retries),
       retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,
+      pushRetryForMs: Math.max(0, options.pushRetryForMs ?? DEFAULTS.pushRetryForMs),
       userAgent: options.userAgent ?? DEFAULTS.userAgent,
       tls: hasTlsMaterial(tls) ? readTlsMaterial(tls) : undefined,
     });
@@ -111,7 +114,13 @@ export class LogServiceClient {
       throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${route.path}: expected {"streams": {…}}, got ${JSON.stringify(answer)}`);
     }
     return Object.entries(streams as Record<string, Partial<StreamInfo>>)
-      .map(([key, info]) => ({ key, size: Number(info.size ?? 0), subscribers: Number(info.subscribers ?? 0), ttl: String(info.ttl ?? '') }))
+      .map(([key, info]) => {
+        const stream: OpenStream = { key, size: Number(info.size ?? 0), subscribers: Number(info.subscribers ?? 0), ttl: String(info.ttl ?? '') };
+        // A server that says how many lines it holds (a later one may): passed on as it is.
+        const held = (info as { held?: unknown }).held;
+        if (typeof held === 'number' && Number.isFinite(held)) stream.held = held;
+        return stream;
+      })
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

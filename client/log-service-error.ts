@@ -12,7 +12,9 @@ export type ClientErrorCode =
   /** The caller's AbortSignal fired. */
   | 'LOGSVC_ABORTED'
   /** The reply was not what the API promises (not JSON, a redirect, an HTML error page from a proxy). */
-  | 'LOGSVC_BAD_RESPONSE';
+  | 'LOGSVC_BAD_RESPONSE'
+  /** A push read its whole source but lines were lost on the way (see PushError.undelivered). */
+  | 'LOGSVC_INCOMPLETE';
 
 /**
  * Every code a `LogServiceError` can carry. `(string & {})` keeps the type open
@@ -89,4 +91,33 @@ export function errorBodyFields(value: unknown): { code: string | undefined; mes
   if (typeof message !== 'string') return undefined;
   const code = errorCode !== undefined ? errorCode : legacyCode;
   return { code: typeof code === 'string' && code.startsWith('LOGSVC_') ? code : undefined, message };
+}
+
+/**
+ * A push that failed: the error that ended it (its code, status and message), and what became of
+ * the lines. `undelivered` counts the lines read from the source that the server never accepted:
+ * those held when the push ended, and those lost on the way (a full buffer during an outage).
+ * `code` is the failure's (LOGSVC_BACKEND_UNAVAILABLE, LOGSVC_NETWORK, LOGSVC_STREAM_NOT_FOUND, …),
+ * or LOGSVC_INCOMPLETE when the push reached the end of its source with lines missing.
+ */
+export class PushError extends LogServiceError {
+  /** Lines the server accepted. */
+  readonly accepted: number;
+  /** Lines read from the source and not accepted. */
+  readonly undelivered: number;
+  /** How long the push retried before it gave up; 0 when it did not give up on a failure that may pass. */
+  readonly retriedForMs: number;
+
+  constructor(code: LogServiceErrorCode, message: string, options: LogServiceErrorOptions, counts: { accepted: number; undelivered: number; retriedForMs: number }) {
+    super(code, message, options);
+    this.name = 'PushError';
+    this.accepted = counts.accepted;
+    this.undelivered = counts.undelivered;
+    this.retriedForMs = counts.retriedForMs;
+  }
+
+  /** The same failure, with the push's counts. */
+  static from(err: LogServiceError, message: string, counts: { accepted: number; undelivered: number; retriedForMs: number }): PushError {
+    return new PushError(err.code, message, { status: err.status, method: err.method, url: err.url, cause: err, notSent: err.notSent }, counts);
+  }
 }

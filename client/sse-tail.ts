@@ -145,11 +145,13 @@ function toEvents(message: EventSourceMessage, cursor: { lastSeq: number | undef
       if (message.data.trim() === 'eof') return [{ type: 'end' }];
       throw serverError(message.data, url);
     case 'restart': {
-      // The key now holds a newer stream (closed and reopened; seq from 0 again): follow it from
-      // where the server says it starts, rather than dropping its lines as already seen.
+      // The key now holds a newer stream (closed and reopened, or lost by the server and opened
+      // again by its producer; seq from 0 again): follow it from where the server says it starts,
+      // rather than dropping its lines as already seen, and say so.
       const at = parseJson(message.data) as { from?: unknown } | undefined;
-      cursor.lastSeq = typeof at?.from === 'number' && at.from > 0 ? at.from - 1 : undefined;
-      return [];
+      const from = typeof at?.from === 'number' && Number.isInteger(at.from) && at.from > 0 ? at.from : 0;
+      cursor.lastSeq = from > 0 ? from - 1 : undefined;
+      return [{ type: 'restart', from, after: lastSeq }];
     }
     case 'dropped': {
       const range = parseJson(message.data) as { from?: unknown; to?: unknown } | undefined;

@@ -1,7 +1,8 @@
 // One live stream (DESIGN §5, §6): open, push, close, info, tail.
 import type { HttpTransport } from './http-transport.ts';
-import { DEFAULT_BATCH_LIMITS, LineBatcher } from './line-batcher.ts';
-import { LogServiceError } from './log-service-error.ts';
+import { LogServiceError, PushError } from './log-service-error.ts';
+import { PushSender } from './push-sender.ts';
+import { DEFAULT_SPOOL_LIMITS, PushSpool } from './push-spool.ts';
 import { keyOf, routeFor } from './routes.ts';
 import { tailStream } from './sse-tail.ts';
 import { TextLineSplitter, splitText } from './text-line-splitter.ts';
@@ -36,53 +37,134 @@ export class StreamHandle {
   /**
    * Pushes lines, batching as it goes (see BatchLimits): a whole log piped in
    * is sent in few requests, a slow producer's lines still appear within
-   * `intervalMs`. Resolves when every line was accepted.
+   * `intervalMs`. The source is read as fast as it produces into a buffer
+   * (memory, then a temporary file: PushOptions.buffer), so a producer is not
+   * held up while the service is unreachable; a failure that may pass is
+   * retried for `retryForMs`, each batch with its X-Push-Id so none is stored
+   * twice. Resolves when every line was accepted; rejects with a PushError.
    */
   async push(source: PushSource | LineInput, options: PushOptions = {}): Promise<PushResult> {
-    const batcher = new LineBatcher(
-      (body) => this.sendBatch(body, options),
-      { ...DEFAULT_BATCH_LIMITS, ...options.batch },
-    );
+    const limits = { ...DEFAULT_BATCH_LIMITS, ...definedOnly(options.batch ?? {}) };
+    const spool = new PushSpool({ ...DEFAULT_SPOOL_LIMITS, ...definedOnly(options.buffer ?? {}) });
+    const reopen = options.reopen ?? true;
+    const reopenTtl = typeof reopen === 'object' && reopen.ttlSeconds !== undefined ? { timeout_seconds: String(reopen.ttlSeconds) } : {};
+    const sender = new PushSender(this.transport, {
+      url: this.url(), openUrl: this.url(reopenTtl), reopen: reopen !== false,
+      retryForMs: options.retryForMs ?? this.transport.config.pushRetryForMs,
+      signal: options.signal, timeoutMs: options.timeoutMs, onEvent: options.onEvent,
+      pendingLines: () => spool.pendingLines,
+    });
+    // Reading stops as soon as sending failed (or the caller aborted), even while the source is quiet.
+    const stop = new AbortController();
+    const readSignal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+    const stopped = new Promise<void>((resolve) => readSignal.addEventListener('abort', () => resolve(), { once: true }));
+    let inFlight = 0;
+    /** Lines given up while the service was failing and the buffer was full, and the failure then. */
+    let dropped = 0;
+    let dropCause: LogServiceError | undefined;
+    /** Lines made after reading stopped (the rest of the chunk in hand). */
+    let unsent = 0;
+    const sending = (async () => {
+      for (;;) {
+        const batch = await spool.nextBatch(limits);
+        if (batch === undefined) return;
+        inFlight = batch.lines;
+        await sender.deliver(batch.body, batch.lines);
+        inFlight = 0;
+      }
+    })();
+    sending.catch(() => stop.abort());
+
+    /** Spools one line; a promise only when it has to wait for room (the common case costs no await). */
+    const add = (line: LineInput): Promise<void> | undefined => {
+      if (readSignal.aborted) {
+        unsent++;
+        return undefined;
+      }
+      const record = JSON.stringify(line);
+      return spool.add(record) ? undefined : addWhenRoom(record);
+    };
+    const addWhenRoom = async (record: string): Promise<void> => {
+      do {
+        if (sender.failing) {
+          // The service is down and the buffer is full: the producer is never held up, the line is lost (and counted).
+          if (dropped++ === 0) options.onEvent?.({ type: 'buffer-full', maxBytes: spool.capacity });
+          dropCause ??= sender.lastFailure;
+          return;
+        }
+        // The service is up, just slower than the producer: wait for room.
+        await Promise.race([spool.changed(), stopped]);
+        if (readSignal.aborted) {
+          unsent++;
+          return;
+        }
+      } while (!spool.add(record));
+    };
     const textLine = (out: string): LineInput => (options.level === undefined ? { out } : { level: options.level, out });
+    const splitter = new TextLineSplitter();
+    let readError: { error: unknown } | undefined;
     try {
       if (typeof source === 'string') {
-        for (const out of splitText(source)) await batcher.add(textLine(out));
+        for (const out of splitText(source)) await add(textLine(out));
       } else if (isLineInput(source)) {
-        await batcher.add(source);
+        await add(source);
       } else if (isArray(source)) {
         for (const item of source) {
-          if (typeof item !== 'string') await batcher.add(item);
+          if (typeof item !== 'string') await add(item);
           // Cut like text: a line over the server's limit becomes several lines, so no byte is lost.
-          else for (const out of splitText(item.endsWith('\n') ? item : `${item}\n`)) await batcher.add(textLine(out));
+          else for (const out of splitText(item.endsWith('\n') ? item : `${item}\n`)) await add(textLine(out));
         }
       } else {
-        const splitter = new TextLineSplitter();
-        for await (const item of untilAborted(source, options.signal)) {
+        for await (const item of untilAborted(source, readSignal)) {
           if (typeof item === 'string' || item instanceof Uint8Array) {
-            for (const out of splitter.push(item)) await batcher.add(textLine(out));
+            for (const out of splitter.push(item)) {
+              const waiting = add(textLine(out));
+              if (waiting !== undefined) await waiting;
+            }
           } else {
             // An object ends any text line in progress first, so order is kept.
-            for (const out of splitter.end()) await batcher.add(textLine(out));
-            await batcher.add(item);
+            for (const out of splitter.end()) await add(textLine(out));
+            await add(item);
           }
         }
-        for (const out of splitter.end()) await batcher.add(textLine(out));
+        if (!readSignal.aborted) for (const out of splitter.end()) await add(textLine(out));
       }
-      if (options.signal?.aborted) throw new LogServiceError('LOGSVC_ABORTED', `push to ${this.key}: aborted`, { cause: options.signal.reason });
-      return await batcher.finish();
-    } finally {
-      batcher.discard();
+    } catch (error) {
+      readError = { error };
     }
-  }
-
-  private async sendBatch(body: Buffer, options: PushOptions): Promise<void> {
-    // Not idempotent: a repeated push would store its lines twice, so it is retried only when it was never sent.
-    await this.transport.status({
-      method: 'PUT', url: this.url(), idempotent: false,
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: { replayable: true, length: body.length, create: () => body },
-      signal: options.signal, timeoutMs: options.timeoutMs,
+    const counts = () => ({
+      accepted: sender.acceptedLines,
+      undelivered: spool.pendingLines + inFlight + dropped + spool.lost + unsent + (splitter.hasPartialLine ? 1 : 0),
+      retriedForMs: sender.retriedForMs,
     });
+    try {
+      if (options.signal?.aborted) {
+        await spool.close();
+        await sending.catch(() => undefined);
+        throw new LogServiceError('LOGSVC_ABORTED', `push to ${this.key}: aborted`, { cause: options.signal.reason });
+      }
+      // A source that failed still has what it gave delivered first.
+      spool.end();
+      try {
+        await sending;
+      } catch (err) {
+        if (!(err instanceof LogServiceError)) throw err;
+        const message = sender.retriedForMs > 0 ? `gave up after ${formatMs(sender.retriedForMs)} of failures: ${err.message}` : err.message;
+        throw PushError.from(err, message, counts());
+      }
+      if (readError !== undefined) throw readError.error;
+      const lost = dropped + spool.lost;
+      if (lost > 0) {
+        const why = dropCause === undefined
+          ? 'its temporary file could not be written'
+          : `the buffer (${formatBytes(spool.capacity)}) was full while the service was failing (${dropCause.message})`;
+        throw new PushError('LOGSVC_INCOMPLETE', `push to ${this.key}: ${lost} lines were lost: ${why}`, { cause: dropCause }, counts());
+      }
+      return { lines: sender.acceptedLines, requests: sender.requests };
+    } finally {
+      stop.abort();
+      await spool.close();
+    }
   }
 
   /** Closes the stream; `snapshot` first writes it to the blob store under the same key. */
@@ -106,6 +188,22 @@ export class StreamHandle {
   tail(options: TailOptions = {}): AsyncIterable<TailEvent> {
     return tailStream(this.transport, this.url(), options);
   }
+}
+
+/** When a push sends a batch: at 1000 lines, 256 KiB, or when its first line has waited 100 ms. */
+const DEFAULT_BATCH_LIMITS = { maxLines: 1000, maxBytes: 256 * 1024, intervalMs: 100 };
+
+/** `options` without its undefined members (so they do not override the defaults they are spread over). */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function formatMs(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${+(bytes / 1024 ** 3).toFixed(1)} GiB` : `${+(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 function isLineInput(value: unknown): value is LineInput {

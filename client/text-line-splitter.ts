@@ -12,6 +12,11 @@ export class TextLineSplitter {
 
   constructor(private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES) {}
 
+  /** True while text without its newline is waiting for more (it becomes a line at `end`). */
+  get hasPartialLine(): boolean {
+    return this.partial !== '';
+  }
+
   /** Complete lines in `chunk` (with what was pending before it); the rest waits for more text. */
   push(chunk: string | Uint8Array): string[] {
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });

@@ -1,5 +1,6 @@
 // The client's public types: the HTTP API of DESIGN §4–§6 as TypeScript.
 import type { Readable } from 'node:stream';
+import type { LogServiceError } from './log-service-error.ts';
 import type { LineInput, LogLine, StreamInfo } from './wire.ts';
 
 export type { LineInput, LogLine, StreamInfo };
@@ -45,6 +46,13 @@ export interface LogServiceClientOptions {
   retries?: number;
   /** First backoff delay in ms; doubles per attempt (capped at 5 s), with jitter. Default 200. */
   retryDelayMs?: number;
+  /**
+   * How long a push keeps retrying a failure that may pass (503, connection refused or reset,
+   * no progress for `timeoutMs`) before it gives up, in ms; counted from the first failure of
+   * an outage, and again after each recovery. Default 300 000 (5 minutes). `PushOptions.retryForMs`
+   * overrides it per push.
+   */
+  pushRetryForMs?: number;
   /** CA certificate(s) to trust for the server (path or PEM bytes). */
   ca?: PemSource;
   /** Client certificate for mutual TLS (path or PEM bytes). */
@@ -82,11 +90,54 @@ export interface BatchLimits {
   intervalMs?: number;
 }
 
+/** Where a push keeps the lines it has read and not yet sent (see `PushOptions.buffer`). */
+export interface PushBufferOptions {
+  /** Bytes of encoded lines (NDJSON) kept in memory; past it they go to a temporary file. Default 16 MiB. */
+  memoryBytes?: number;
+  /** Bytes held in all, memory and file. Default 1 GiB. */
+  maxBytes?: number;
+  /** Directory of the temporary file. Default: the system's (os.tmpdir(), i.e. $TMPDIR or /tmp). */
+  dir?: string;
+}
+
 export interface PushOptions extends CallOptions {
   /** Level for lines made from text (default: the server's, "info"). */
   level?: string;
   batch?: BatchLimits;
+  /**
+   * How long to keep retrying a failure that may pass before giving up, in ms (see
+   * `LogServiceClientOptions.pushRetryForMs`, default 5 minutes). 0 gives up at the first failure.
+   */
+  retryForMs?: number;
+  /**
+   * The source is read as fast as it produces, whatever the service does: lines wait here while
+   * a batch is sent or retried. When it is full, reading waits while the service accepts lines;
+   * while the service is failing, the lines that do not fit are dropped (and the push fails at
+   * its end, saying how many).
+   */
+  buffer?: PushBufferOptions;
+  /**
+   * After an outage the stream may be gone (Redis restarted without persistence, an in-memory
+   * server was restarted): the push opens it again and continues there, instead of failing with
+   * LOGSVC_STREAM_NOT_FOUND. Only after an outage: a stream that was never opened, or closed
+   * while the service was reachable, still fails the push. Default true; `{ ttlSeconds }` sets
+   * the reopened stream's idle expiry (default: the server's).
+   */
+  reopen?: boolean | { ttlSeconds?: number };
+  /** Told when a push starts retrying, recovers, reopens its stream, or its buffer overflows. */
+  onEvent?: (event: PushEvent) => void;
 }
+
+/** What happens to a push on the way (`PushOptions.onEvent`). */
+export type PushEvent =
+  /** A batch failed in a way that may pass; the push retries it for up to `retryForMs`, reading its source meanwhile. */
+  | { type: 'retrying'; error: LogServiceError; retryForMs: number }
+  /** After an outage the stream was gone (`error`: the 404); the push opened it again and continues from its first line. */
+  | { type: 'reopened'; error: LogServiceError }
+  /** A batch went through after `retrying`: `pendingLines` read meanwhile are on their way. */
+  | { type: 'recovered'; afterMs: number; attempts: number; pendingLines: number }
+  /** The buffer is full (`maxBytes`) while the service is failing: lines are dropped until it recovers. */
+  | { type: 'buffer-full'; maxBytes: number };
 
 /**
  * What `push` accepts:
@@ -128,11 +179,19 @@ export interface TailOptions extends CallOptions {
 export type TailEvent =
   | { type: 'line'; seq: number; line: LogLine }
   /** Lines `from`..`to` (inclusive) are no longer retained: they are reported, never skipped silently. */
-  | { type: 'dropped'; from: number; to: number };
+  | { type: 'dropped'; from: number; to: number }
+  /**
+   * The key holds a new stream (closed and opened again, or lost by the server and opened again
+   * by its producer): the tail follows it from `from`, its first line. `after` is the last seq
+   * seen of the earlier stream (undefined when none was); what that stream had after it is lost.
+   */
+  | { type: 'restart'; from: number; after: number | undefined };
 
 /** An open stream as `GET /ci/streams` or `GET /stream/info` reports it. */
 export interface OpenStream extends StreamInfo {
   key: string;
+  /** Lines the server still holds, when it says (a server that reports only `size` leaves it out). */
+  held?: number;
 }
 
 /** What an upload reads from. A string is a file path; Buffers and file paths can be re-sent on retry. */

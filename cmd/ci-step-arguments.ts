@@ -27,3 +27,9 @@ export function stepAddress(project: string, build: string, stage: string, step:
 export function stepName(project: string, build: string, stage: string, step: string): string {
   return `${project}/${build}/${stage}/${step}`;
 }
+
+/** True for a key made of four CI IDs (`project/build/stage/step`), which the CI routes can address. */
+export function isStepKey(key: string): boolean {
+  const ids = key.split('/');
+  return ids.length === 4 && ids.every((id) => CI_ID.test(id) && id !== '.' && id !== '..');
+}

@@ -73,6 +73,8 @@ describe('log-service cistream (CLI against a server process)', function () {
         dropped.push(`${event.from}-${event.to}`);
         continue;
       }
+      assert.equal(event.type, 'line');
+      if (event.type !== 'line') continue;
       assert.deepEqual([event.seq, event.line.out, event.line.level], [expected, `line ${expected}\n`, 'warn']);
       expected++;
     }
@@ -109,11 +111,29 @@ describe('log-service cistream (CLI against a server process)', function () {
     await client.stream({ project: step[0], build: step[1], stage: step[2], step: step[3] }).push(text(4));
     const plain = await runCli(['cistream', 'info', `${step[0]}/${step[1]}/`], { env: env() });
     assert.equal(plain.code, 0, plain.stderr);
-    assert.match(plain.stdout.toString(), new RegExp(`^${key}\\t4\\t0\\t\\d+h\\d+m\\d+s\\n$`));
+    // key, pushed, viewers, ttl, held: held comes last, so scripts reading the first four columns keep working
+    assert.match(plain.stdout.toString(), new RegExp(`^${key}\\t4\\t0\\t\\d+h\\d+m\\d+s\\t4\\n$`));
     const json = await runCli(['cistream', 'info', '--json'], { env: env() });
-    const streams = JSON.parse(json.stdout.toString()) as { key: string; size: number; subscribers: number; ttl: string }[];
+    const streams = JSON.parse(json.stdout.toString()) as { key: string; size: number; held: number | null; subscribers: number; ttl: string }[];
     const mine = streams.find((s) => s.key === key);
-    assert.deepEqual(mine && { size: mine.size, subscribers: mine.subscribers }, { size: 4, subscribers: 0 });
+    assert.deepEqual(mine && { size: mine.size, held: mine.held, subscribers: mine.subscribers }, { size: 4, held: 4, subscribers: 0 });
+  });
+
+  it('tail notes on stderr when the stream starts again under the same key, and prints the new stream', async () => {
+    const step = freshStep();
+    const stream = client.stream({ project: step[0], build: step[1], stage: step[2], step: step[3] });
+    await stream.open();
+    await stream.push(text(3));
+    const tail = startCli(['cistream', 'tail', ...step], { env: env() });
+    await waitFor(() => tail.stdout().toString() === text(3), 'the first stream');
+    await stream.open(); // opening an open stream starts it again, empty
+    await stream.push('again\n');
+    await waitFor(() => tail.stdout().toString() === `${text(3)}again\n`, 'the new stream');
+    await stream.close();
+    const result = await tail.result;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, 'log-service: the stream started again (closed and opened again, or lost by the server and reopened); '
+      + 'whatever it had after line 2 is lost; following the new stream from line 0\n');
   });
 
   it('fails with exit 1 and one line when the stream does not exist', async () => {
@@ -132,6 +152,7 @@ describe('log-service cistream (CLI against a server process)', function () {
       [['cistream', 'tail', '--from', 'abc', ...step], /--from must be a non-negative integer/],
       [['cistream', 'open', '--ttl', '-5', ...step], /--ttl must be a non-negative integer/],
       [['cistream', 'push', '--level', '', 'hi', ...step], /--level: expected a level name/],
+      [['cistream', 'push', '--retry-for', 'soon', ...step], /--retry-for.*expected a duration such as 90s, 5m or 1h30m/],
       [['cistream', 'bogus'], /unknown command 'bogus'/],
       [['cistream', 'push', 'web', '42'], /missing required argument/],
       [['cistream', 'open', 'web', '..', 'test', 'unit'], /invalid build "\.\."/],
@@ -228,5 +249,17 @@ describe('log-service cistream tail when the server no longer holds the lines', 
     const result = await tail.result;
     assert.equal(result.code, 0);
     assert.equal(result.stderr, 'log-service: lines 1-19 dropped (no longer held by the server)\n');
+  });
+
+  it('info says how many lines the server still holds besides how many were pushed', async () => {
+    const client = new LogServiceClient({ server: server.url });
+    const step = freshStep();
+    const stream = client.stream({ project: step[0], build: step[1], stage: step[2], step: step[3] });
+    await stream.open();
+    await stream.push(text(30));
+    const info = await runCli(['cistream', 'info', `${step.slice(0, 2).join('/')}/`], { env: { LOG_SERVICE_SERVER: server.url } });
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout.toString(), new RegExp(`^${step.join('/')}\\t30\\t0\\t\\S+\\t10\\n$`));
+    await stream.close();
   });
 });

@@ -65,7 +65,7 @@ describe('log-service CLI on a terminal', function () {
     await fetch(`${server.url}/ci/web/7/test/table/stream`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'a\nb\n' });
     const shown = await onTerminal('cistream info web/7/', env);
     const rows = shown.replace(/\r/g, '').split('\n').filter((l) => l !== '');
-    assert.match(rows[0] ?? '', /^KEY\s+LINES\s+VIEWERS\s+TTL$/);
-    assert.match(rows[1] ?? '', /^web\/7\/test\/table\s+2\s+0\s+\S+/);
+    assert.match(rows[0] ?? '', /^KEY\s+PUSHED\s+HELD\s+VIEWERS\s+TTL$/);
+    assert.match(rows[1] ?? '', /^web\/7\/test\/table\s+2\s+2\s+0\s+\S+/);
   });
 });

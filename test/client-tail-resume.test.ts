@@ -61,6 +61,6 @@ describe('client tail on the real server', function () {
     const seen = collect(stream.tail({ from: 4 }));
     await new Promise((r) => setTimeout(r, 200));
     await stream.close();
-    assert.deepEqual(await seen, ['0:b0', '1:b1', '2:b2']);
+    assert.deepEqual(await seen, ['restart at 0 after 4', '0:b0', '1:b1', '2:b2']);
   });
 });

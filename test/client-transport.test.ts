@@ -96,11 +96,27 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     assert.equal(err.status, 404);
   });
 
-  it('does not repeat a push after a 503, because the server may have stored its lines', async () => {
+  it('repeats a push after a 503 with the same X-Push-Id, so the server stores it once whatever happened to the first', async () => {
     const s = await serve((_req, res, n) => (n === 1 ? unavailable(res) : res.writeHead(204).end()));
-    const err = await rejection(client(s.url).stream(step).push('one line\n'));
-    assert.equal(err.status, 503);
-    assert.equal(s.seen.length, 1);
+    assert.deepEqual(await client(s.url).stream(step).push('one line\n'), { lines: 1, requests: 1 });
+    assert.equal(s.seen.length, 2);
+    const ids = s.seen.map((r) => r.headers['x-push-id']);
+    assert.match(String(ids[0]), /^[A-Za-z0-9._:-]{1,128}$/);
+    assert.equal(ids[1], ids[0]);
+    assert.equal(s.seen[1]?.body.toString(), '{"out":"one line\\n"}\n');
+  });
+
+  it('gives each batch of a push its own X-Push-Id, and each push its own prefix', async () => {
+    const s = await serve((_req, res) => res.writeHead(204).end());
+    const lines = Array.from({ length: 2500 }, (_, i) => `line ${i}`);
+    await client(s.url).stream(step).push(lines);
+    await client(s.url).stream(step).push('another push\n');
+    const ids = s.seen.map((r) => String(r.headers['x-push-id']));
+    assert.equal(ids.length, 4);
+    assert.equal(new Set(ids).size, 4);
+    const prefix = (id: string) => id.slice(0, id.lastIndexOf('.'));
+    assert.equal(prefix(ids[0]!), prefix(ids[2]!));
+    assert.notEqual(prefix(ids[0]!), prefix(ids[3]!));
   });
 
   it('retries an idempotent call whose connection broke before the reply', async () => {

@@ -1,8 +1,13 @@
 // A real Redis for the tests (CONTRIBUTING.md, habit 9: the real thing, never a mock).
 // REDIS_URL wins (stop/restart then unavailable); else a private redis-server
-// on a free port with no persistence; else, under CI=true, a hard error, and
-// locally null so the Redis tests skip with a loud warning.
+// on a free port, with no persistence unless asked for (`persist`: an
+// append-only file fsynced on every write, in a temporary directory, so a
+// stop and restart keeps every acknowledged write); else, under CI=true, a
+// hard error, and locally null so the Redis tests skip with a loud warning.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { within } from './bounded-wait.ts';
@@ -55,7 +60,12 @@ function hasRedisServer(): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
-export async function startRedis(env: NodeJS.ProcessEnv = process.env): Promise<TestRedis | null> {
+export interface RedisOptions {
+  /** Keep the data across stop/restart (appendonly, fsync always) instead of starting empty. */
+  persist?: boolean;
+}
+
+export async function startRedis(env: NodeJS.ProcessEnv = process.env, options: RedisOptions = {}): Promise<TestRedis | null> {
   const external = env.REDIS_URL;
   if (external !== undefined && external !== '') {
     const unavailable = async () => { throw new Error('stop/restart are not available with REDIS_URL'); };
@@ -68,8 +78,14 @@ export async function startRedis(env: NodeJS.ProcessEnv = process.env): Promise<
   }
   const port = await freePort();
   let child: ChildProcess | undefined;
+  let persistence = ['--appendonly', 'no'];
+  if (options.persist === true) {
+    const dir = mkdtempSync(join(tmpdir(), 'log-service-redis-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    persistence = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+  }
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     await waitForPing(port, child);
   };
   const stop = async () => {
