@@ -16,7 +16,7 @@ export interface DownloadTarget {
 }
 
 /** RFC 9110 §14.1.2: `bytes=first-last`, `bytes=first-`, `bytes=-suffix`. */
-export function rangeHeader(range: ByteRange): string {
+function rangeHeader(range: ByteRange): string {
   if ('suffix' in range) return `bytes=-${range.suffix}`;
   return `bytes=${range.start}-${range.end ?? ''}`;
 }
@@ -28,15 +28,23 @@ export async function openDownload(transport: HttpTransport, target: DownloadTar
   const destroyed = new AbortController();
   const signal = options.signal === undefined ? destroyed.signal : AbortSignal.any([options.signal, destroyed.signal]);
   const request = {
-    method: 'GET' as const, url: target.url, idempotent: true, credentials: target.credentials,
-    signal, timeoutMs: options.timeoutMs,
+    method: 'GET' as const,
+    url: target.url,
+    idempotent: true,
+    credentials: target.credentials,
+    signal,
+    timeoutMs: options.timeoutMs,
   };
   const first = await transport.send({ ...request, headers });
   first.deadline.pause(); // restarted when the consumer starts reading
   if (options.range !== undefined && first.response.status !== 206) {
     first.deadline.dispose();
     await first.response.body?.cancel();
-    throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${target.url.href}: asked for ${headers.range ?? ''} but the server sent the whole blob (${first.response.status})`, { status: first.response.status });
+    throw new LogServiceError(
+      'LOGSVC_BAD_RESPONSE',
+      `GET ${target.url.href}: asked for ${headers.range ?? ''} but the server sent the whole blob (${first.response.status})`,
+      { status: first.response.status },
+    );
   }
   const lengthHeader = first.response.headers.get('content-length');
   const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
@@ -71,12 +79,18 @@ export async function openDownload(transport: HttpTransport, target: DownloadTar
         resumes++;
         current.deadline.dispose();
         live = await transport.send({ ...request, headers: { range: `bytes=${received}-` } });
-        const sameBlob = live.response.status === 206 && live.response.headers.get('etag') === etag
-          && (live.response.headers.get('content-range') ?? '').startsWith(`bytes ${received}-`);
+        const sameBlob =
+          live.response.status === 206 &&
+          live.response.headers.get('etag') === etag &&
+          (live.response.headers.get('content-range') ?? '').startsWith(`bytes ${received}-`);
         if (!sameBlob) {
           live.deadline.dispose();
           await live.response.body?.cancel();
-          throw new LogServiceError('LOGSVC_NETWORK', `${failure.message}; could not resume: the blob changed or the server ignored Range`, { method: 'GET', url: live.url, cause: failure });
+          throw new LogServiceError('LOGSVC_NETWORK', `${failure.message}; could not resume: the blob changed or the server ignored Range`, {
+            method: 'GET',
+            url: live.url,
+            cause: failure,
+          });
         }
       } finally {
         current.deadline.dispose();
@@ -85,7 +99,10 @@ export async function openDownload(transport: HttpTransport, target: DownloadTar
     }
     live.deadline.dispose();
     if (total !== undefined && received !== total) {
-      throw new LogServiceError('LOGSVC_NETWORK', `GET ${target.url.href}: the body ended after ${received} of ${total} bytes`, { method: 'GET', url: target.url.href });
+      throw new LogServiceError('LOGSVC_NETWORK', `GET ${target.url.href}: the body ended after ${received} of ${total} bytes`, {
+        method: 'GET',
+        url: target.url.href,
+      });
     }
   }
 

@@ -12,7 +12,10 @@ export class BlobHandle {
   /** The key the service stores this blob under. */
   readonly key: string;
 
-  constructor(private readonly transport: HttpTransport, readonly address: Address) {
+  constructor(
+    private readonly transport: HttpTransport,
+    readonly address: Address,
+  ) {
     this.key = keyOf(address);
   }
 
@@ -38,7 +41,12 @@ export class BlobHandle {
   /** Size, type and ETag (HEAD), or undefined when there is no such blob. */
   async stat(options: CallOptions = {}): Promise<BlobStat | undefined> {
     const { response, deadline } = await this.transport.send({
-      method: 'HEAD', url: this.url(), idempotent: true, accept: [404], signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'HEAD',
+      url: this.url(),
+      idempotent: true,
+      accept: [404],
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
     deadline.dispose();
     await response.body?.cancel();
@@ -53,9 +61,14 @@ export class BlobHandle {
   async exists(options: CallOptions = {}): Promise<boolean> {
     if (isCiAddress(this.address)) return (await this.stat(options)) !== undefined;
     const answer = await this.transport.json({
-      method: 'GET', url: this.url('blob/exists'), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'GET',
+      url: this.url('blob/exists'),
+      idempotent: true,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
-    if (typeof answer !== 'boolean') throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET /blob/exists: expected true or false, got ${JSON.stringify(answer)}`);
+    if (typeof answer !== 'boolean')
+      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET /blob/exists: expected true or false, got ${JSON.stringify(answer)}`);
     return answer;
   }
 
@@ -77,20 +90,27 @@ export class BlobHandle {
   private async link(resource: Resource, options: CallOptions): Promise<Link> {
     // Minting a link changes nothing on the server, so it is safe to retry.
     const answer = await this.transport.json({
-      method: 'POST', url: this.url(resource), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'POST',
+      url: this.url(resource),
+      idempotent: true,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
     return parseLink(answer, this.transport.config.server);
   }
 }
 
 /** PUT of a streamed body (shared by blob uploads and upload links). */
-export async function sendUpload(
-  transport: HttpTransport, url: URL, credentials: boolean, source: UploadSource, options: UploadOptions,
-): Promise<void> {
+export async function sendUpload(transport: HttpTransport, url: URL, credentials: boolean, source: UploadSource, options: UploadOptions): Promise<void> {
   const body = await uploadBody(source, options.contentLength, options.onProgress);
   await transport.status({
-    method: 'PUT', url, idempotent: true, credentials, body,
+    method: 'PUT',
+    url,
+    idempotent: true,
+    credentials,
+    body,
     headers: { 'content-type': options.contentType ?? 'application/octet-stream' },
-    signal: options.signal, timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
   });
 }

@@ -10,7 +10,10 @@ export class CallDeadline {
   /** Why the attempt was cancelled, once it was. */
   private reason: 'timeout' | 'aborted' | undefined;
 
-  constructor(private readonly timeoutMs: number, private readonly outer: AbortSignal | undefined) {
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly outer: AbortSignal | undefined,
+  ) {
     this.onOuterAbort = () => this.cancel('aborted');
     if (outer?.aborted) this.cancel('aborted');
     else outer?.addEventListener('abort', this.onOuterAbort, { once: true });

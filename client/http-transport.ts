@@ -12,7 +12,7 @@ import { codeForStatus, errorBodyFields, LogServiceError } from './log-service-e
 import { backoffDelay, mayRetry, sleep } from './retry-policy.ts';
 import { createTlsDispatcher, type TlsBytes } from './tls-dispatcher.ts';
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
 /** A request body that can be created once per attempt. */
 export interface BodyFactory {
@@ -222,19 +222,23 @@ export class HttpTransport {
 }
 
 /** Turns a non-2xx reply into the error it describes: the server's {"error_msg","error_code"}, or the status' meaning. */
-export async function errorFromResponse(response: Response, method: string, url: string): Promise<LogServiceError> {
+async function errorFromResponse(response: Response, method: string, url: string): Promise<LogServiceError> {
   const status = response.status;
   if (status >= 300 && status < 400) {
     await response.body?.cancel();
     const location = response.headers.get('location') ?? '(no Location)';
-    return new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${url}: the server redirects to ${location}; use that address as the server URL`, { status, method, url });
+    return new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${url}: the server redirects to ${location}; use that address as the server URL`, {
+      status,
+      method,
+      url,
+    });
   }
   const text = method === 'HEAD' ? '' : await readLimited(response, ERROR_BODY_LIMIT);
   const body = parseErrorBody(text);
   if (body !== undefined) return new LogServiceError(body.code, body.message, { status, method, url });
   // Not our catalogue: a proxy's page, or S3's XML error for a presigned link.
   const s3 = /<Code>([^<]*)<\/Code>[\s\S]*?<Message>([^<]*)<\/Message>/.exec(text);
-  const detail = s3 !== null ? `${s3[1]}: ${s3[2]}` : text.trim() === '' ? (response.statusText || 'no body') : snippet(text);
+  const detail = s3 !== null ? `${s3[1]}: ${s3[2]}` : text.trim() === '' ? response.statusText || 'no body' : snippet(text);
   return new LogServiceError(codeForStatus(status), `HTTP ${status}: ${detail}`, { status, method, url });
 }
 
@@ -286,17 +290,24 @@ export function errnoOf(err: unknown): string | undefined {
   return undefined;
 }
 
-export function networkError(err: unknown, method: string, url: string): LogServiceError {
+function networkError(err: unknown, method: string, url: string): LogServiceError {
   if (err instanceof LogServiceError) return err;
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof Error && cause.message === 'unexpected redirect') {
-    return new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${url}: the server answered with a redirect; use the final address as the server URL`, { method, url, cause: err });
+    return new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${url}: the server answered with a redirect; use the final address as the server URL`, {
+      method,
+      url,
+      cause: err,
+    });
   }
   const errno = errnoOf(err);
   const causeMessage = cause instanceof Error && cause.message !== '' ? cause.message : err instanceof Error ? err.message : String(err);
   const text = errno !== undefined && ERRNO_TEXT[errno] !== undefined ? `${ERRNO_TEXT[errno]} (${errno})` : causeMessage;
   return new LogServiceError('LOGSVC_NETWORK', `${method} ${url}: ${text}`, {
-    method, url, cause: err, notSent: errno !== undefined && NOT_SENT.has(errno),
+    method,
+    url,
+    cause: err,
+    notSent: errno !== undefined && NOT_SENT.has(errno),
   });
 }
 

@@ -12,11 +12,25 @@ import { streamInfoRoute } from './routes.ts';
 import { StreamHandle } from './stream-handle.ts';
 import { hasTlsMaterial, readTlsMaterial } from './tls-dispatcher.ts';
 import type {
-  Address, CallOptions, DownloadOptions, Link, LogServiceClientOptions, OpenStream, StreamInfo, TokenRequest, UploadOptions, UploadSource,
+  Address,
+  CallOptions,
+  DownloadOptions,
+  Link,
+  LogServiceClientOptions,
+  OpenStream,
+  StreamInfo,
+  TokenRequest,
+  UploadOptions,
+  UploadSource,
 } from './types.ts';
 
 const DEFAULTS = {
-  server: 'http://127.0.0.1:8079', timeoutMs: 30_000, retries: 3, retryDelayMs: 200, pushRetryForMs: 5 * 60_000, userAgent: 'log-service-client/0.1',
+  server: 'http://127.0.0.1:8079',
+  timeoutMs: 30_000,
+  retries: 3,
+  retryDelayMs: 200,
+  pushRetryForMs: 5 * 60_000,
+  userAgent: 'log-service-client/0.1',
 };
 
 export class LogServiceClient {
@@ -90,11 +104,17 @@ export class LogServiceClient {
    */
   async mintToken(request: TokenRequest, options: CallOptions = {}): Promise<string> {
     const query: Record<string, string | undefined> = {
-      accountID: request.accountID, key: request.key, access: request.access,
+      accountID: request.accountID,
+      key: request.key,
+      access: request.access,
       ttl: request.ttlSeconds === undefined ? undefined : String(request.ttlSeconds),
     };
     const token = await this.transport.text({
-      method: 'GET', url: this.transport.url('/token', query), idempotent: true, signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'GET',
+      url: this.transport.url('/token', query),
+      idempotent: true,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
     return token.trim();
   }
@@ -106,10 +126,13 @@ export class LogServiceClient {
   async listStreams(options: CallOptions & { accountID?: string | undefined } = {}): Promise<OpenStream[]> {
     const route = streamInfoRoute(options.accountID);
     const answer = await this.transport.json({
-      method: 'GET', url: this.transport.url(route.path, route.query), idempotent: true,
-      signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'GET',
+      url: this.transport.url(route.path, route.query),
+      idempotent: true,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
-    const streams = (typeof answer === 'object' && answer !== null ? (answer as { streams?: unknown }).streams : undefined);
+    const streams = typeof answer === 'object' && answer !== null ? (answer as { streams?: unknown }).streams : undefined;
     if (typeof streams !== 'object' || streams === null) {
       throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${route.path}: expected {"streams": {…}}, got ${JSON.stringify(answer)}`);
     }

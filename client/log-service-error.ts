@@ -63,17 +63,30 @@ export function isLogServiceError(err: unknown): err is LogServiceError {
  */
 export function codeForStatus(status: number): LogServiceErrorCode {
   switch (status) {
-    case 400: return 'LOGSVC_BAD_REQUEST';
-    case 401: return 'LOGSVC_UNAUTHORIZED';
-    case 403: return 'LOGSVC_FORBIDDEN';
-    case 404: return 'LOGSVC_NOT_FOUND';
-    case 405: return 'LOGSVC_METHOD_NOT_ALLOWED';
-    case 409: return 'LOGSVC_CONFLICT';
-    case 413: return 'LOGSVC_BODY_TOO_LARGE';
-    case 415: return 'LOGSVC_UNSUPPORTED_MEDIA_TYPE';
-    case 416: return 'LOGSVC_RANGE_NOT_SATISFIABLE';
-    case 502: case 503: case 504: return 'LOGSVC_BACKEND_UNAVAILABLE';
-    default: return status >= 500 ? 'LOGSVC_INTERNAL' : 'LOGSVC_BAD_RESPONSE';
+    case 400:
+      return 'LOGSVC_BAD_REQUEST';
+    case 401:
+      return 'LOGSVC_UNAUTHORIZED';
+    case 403:
+      return 'LOGSVC_FORBIDDEN';
+    case 404:
+      return 'LOGSVC_NOT_FOUND';
+    case 405:
+      return 'LOGSVC_METHOD_NOT_ALLOWED';
+    case 409:
+      return 'LOGSVC_CONFLICT';
+    case 413:
+      return 'LOGSVC_BODY_TOO_LARGE';
+    case 415:
+      return 'LOGSVC_UNSUPPORTED_MEDIA_TYPE';
+    case 416:
+      return 'LOGSVC_RANGE_NOT_SATISFIABLE';
+    case 502:
+    case 503:
+    case 504:
+      return 'LOGSVC_BACKEND_UNAVAILABLE';
+    default:
+      return status >= 500 ? 'LOGSVC_INTERNAL' : 'LOGSVC_BAD_RESPONSE';
   }
 }
 
@@ -108,7 +121,12 @@ export class PushError extends LogServiceError {
   /** How long the push retried before it gave up; 0 when it did not give up on a failure that may pass. */
   readonly retriedForMs: number;
 
-  constructor(code: LogServiceErrorCode, message: string, options: LogServiceErrorOptions, counts: { accepted: number; undelivered: number; retriedForMs: number }) {
+  constructor(
+    code: LogServiceErrorCode,
+    message: string,
+    options: LogServiceErrorOptions,
+    counts: { accepted: number; undelivered: number; retriedForMs: number },
+  ) {
     super(code, message, options);
     this.name = 'PushError';
     this.accepted = counts.accepted;

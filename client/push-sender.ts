@@ -51,7 +51,10 @@ export class PushSender {
   acceptedLines = 0;
   requests = 0;
 
-  constructor(private readonly transport: HttpTransport, private readonly options: PushSenderOptions) {}
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly options: PushSenderOptions,
+  ) {}
 
   /** True while batches fail (between `retrying` and `recovered`). */
   get failing(): boolean {
@@ -74,11 +77,15 @@ export class PushSender {
     for (;;) {
       try {
         await this.transport.status({
-          method: 'PUT', url: this.options.url, idempotent: true, retryTimeouts: true,
+          method: 'PUT',
+          url: this.options.url,
+          idempotent: true,
+          retryTimeouts: true,
           headers: { 'content-type': 'application/x-ndjson', 'x-push-id': pushId },
           body: { replayable: true, length: body.length, create: () => body },
           retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
-          signal: this.options.signal, timeoutMs: this.options.timeoutMs,
+          signal: this.options.signal,
+          timeoutMs: this.options.timeoutMs,
         });
       } catch (err) {
         if (this.mayReopen(err)) {
@@ -95,16 +102,26 @@ export class PushSender {
   }
 
   private mayReopen(err: unknown): err is LogServiceError {
-    return this.options.reopen && this.outage !== undefined && !this.outage.reopened
-      && err instanceof LogServiceError && err.status === 404 && err.code === 'LOGSVC_STREAM_NOT_FOUND';
+    return (
+      this.options.reopen &&
+      this.outage !== undefined &&
+      !this.outage.reopened &&
+      err instanceof LogServiceError &&
+      err.status === 404 &&
+      err.code === 'LOGSVC_STREAM_NOT_FOUND'
+    );
   }
 
   private async reopen(notFound: LogServiceError): Promise<void> {
     this.outage!.reopened = true;
     await this.transport.status({
-      method: 'POST', url: this.options.openUrl, idempotent: true, retryTimeouts: true,
+      method: 'POST',
+      url: this.options.openUrl,
+      idempotent: true,
+      retryTimeouts: true,
       retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
-      signal: this.options.signal, timeoutMs: this.options.timeoutMs,
+      signal: this.options.signal,
+      timeoutMs: this.options.timeoutMs,
     });
     this.options.onEvent?.({ type: 'reopened', error: notFound });
   }

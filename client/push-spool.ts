@@ -197,7 +197,12 @@ export class PushSpool {
 
   private async changedWithin(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.changed(), new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); })]);
+    await Promise.race([
+      this.changed(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, ms));
+      }),
+    ]);
     clearTimeout(timer);
   }
 
@@ -215,8 +220,7 @@ export class PushSpool {
 
   /** Brings records back from the file until memory holds a whole batch, or the file part is empty. */
   private async readBack(limits: SpoolBatchLimits): Promise<void> {
-    while (this.fileLines > 0 && !this.closed
-      && this.head.length - this.headIndex < limits.maxLines && this.headBytes < limits.maxBytes) {
+    while (this.fileLines > 0 && !this.closed && this.head.length - this.headIndex < limits.maxLines && this.headBytes < limits.maxBytes) {
       const file = this.file;
       if (file === undefined || file.readTo >= file.writtenTo) {
         // The next records are still being written.

@@ -34,8 +34,13 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
     let live;
     try {
       live = await transport.send({
-        method: 'GET', url: attemptUrl, headers, idempotent: true, retries: 0,
-        signal: options.signal, timeoutMs: options.timeoutMs,
+        method: 'GET',
+        url: attemptUrl,
+        headers,
+        idempotent: true,
+        retries: 0,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
       });
     } catch (err) {
       if (!(err instanceof LogServiceError) || !isTransient(err)) throw err;
@@ -59,7 +64,9 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
       // A proxy's login page or an HTML error served with 200 is not a tail: say so instead of reconnecting forever.
       deadline.dispose();
       void body.cancel().catch(() => undefined);
-      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${live.url}: expected text/event-stream, got "${type || 'no Content-Type'}"`, { status: response.status });
+      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `${method} ${live.url}: expected text/event-stream, got "${type || 'no Content-Type'}"`, {
+        status: response.status,
+      });
     }
     const reader = body.getReader();
     const decoder = new TextDecoder();
@@ -67,7 +74,9 @@ export async function* tailStream(transport: HttpTransport, url: URL, options: T
     let comments = 0;
     const parser = createParser({
       onEvent: (message) => queue.push(...toEvents(message, cursor, live.url)),
-      onRetry: (ms) => { reconnectDelay = ms; },
+      onRetry: (ms) => {
+        reconnectDelay = ms;
+      },
       // Every response opens with one ": ping"; a later comment (an idle ping, the
       // lifetime ": reconnect") proves the server kept this connection up, so a
       // quiet stream that is cut at its lifetime never counts as failing.

@@ -6,9 +6,7 @@ import { DEFAULT_SPOOL_LIMITS, PushSpool } from './push-spool.ts';
 import { keyOf, routeFor } from './routes.ts';
 import { tailStream } from './sse-tail.ts';
 import { TextLineSplitter, splitText } from './text-line-splitter.ts';
-import type {
-  Address, CloseOptions, LineInput, OpenOptions, PushOptions, PushResult, PushSource, StreamInfo, TailEvent, TailOptions,
-} from './types.ts';
+import type { Address, CloseOptions, LineInput, OpenOptions, PushOptions, PushResult, PushSource, StreamInfo, TailEvent, TailOptions } from './types.ts';
 
 export class StreamHandle {
   /** The key the service stores this stream under. */
@@ -49,9 +47,13 @@ export class StreamHandle {
     const reopen = options.reopen ?? true;
     const reopenTtl = typeof reopen === 'object' && reopen.ttlSeconds !== undefined ? { timeout_seconds: String(reopen.ttlSeconds) } : {};
     const sender = new PushSender(this.transport, {
-      url: this.url(), openUrl: this.url(reopenTtl), reopen: reopen !== false,
+      url: this.url(),
+      openUrl: this.url(reopenTtl),
+      reopen: reopen !== false,
       retryForMs: options.retryForMs ?? this.transport.config.pushRetryForMs,
-      signal: options.signal, timeoutMs: options.timeoutMs, onEvent: options.onEvent,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+      onEvent: options.onEvent,
       pendingLines: () => spool.pendingLines,
     });
     // Reading stops as soon as sending failed (or the caller aborted), even while the source is quiet.
@@ -155,9 +157,10 @@ export class StreamHandle {
       if (readError !== undefined) throw readError.error;
       const lost = dropped + spool.lost;
       if (lost > 0) {
-        const why = dropCause === undefined
-          ? 'its temporary file could not be written'
-          : `the buffer (${formatBytes(spool.capacity)}) was full while the service was failing (${dropCause.message})`;
+        const why =
+          dropCause === undefined
+            ? 'its temporary file could not be written'
+            : `the buffer (${formatBytes(spool.capacity)}) was full while the service was failing (${dropCause.message})`;
         throw new PushError('LOGSVC_INCOMPLETE', `push to ${this.key}: ${lost} lines were lost: ${why}`, { cause: dropCause }, counts());
       }
       return { lines: sender.acceptedLines, requests: sender.requests };
@@ -171,7 +174,12 @@ export class StreamHandle {
   async close(options: CloseOptions = {}): Promise<void> {
     const query = options.snapshot === true ? { snapshot: 'true' } : {};
     await this.transport.status({
-      method: 'DELETE', url: this.url(query), idempotent: true, acceptOnRetry: [404], signal: options.signal, timeoutMs: options.timeoutMs,
+      method: 'DELETE',
+      url: this.url(query),
+      idempotent: true,
+      acceptOnRetry: [404],
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
   }
 
@@ -220,9 +228,12 @@ function isArray(value: unknown): value is readonly (string | LineInput)[] {
  * the source's iterator is told to stop.
  */
 async function* untilAborted<T>(source: AsyncIterable<T> | Iterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  const iterator = Symbol.asyncIterator in source
-    ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
-    : (async function* () { yield* source as Iterable<T>; })();
+  const iterator =
+    Symbol.asyncIterator in source
+      ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+      : (async function* () {
+          yield* source as Iterable<T>;
+        })();
   const aborted = new Promise<IteratorResult<T>>((resolve) => {
     if (signal === undefined) return;
     if (signal.aborted) resolve({ done: true, value: undefined });

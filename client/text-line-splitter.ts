@@ -4,7 +4,7 @@
 // splitting never adds or removes a byte. A line longer than the server keeps
 // (64 KiB by default) is cut into several lines rather than truncated.
 
-export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
 export class TextLineSplitter {
   private partial = '';

@@ -146,10 +146,7 @@ export type PushEvent =
  * - an async iterable (a Readable, a child's stdout): strings and bytes are chunks of text
  *   split into lines as they arrive; objects are lines.
  */
-export type PushSource =
-  | string
-  | readonly (string | LineInput)[]
-  | AsyncIterable<string | Uint8Array | LineInput>;
+export type PushSource = string | readonly (string | LineInput)[] | AsyncIterable<string | Uint8Array | LineInput>;
 
 export interface PushResult {
   /** Lines accepted by the server. */

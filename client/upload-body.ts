@@ -23,11 +23,16 @@ export async function uploadBody(
     return factory(true, source.length, () => slices(source), onProgress);
   }
   let used = false;
-  return factory(false, contentLength, () => {
-    if (used) throw new Error('a stream body can be sent only once');
-    used = true;
-    return source;
-  }, onProgress);
+  return factory(
+    false,
+    contentLength,
+    () => {
+      if (used) throw new Error('a stream body can be sent only once');
+      used = true;
+      return source;
+    },
+    onProgress,
+  );
 }
 
 function factory(
@@ -58,22 +63,25 @@ function* slices(bytes: Uint8Array): Generator<Uint8Array> {
  * A pull-based web stream over an (async) iterable: the next chunk is read only
  * when fetch asks for it, so the source's backpressure reaches the socket.
  */
-export function toWebStream(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>, onChunk: (bytes: number) => void): ReadableStream<Uint8Array> {
+function toWebStream(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>, onChunk: (bytes: number) => void): ReadableStream<Uint8Array> {
   const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await iterator.next();
-      if (done === true) {
-        controller.close();
-        return;
-      }
-      const chunk = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-      onChunk(chunk.length);
-      controller.enqueue(chunk);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await iterator.next();
+        if (done === true) {
+          controller.close();
+          return;
+        }
+        const chunk = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+        onChunk(chunk.length);
+        controller.enqueue(chunk);
+      },
+      async cancel(reason) {
+        // Stops the source: a file stream closes its descriptor, a Readable is destroyed.
+        await iterator.return?.(reason);
+      },
     },
-    async cancel(reason) {
-      // Stops the source: a file stream closes its descriptor, a Readable is destroyed.
-      await iterator.return?.(reason);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }

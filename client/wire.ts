@@ -70,4 +70,4 @@ export const ERROR_CODES = [
 ] as const;
 
 /** A code of the service's error catalogue (client-side failures have codes of their own: `ClientErrorCode`). */
-export type ErrorCode = typeof ERROR_CODES[number];
+export type ErrorCode = (typeof ERROR_CODES)[number];

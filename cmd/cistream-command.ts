@@ -48,34 +48,52 @@ function nonNegativeInteger(name: string) {
 }
 
 export function registerCistreamCommand(program: Command): void {
-  const cistream = clientCommandGroup(program, 'cistream', 'live log streams by CI step: open, push, tail, close')
-    .addHelpText('after', `
+  const cistream = clientCommandGroup(program, 'cistream', 'live log streams by CI step: open, push, tail, close').addHelpText(
+    'after',
+    `
 Examples:
   log-service cistream open web 42 test unit
   make test 2>&1 | log-service cistream push web 42 test unit
   log-service cistream tail web 42 test unit
   log-service cistream close --snapshot web 42 test unit
-${CONNECTION_ENV_HELP}`);
+${CONNECTION_ENV_HELP}`,
+  );
 
-  addConnectionOptions(addStepArguments(cistream.command('open'))
-    .description('open the step\'s stream (opening an open stream does nothing)')
-    .option('--ttl <seconds>', 'close the stream after this long without a push (default: the server\'s, 5 h)', nonNegativeInteger('--ttl')))
-    .addHelpText('after', `
+  addConnectionOptions(
+    addStepArguments(cistream.command('open'))
+      .description("open the step's stream (opening an open stream does nothing)")
+      .option('--ttl <seconds>', "close the stream after this long without a push (default: the server's, 5 h)", nonNegativeInteger('--ttl')),
+  )
+    .addHelpText(
+      'after',
+      `
 Example:
   log-service cistream open --ttl 7200 web 42 test unit
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(streamOf, async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { ttl?: number }) => {
-      const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
-      await stream.open(flags.ttl === undefined ? {} : { ttlSeconds: flags.ttl });
-    }));
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(streamOf, async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { ttl?: number }) => {
+        const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
+        await stream.open(flags.ttl === undefined ? {} : { ttlSeconds: flags.ttl });
+      }),
+    );
 
-  addConnectionOptions(addStepArguments(cistream.command('push'))
-    .description('push a message, or every line of stdin as it arrives (batched), to the step\'s open stream')
-    .argument('[message]', 'one log message (a newline is added); without it, lines are read from stdin until EOF')
-    .option('--level <level>', 'level of the pushed lines (e.g. info, warn, error; default: the server\'s, info)')
-    .option('--retry-for <duration>', 'how long to keep retrying while the service is unavailable (e.g. 90s, 5m, 1h; 0: not at all)', parseDuration, DEFAULT_RETRY_FOR_MS)
-    .option('--buffer-dir <dir>', 'where lines wait past 16 MiB while the service is unavailable (default: $TMPDIR or /tmp)'))
-    .addHelpText('after', `
+  addConnectionOptions(
+    addStepArguments(cistream.command('push'))
+      .description("push a message, or every line of stdin as it arrives (batched), to the step's open stream")
+      .argument('[message]', 'one log message (a newline is added); without it, lines are read from stdin until EOF')
+      .option('--level <level>', "level of the pushed lines (e.g. info, warn, error; default: the server's, info)")
+      .option(
+        '--retry-for <duration>',
+        'how long to keep retrying while the service is unavailable (e.g. 90s, 5m, 1h; 0: not at all)',
+        parseDuration,
+        DEFAULT_RETRY_FOR_MS,
+      )
+      .option('--buffer-dir <dir>', 'where lines wait past 16 MiB while the service is unavailable (default: $TMPDIR or /tmp)'),
+  )
+    .addHelpText(
+      'after',
+      `
 Examples:
   log-service cistream push web 42 test unit "starting tests"
   log-service cistream push --level error web 42 test unit "tests failed"
@@ -92,62 +110,70 @@ memory up to 16 MiB, then in a temporary file (in --buffer-dir) of at most 1 GiB
 when push ends. Each batch carries an X-Push-Id, so a batch sent twice is stored once. If
 the service lost the stream in the outage (404 after it), push opens it again and carries on.
 Past the deadline it says how many lines were not delivered, reads stdin to its end, exits 1.
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(streamOf, async (project: string, build: string, stage: string, step: string, message: string | undefined, flags: PushFlags) => {
-      const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
-      if (flags.level !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(flags.level)) {
-        throw new UsageError(`--level: expected a level name of 1-32 letters, digits, _ or - (e.g. info, warn, error), got "${flags.level}"`);
-      }
-      const target = streamOf(project, build, stage, step);
-      const options: PushOptions = { retryForMs: flags.retryFor ?? DEFAULT_RETRY_FOR_MS, onEvent: (event) => warn(target, event) };
-      if (flags.level !== undefined) options.level = flags.level;
-      if (flags.bufferDir !== undefined) options.buffer = { dir: flags.bufferDir };
-      if (message !== undefined) {
-        try {
-          await stream.push(message.endsWith('\n') ? message : `${message}\n`, options);
-        } catch (err) {
-          if (!(err instanceof PushError)) throw err;
-          process.stderr.write(`log-service: ${pushFailure(err, target)}\n`);
-          process.exitCode = 1;
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(streamOf, async (project: string, build: string, stage: string, step: string, message: string | undefined, flags: PushFlags) => {
+        const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
+        if (flags.level !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(flags.level)) {
+          throw new UsageError(`--level: expected a level name of 1-32 letters, digits, _ or - (e.g. info, warn, error), got "${flags.level}"`);
         }
-        return;
-      }
-      // Through a relay: when the push fails, stdin itself is not destroyed and is read to its
-      // end, so a producer piping into us (make | tee build.log | …) does not die of a broken
-      // pipe because the log service failed. The failure still exits 1, and is said at once,
-      // not when stdin ends.
-      const relay = new PassThrough();
-      process.stdin.pipe(relay);
-      try {
-        await stream.push(relay, options);
-      } catch (err) {
-        process.stdin.unpipe(relay);
-        // What the relay still holds was read from stdin and never sent.
-        const counter = new LineCounter();
-        for (let chunk = relay.read() as Buffer | null; chunk !== null; chunk = relay.read() as Buffer | null) counter.add(chunk);
-        relay.destroy();
-        const rest = process.stdin.readableEnded ? '' : '; the rest of stdin is read and dropped';
-        const said = err instanceof PushError ? pushFailure(err, target, err.undelivered + counter.lines()) : failureLine(err, target);
-        process.stderr.write(`log-service: ${said}${rest}\n`);
-        process.exitCode = 1;
-        const before = counter.lines();
-        process.stdin.on('data', (chunk: Buffer) => counter.add(chunk));
-        process.stdin.resume();
-        await new Promise<void>((resolve) => {
-          if (process.stdin.readableEnded) resolve();
-          else process.stdin.once('end', resolve).once('error', () => resolve());
-        });
-        const more = counter.lines() - before;
-        if (more > 0) process.stderr.write(`log-service: ${target}: ${more} more ${more === 1 ? 'line' : 'lines'} read from stdin after that, not delivered either\n`);
-      }
-    }));
+        const target = streamOf(project, build, stage, step);
+        const options: PushOptions = { retryForMs: flags.retryFor ?? DEFAULT_RETRY_FOR_MS, onEvent: (event) => warn(target, event) };
+        if (flags.level !== undefined) options.level = flags.level;
+        if (flags.bufferDir !== undefined) options.buffer = { dir: flags.bufferDir };
+        if (message !== undefined) {
+          try {
+            await stream.push(message.endsWith('\n') ? message : `${message}\n`, options);
+          } catch (err) {
+            if (!(err instanceof PushError)) throw err;
+            process.stderr.write(`log-service: ${pushFailure(err, target)}\n`);
+            process.exitCode = 1;
+          }
+          return;
+        }
+        // Through a relay: when the push fails, stdin itself is not destroyed and is read to its
+        // end, so a producer piping into us (make | tee build.log | …) does not die of a broken
+        // pipe because the log service failed. The failure still exits 1, and is said at once,
+        // not when stdin ends.
+        const relay = new PassThrough();
+        process.stdin.pipe(relay);
+        try {
+          await stream.push(relay, options);
+        } catch (err) {
+          process.stdin.unpipe(relay);
+          // What the relay still holds was read from stdin and never sent.
+          const counter = new LineCounter();
+          for (let chunk = relay.read() as Buffer | null; chunk !== null; chunk = relay.read() as Buffer | null) counter.add(chunk);
+          relay.destroy();
+          const rest = process.stdin.readableEnded ? '' : '; the rest of stdin is read and dropped';
+          const said = err instanceof PushError ? pushFailure(err, target, err.undelivered + counter.lines()) : failureLine(err, target);
+          process.stderr.write(`log-service: ${said}${rest}\n`);
+          process.exitCode = 1;
+          const before = counter.lines();
+          process.stdin.on('data', (chunk: Buffer) => counter.add(chunk));
+          process.stdin.resume();
+          await new Promise<void>((resolve) => {
+            if (process.stdin.readableEnded) resolve();
+            else process.stdin.once('end', resolve).once('error', () => resolve());
+          });
+          const more = counter.lines() - before;
+          if (more > 0)
+            process.stderr.write(`log-service: ${target}: ${more} more ${more === 1 ? 'line' : 'lines'} read from stdin after that, not delivered either\n`);
+        }
+      }),
+    );
 
-  addConnectionOptions(addStepArguments(cistream.command('tail'))
-    .description('print the step\'s log as it is written, until the stream ends (history first, then live lines)')
-    .option('--from <seq>', 'start after the line with this seq (resume point)', nonNegativeInteger('--from'))
-    .option('--tail <n>', 'start at the last n lines', nonNegativeInteger('--tail'))
-    .option('--json', 'print one line object ({"level","pos","out","time",…}) per output line instead of the text'))
-    .addHelpText('after', `
+  addConnectionOptions(
+    addStepArguments(cistream.command('tail'))
+      .description("print the step's log as it is written, until the stream ends (history first, then live lines)")
+      .option('--from <seq>', 'start after the line with this seq (resume point)', nonNegativeInteger('--from'))
+      .option('--tail <n>', 'start at the last n lines', nonNegativeInteger('--tail'))
+      .option('--json', 'print one line object ({"level","pos","out","time",…}) per output line instead of the text'),
+  )
+    .addHelpText(
+      'after',
+      `
 Examples:
   log-service cistream tail web 42 test unit
   log-service cistream tail --tail 100 web 42 test unit
@@ -158,44 +184,64 @@ last line it printed (no line twice, none missing). Lines the server no longer h
 reported on stderr as "lines A-B dropped"; a stream that started again under the same key
 (closed and reopened, or lost by the server and reopened by its producer) as "the stream
 started again", and the tail follows the new stream from its first line.
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(streamOf, async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { from?: number; tail?: number; json?: boolean }) => {
-      if (flags.from !== undefined && flags.tail !== undefined) throw new UsageError('--from and --tail exclude each other');
-      const address: CiAddress = stepAddress(project, build, stage, step);
-      const stream = clientFrom(flags).stream(address);
-      const options: TailOptions = {};
-      if (flags.from !== undefined) options.from = flags.from;
-      if (flags.tail !== undefined) options.tail = flags.tail;
-      exitQuietlyOnClosedStdout();
-      for await (const event of stream.tail(options)) {
-        if (event.type === 'dropped') {
-          process.stderr.write(`log-service: lines ${event.from}-${event.to} dropped (no longer held by the server)\n`);
-        } else if (event.type === 'restart') {
-          const lost = event.after === undefined ? '' : `; whatever it had after line ${event.after} is lost`;
-          process.stderr.write(`log-service: the stream started again (closed and opened again, or lost by the server and reopened)${lost}; following the new stream from line ${event.from}\n`);
-        } else {
-          await writeStdout(flags.json === true ? `${JSON.stringify(event.line)}\n` : event.line.out);
-        }
-      }
-    }));
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(
+        streamOf,
+        async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { from?: number; tail?: number; json?: boolean }) => {
+          if (flags.from !== undefined && flags.tail !== undefined) throw new UsageError('--from and --tail exclude each other');
+          const address: CiAddress = stepAddress(project, build, stage, step);
+          const stream = clientFrom(flags).stream(address);
+          const options: TailOptions = {};
+          if (flags.from !== undefined) options.from = flags.from;
+          if (flags.tail !== undefined) options.tail = flags.tail;
+          exitQuietlyOnClosedStdout();
+          for await (const event of stream.tail(options)) {
+            if (event.type === 'dropped') {
+              process.stderr.write(`log-service: lines ${event.from}-${event.to} dropped (no longer held by the server)\n`);
+            } else if (event.type === 'restart') {
+              const lost = event.after === undefined ? '' : `; whatever it had after line ${event.after} is lost`;
+              process.stderr.write(
+                `log-service: the stream started again (closed and opened again, or lost by the server and reopened)${lost}; following the new stream from line ${event.from}\n`,
+              );
+            } else {
+              await writeStdout(flags.json === true ? `${JSON.stringify(event.line)}\n` : event.line.out);
+            }
+          }
+        },
+      ),
+    );
 
-  addConnectionOptions(addStepArguments(cistream.command('close'))
-    .description('close the step\'s stream: viewers get the rest and then the end')
-    .option('--snapshot', 'first store the stream as NDJSON in the blob store under the same step'))
-    .addHelpText('after', `
+  addConnectionOptions(
+    addStepArguments(cistream.command('close'))
+      .description("close the step's stream: viewers get the rest and then the end")
+      .option('--snapshot', 'first store the stream as NDJSON in the blob store under the same step'),
+  )
+    .addHelpText(
+      'after',
+      `
 Example:
   log-service cistream close --snapshot web 42 test unit
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(streamOf, async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { snapshot?: boolean }) => {
-      const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
-      await stream.close({ snapshot: flags.snapshot === true });
-    }));
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(streamOf, async (project: string, build: string, stage: string, step: string, flags: ConnectionFlags & { snapshot?: boolean }) => {
+        const stream = clientFrom(flags).stream(stepAddress(project, build, stage, step));
+        await stream.close({ snapshot: flags.snapshot === true });
+      }),
+    );
 
-  addConnectionOptions(cistream.command('info')
-    .description('list the open streams of your account: key, lines pushed, lines held, viewers, time left')
-    .argument('[prefix]', 'only keys that start with this (e.g. "web/42/")')
-    .option('--json', 'print a JSON array of {"key","size","held","subscribers","ttl"}'))
-    .addHelpText('after', `
+  addConnectionOptions(
+    cistream
+      .command('info')
+      .description('list the open streams of your account: key, lines pushed, lines held, viewers, time left')
+      .argument('[prefix]', 'only keys that start with this (e.g. "web/42/")')
+      .option('--json', 'print a JSON array of {"key","size","held","subscribers","ttl"}'),
+  )
+    .addHelpText(
+      'after',
+      `
 Examples:
   log-service cistream info
   log-service cistream info web/42/ --json
@@ -204,38 +250,46 @@ On a terminal it prints a table (KEY, PUSHED, HELD, VIEWERS, TTL); otherwise tab
 lines: key, lines pushed, viewers, ttl, lines held. "Pushed" counts every line the stream
 took; "held" those the server still keeps (the last 10 000 by default): a viewer starting
 now gets the held lines and is told the others were dropped. "-" when it cannot be known.
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(() => 'open streams', async (prefix: string | undefined, flags: ConnectionFlags & { json?: boolean }) => {
-      const client = clientFrom(flags);
-      const streams = (await client.listStreams()).filter((s) => prefix === undefined || s.key.startsWith(prefix));
-      const held = await heldLines(client, streams);
-      if (flags.json === true) {
-        const rows = streams.map((s, i) => ({ key: s.key, size: s.size, held: held[i] ?? null, subscribers: s.subscribers, ttl: s.ttl }));
-        await writeStdout(`${JSON.stringify(rows)}\n`);
-        return;
-      }
-      const terminal = process.stdout.isTTY === true;
-      if (terminal && streams.length === 0) {
-        await writeStdout('no open streams\n');
-        return;
-      }
-      const shown = (i: number): string => (held[i] === undefined ? '-' : String(held[i]));
-      if (terminal) {
-        const rows = streams.map((s, i) => [s.key, String(s.size), shown(i), String(s.subscribers), s.ttl]);
-        await writeStdout(formatTable(['KEY', 'PUSHED', 'HELD', 'VIEWERS', 'TTL'], rows, true));
-      } else {
-        // Held comes last: scripts that read the first four columns keep working.
-        const rows = streams.map((s, i) => [s.key, String(s.size), String(s.subscribers), s.ttl, shown(i)]);
-        await writeStdout(formatTable([], rows, false));
-      }
-    }));
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(
+        () => 'open streams',
+        async (prefix: string | undefined, flags: ConnectionFlags & { json?: boolean }) => {
+          const client = clientFrom(flags);
+          const streams = (await client.listStreams()).filter((s) => prefix === undefined || s.key.startsWith(prefix));
+          const held = await heldLines(client, streams);
+          if (flags.json === true) {
+            const rows = streams.map((s, i) => ({ key: s.key, size: s.size, held: held[i] ?? null, subscribers: s.subscribers, ttl: s.ttl }));
+            await writeStdout(`${JSON.stringify(rows)}\n`);
+            return;
+          }
+          const terminal = process.stdout.isTTY === true;
+          if (terminal && streams.length === 0) {
+            await writeStdout('no open streams\n');
+            return;
+          }
+          const shown = (i: number): string => (held[i] === undefined ? '-' : String(held[i]));
+          if (terminal) {
+            const rows = streams.map((s, i) => [s.key, String(s.size), shown(i), String(s.subscribers), s.ttl]);
+            await writeStdout(formatTable(['KEY', 'PUSHED', 'HELD', 'VIEWERS', 'TTL'], rows, true));
+          } else {
+            // Held comes last: scripts that read the first four columns keep working.
+            const rows = streams.map((s, i) => [s.key, String(s.size), String(s.subscribers), s.ttl, shown(i)]);
+            await writeStdout(formatTable([], rows, false));
+          }
+        },
+      ),
+    );
 }
 
 type PushFlags = ConnectionFlags & { level?: string; retryFor?: number; bufferDir?: string };
 
 /** The one-line warnings of a push riding out an outage (stderr; stdout stays the data's). */
 function warn(target: string, event: PushEvent): void {
-  const say = (text: string): void => { process.stderr.write(`log-service: ${target}: ${text}\n`); };
+  const say = (text: string): void => {
+    process.stderr.write(`log-service: ${target}: ${text}\n`);
+  };
   switch (event.type) {
     case 'retrying':
       say(`push failing: ${failureLine(event.error, '')}; retrying for up to ${formatDuration(event.retryForMs)}, stdin is kept meanwhile`);

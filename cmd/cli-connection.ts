@@ -11,7 +11,7 @@ import { config as loadDotenv } from 'dotenv';
 import { clientOptionsFromEnv, LogServiceClient, type LogServiceClientOptions } from '../client/index.ts';
 import { UsageError } from './cli-output.ts';
 
-export const DEFAULT_SERVER = 'http://127.0.0.1:8079';
+const DEFAULT_SERVER = 'http://127.0.0.1:8079';
 
 /** The command line's values (`--server` and `--token` only as given there; their variables are read by clientOptionsFromEnv). */
 export interface ConnectionFlags {
@@ -48,14 +48,16 @@ export function clientCommandGroup(program: Command, name: string, description: 
 }
 
 export function addConnectionOptions(command: Command): Command {
-  return command
-    // No .env() here: clientOptionsFromEnv reads LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN, so it can tell
-    // a --server typed on the command line (which gets no token from the environment) from the variable.
-    .addOption(new Option('--server <url>', `base URL of the log service (env: LOG_SERVICE_SERVER, default: ${DEFAULT_SERVER})`))
-    .addOption(new Option('--token <token>', 'token sent as X-Harness-Token (env: LOG_SERVICE_TOKEN, sent only to the server of LOG_SERVICE_SERVER)'))
-    .addOption(new Option('--ca-file <path>', 'CA certificate(s) to trust for the server (PEM)').env('LOG_SERVICE_CLIENT_CA_FILE'))
-    .addOption(new Option('--cert-file <path>', 'client certificate for mutual TLS (PEM)').env('LOG_SERVICE_CLIENT_CERT_FILE'))
-    .addOption(new Option('--key-file <path>', 'key of the client certificate (PEM)').env('LOG_SERVICE_CLIENT_KEY_FILE'));
+  return (
+    command
+      // No .env() here: clientOptionsFromEnv reads LOG_SERVICE_SERVER / LOG_SERVICE_TOKEN, so it can tell
+      // a --server typed on the command line (which gets no token from the environment) from the variable.
+      .addOption(new Option('--server <url>', `base URL of the log service (env: LOG_SERVICE_SERVER, default: ${DEFAULT_SERVER})`))
+      .addOption(new Option('--token <token>', 'token sent as X-Harness-Token (env: LOG_SERVICE_TOKEN, sent only to the server of LOG_SERVICE_SERVER)'))
+      .addOption(new Option('--ca-file <path>', 'CA certificate(s) to trust for the server (PEM)').env('LOG_SERVICE_CLIENT_CA_FILE'))
+      .addOption(new Option('--cert-file <path>', 'client certificate for mutual TLS (PEM)').env('LOG_SERVICE_CLIENT_CERT_FILE'))
+      .addOption(new Option('--key-file <path>', 'key of the client certificate (PEM)').env('LOG_SERVICE_CLIENT_KEY_FILE'))
+  );
 }
 
 export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): LogServiceClient {
@@ -82,7 +84,11 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
   if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) {
     throw new UsageError('--cert-file and --key-file go together (mutual TLS needs both)');
   }
-  for (const [option, path] of [['--ca-file', flags.caFile], ['--cert-file', flags.certFile], ['--key-file', flags.keyFile]] as const) {
+  for (const [option, path] of [
+    ['--ca-file', flags.caFile],
+    ['--cert-file', flags.certFile],
+    ['--key-file', flags.keyFile],
+  ] as const) {
     if (path === undefined) continue;
     if (!existsSync(path)) throw new UsageError(`${option}: no such file "${path}"`);
     if (!statSync(path).isFile()) throw new UsageError(`${option}: "${path}" is not a file (expected a PEM file)`);
@@ -101,7 +107,9 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
 
 /** The root `--help` epilogue for the client commands (registered from cmd/main.ts). */
 export function registerClientHelp(program: Command): void {
-  program.addHelpText('after', `
+  program.addHelpText(
+    'after',
+    `
 Examples (a build step streaming its log, then storing it):
   log-service cistream open web 42 test unit
   make test 2>&1 | tee build.log | log-service cistream push web 42 test unit
@@ -112,5 +120,6 @@ Examples (a build step streaming its log, then storing it):
   log-service token --account acme --key web/42 --access write   # a runner's token (needs the global token)
 
 Run "log-service <command> <subcommand> --help" for the arguments and options of each.
-${CONNECTION_ENV_HELP}`);
+${CONNECTION_ENV_HELP}`,
+  );
 }

@@ -105,6 +105,10 @@ export function exitQuietlyOnClosedStdout(): void {
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], forTerminal: boolean): string {
   if (!forTerminal) return rows.map((row) => `${row.join('\t')}\n`).join('');
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const render = (row: readonly string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const render = (row: readonly string[]): string =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [header, ...rows].map((row) => `${render(row)}\n`).join('');
 }

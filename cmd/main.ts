@@ -36,7 +36,11 @@ const program = new Command('log-service')
   .configureOutput({ outputError: (text, write) => write(`${usageLine(text)}\n`) });
 
 function usageLine(text: string): string {
-  const message = text.trim().replace(/^error:\s*/, '').replace(/^log-service:\s*/, '').replace(/\s*[\r\n]+\s*/g, ' ');
+  const message = text
+    .trim()
+    .replace(/^error:\s*/, '')
+    .replace(/^log-service:\s*/, '')
+    .replace(/\s*[\r\n]+\s*/g, ' ');
   return `log-service: ${message} (see --help)`;
 }
 

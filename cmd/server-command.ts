@@ -10,11 +10,14 @@ export function registerServerCommand(program: Command): void {
   program
     .command('server')
     .description('run the log service (configuration from the environment and ./.env; see .env.example)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   log-service server                                   # 127.0.0.1:8079, streams in memory, blobs in ./data
   LOG_SERVICE_HTTP_BIND=:8079 LOG_SERVICE_GLOBAL_TOKEN=s3cret log-service server
-  LOG_SERVICE_S3_BUCKET=logs LOG_SERVICE_REDIS_URL=redis://127.0.0.1:6379 log-service server`)
+  LOG_SERVICE_S3_BUCKET=logs LOG_SERVICE_REDIS_URL=redis://127.0.0.1:6379 log-service server`,
+    )
     .action(async () => {
       // Loaded here, not at the top: the client commands should not pay for the server stack.
       const { StartupError, startServer } = await import('../app/http-server.ts');
@@ -43,10 +46,13 @@ Examples:
       const server = running;
       const onSignal = (signal: string) => {
         log.info({ signal }, 'signal received');
-        server.stop().then(() => process.exit(0), (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        });
+        server.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
       };
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       process.once('SIGINT', () => onSignal('SIGINT'));
@@ -67,7 +73,7 @@ function exitOnStrayErrors(log: Logger): void {
     try {
       log.fatal({ err }, `${kind}: exiting`);
     } finally {
-      process.stderr.write(`log-service: ${kind}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`log-service: ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(EXIT_INTERNAL_ERROR);
     }
   };

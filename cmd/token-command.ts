@@ -25,22 +25,34 @@ export function registerTokenCommand(program: Command): void {
     .option('--key <prefix>', 'limit the token to keys under this prefix (with --access)')
     .option('--access <read|write>', 'read: tail, download, info; write: open, push, close, upload')
     .option('--ttl <seconds>', 'lifetime in seconds (server default: 48 h)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   log-service token --account acme                                       # account token (Harness format)
   log-service token --account acme --key web/42 --access write --ttl 7200 # a runner's token for build 42
   log-service token --account acme --key web/42 --access read             # a viewer's token
-${CONNECTION_ENV_HELP}`)
-    .action(runAction(() => 'token', async (flags: TokenFlags) => {
-      if ((flags.key === undefined) !== (flags.access === undefined)) throw new UsageError('--key and --access go together');
-      if (flags.access !== undefined && flags.access !== 'read' && flags.access !== 'write') {
-        throw new UsageError('--access must be "read" or "write"');
-      }
-      const ttlSeconds = flags.ttl === undefined ? undefined : Number(flags.ttl);
-      if (ttlSeconds !== undefined && (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1)) throw new UsageError('--ttl must be a positive number of seconds');
-      const token = await clientFrom(flags).mintToken({
-        accountID: flags.account, key: flags.key, access: flags.access as 'read' | 'write' | undefined, ttlSeconds,
-      });
-      await writeStdout(`${token}\n`);
-    }));
+${CONNECTION_ENV_HELP}`,
+    )
+    .action(
+      runAction(
+        () => 'token',
+        async (flags: TokenFlags) => {
+          if ((flags.key === undefined) !== (flags.access === undefined)) throw new UsageError('--key and --access go together');
+          if (flags.access !== undefined && flags.access !== 'read' && flags.access !== 'write') {
+            throw new UsageError('--access must be "read" or "write"');
+          }
+          const ttlSeconds = flags.ttl === undefined ? undefined : Number(flags.ttl);
+          if (ttlSeconds !== undefined && (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1))
+            throw new UsageError('--ttl must be a positive number of seconds');
+          const token = await clientFrom(flags).mintToken({
+            accountID: flags.account,
+            key: flags.key,
+            access: flags.access as 'read' | 'write' | undefined,
+            ttlSeconds,
+          });
+          await writeStdout(`${token}\n`);
+        },
+      ),
+    );
 }

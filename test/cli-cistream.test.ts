@@ -94,9 +94,16 @@ describe('log-service cistream (CLI against a server process)', function () {
     await stream.close({ snapshot: true });
     const json = await runCli(['cistream', 'tail', '--json', ...step], { env: env() });
     assert.equal(json.code, 0, json.stderr);
-    const lines = json.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as { level: string; out: string; pos: number; time: string });
+    const lines = json.stdout
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; out: string; pos: number; time: string });
     assert.equal(lines.length, 10);
-    assert.deepEqual(lines.map((l) => l.out), text(10).split(/(?<=\n)/));
+    assert.deepEqual(
+      lines.map((l) => l.out),
+      text(10).split(/(?<=\n)/),
+    );
     assert.ok(lines.every((l) => l.level === 'error' && typeof l.time === 'string'));
     const last = await runCli(['cistream', 'tail', '--tail', '3', ...step], { env: env() });
     assert.equal(last.stdout.toString(), 'line 7\nline 8\nline 9\n');
@@ -132,8 +139,11 @@ describe('log-service cistream (CLI against a server process)', function () {
     await stream.close();
     const result = await tail.result;
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stderr, 'log-service: the stream started again (closed and opened again, or lost by the server and reopened); '
-      + 'whatever it had after line 2 is lost; following the new stream from line 0\n');
+    assert.equal(
+      result.stderr,
+      'log-service: the stream started again (closed and opened again, or lost by the server and reopened); ' +
+        'whatever it had after line 2 is lost; following the new stream from line 0\n',
+    );
   });
 
   it('fails with exit 1 and one line when the stream does not exist', async () => {
@@ -224,7 +234,11 @@ describe('log-service cistream tail across a broken connection', function () {
     await stream.close();
     const result = await tail.result;
     assert.equal(result.code, 0, result.stderr);
-    const outs = result.stdout.toString().trimEnd().split('\n').map((l) => (JSON.parse(l) as { out: string }).out);
+    const outs = result.stdout
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { out: string }).out);
     assert.equal(outs.join(''), text(300));
   });
 });

@@ -52,9 +52,23 @@ function tick() {
 tick();
 `;
 
-interface WriterReport { lines: number; maxBlockMs: number; tookMs: number }
-interface PipedResult { code: number | null; stderr: string; elapsedMs: number; writer: WriterReport | undefined }
-interface Producer { count: number; perTick: number; tickMs: number; pad?: string }
+interface WriterReport {
+  lines: number;
+  maxBlockMs: number;
+  tookMs: number;
+}
+interface PipedResult {
+  code: number | null;
+  stderr: string;
+  elapsedMs: number;
+  writer: WriterReport | undefined;
+}
+interface Producer {
+  count: number;
+  perTick: number;
+  tickMs: number;
+  pad?: string;
+}
 
 let scratch: string;
 let runs = 0;
@@ -65,8 +79,9 @@ const running = new Set<ReturnType<typeof spawn>>();
 function pipedPush(args: string[], producer: Producer, server: string, limitMs = 90_000): { result: Promise<PipedResult>; stderr: () => string } {
   const report = join(scratch, `writer-${runs++}.json`);
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const script = `node -e "$WRITER" ${producer.count} ${producer.perTick} ${producer.tickMs} ${quote(report)} ${quote(producer.pad ?? '')}`
-    + ` | ${quote(process.execPath)} ${quote(BIN)} cistream push ${args.map(quote).join(' ')}`;
+  const script =
+    `node -e "$WRITER" ${producer.count} ${producer.perTick} ${producer.tickMs} ${quote(report)} ${quote(producer.pad ?? '')}` +
+    ` | ${quote(process.execPath)} ${quote(BIN)} cistream push ${args.map(quote).join(' ')}`;
   const started = Date.now();
   const child = spawn('bash', ['-c', script], {
     cwd: scratch,
@@ -76,8 +91,12 @@ function pipedPush(args: string[], producer: Producer, server: string, limitMs =
   });
   running.add(child);
   let stderr = '';
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
-  const timer = setTimeout(() => { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); }, limitMs);
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  }, limitMs);
   const result = new Promise<PipedResult>((resolve) => {
     child.once('close', (code) => {
       running.delete(child);
@@ -152,7 +171,9 @@ for (const persist of [true, false]) {
         this.skip();
       }
       server = await startServer({
-        LOG_SERVICE_REDIS_URL: redis.url, LOG_SERVICE_STREAM_MAX_LINES: '100000', LOG_SERVICE_LOG_LEVEL: 'error',
+        LOG_SERVICE_REDIS_URL: redis.url,
+        LOG_SERVICE_STREAM_MAX_LINES: '100000',
+        LOG_SERVICE_LOG_LEVEL: 'error',
       });
       client = new LogServiceClient({ server: server.url });
     });
@@ -161,44 +182,50 @@ for (const persist of [true, false]) {
       await redis?.stop().catch(() => undefined);
     });
 
-    it(persist
-      ? 'delivers every line exactly once, in order, warns when retrying starts and when it recovers, and exits 0'
-      : 'opens the lost stream again and delivers, once each and in order, every line it still had, then exits 0', async () => {
-      const step = freshStep();
-      await client.stream(step).open();
-      const total = 20_000;
-      // 2000 lines a second for about 10 s.
-      const push = pipedPush(args(step), { count: total, perTick: 20, tickMs: 10 }, server!.url);
-      await until('the push to be flowing', 30_000, async () => ((await client.stream(step).info())?.size ?? 0) >= 2000);
-      await redis!.stop();
-      const stoppedAt = Date.now();
-      await until('the push to notice', 10_000, async () => /push failing/.test(push.stderr()));
-      await sleep(5000 - (Date.now() - stoppedAt));
-      await redis!.restart();
-      const result = await push.result;
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(result.writer?.lines, total, 'the producer wrote every line');
-      assert.ok(result.writer.maxBlockMs < 1000, `the producer waited ${result.writer.maxBlockMs} ms for the pipe`);
-      const failing = warnings(result.stderr, /^log-service: stream outage\/\S+: push failing: .*LOGSVC_(BACKEND_UNAVAILABLE|NETWORK|TIMEOUT)\); retrying for up to 5m/);
-      const recovered = warnings(result.stderr, /^log-service: stream outage\/\S+: push recovered after \d/);
-      assert.ok(failing.length >= 1 && recovered.length === failing.length, result.stderr);
-      assert.ok(result.stderr.indexOf('push failing') < result.stderr.indexOf('push recovered'));
+    it(
+      persist
+        ? 'delivers every line exactly once, in order, warns when retrying starts and when it recovers, and exits 0'
+        : 'opens the lost stream again and delivers, once each and in order, every line it still had, then exits 0',
+      async () => {
+        const step = freshStep();
+        await client.stream(step).open();
+        const total = 20_000;
+        // 2000 lines a second for about 10 s.
+        const push = pipedPush(args(step), { count: total, perTick: 20, tickMs: 10 }, server!.url);
+        await until('the push to be flowing', 30_000, async () => ((await client.stream(step).info())?.size ?? 0) >= 2000);
+        await redis!.stop();
+        const stoppedAt = Date.now();
+        await until('the push to notice', 10_000, async () => /push failing/.test(push.stderr()));
+        await sleep(5000 - (Date.now() - stoppedAt));
+        await redis!.restart();
+        const result = await push.result;
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.writer?.lines, total, 'the producer wrote every line');
+        assert.ok(result.writer.maxBlockMs < 1000, `the producer waited ${result.writer.maxBlockMs} ms for the pipe`);
+        const failing = warnings(
+          result.stderr,
+          /^log-service: stream outage\/\S+: push failing: .*LOGSVC_(BACKEND_UNAVAILABLE|NETWORK|TIMEOUT)\); retrying for up to 5m/,
+        );
+        const recovered = warnings(result.stderr, /^log-service: stream outage\/\S+: push recovered after \d/);
+        assert.ok(failing.length >= 1 && recovered.length === failing.length, result.stderr);
+        assert.ok(result.stderr.indexOf('push failing') < result.stderr.indexOf('push recovered'));
 
-      const { outs, dropped, restarts } = await closeAndRead(client, step);
-      assert.deepEqual(dropped, []);
-      assert.equal(restarts, 0);
-      if (persist) {
-        assert.equal(outs.length, total, 'no line twice, none missing');
-        assert.deepEqual(outs, numbered(0, total));
-        assert.doesNotMatch(result.stderr, /opened again/);
-      } else {
-        // What the server had before the restart is gone; push reopened the stream and sent what it still held.
-        assert.equal(warnings(result.stderr, /the stream was gone after the outage .* opened again/).length, 1, result.stderr);
-        const first = Number(/^line (\d+)\n$/.exec(outs[0] ?? '')?.[1]);
-        assert.ok(first >= 2000 && first < total, `the new stream starts at line ${first}`);
-        assert.deepEqual(outs, numbered(first, total), 'every line from there on, once, in order');
-      }
-    });
+        const { outs, dropped, restarts } = await closeAndRead(client, step);
+        assert.deepEqual(dropped, []);
+        assert.equal(restarts, 0);
+        if (persist) {
+          assert.equal(outs.length, total, 'no line twice, none missing');
+          assert.deepEqual(outs, numbered(0, total));
+          assert.doesNotMatch(result.stderr, /opened again/);
+        } else {
+          // What the server had before the restart is gone; push reopened the stream and sent what it still held.
+          assert.equal(warnings(result.stderr, /the stream was gone after the outage .* opened again/).length, 1, result.stderr);
+          const first = Number(/^line (\d+)\n$/.exec(outs[0] ?? '')?.[1]);
+          assert.ok(first >= 2000 && first < total, `the new stream starts at line ${first}`);
+          assert.deepEqual(outs, numbered(first, total), 'every line from there on, once, in order');
+        }
+      },
+    );
   });
 }
 
@@ -251,9 +278,15 @@ describe('log-service cistream push when the server is gone for good', function 
     assert.ok(result.elapsedMs >= 3000 && result.elapsedMs < 3000 + 4000, `exited after ${result.elapsedMs} ms`);
     assert.ok(Date.now() - started < 10_000);
     const said = result.stderr.trimEnd().split('\n');
-    assert.match(said[0] ?? '', /^log-service: stream p\/1\/s\/t: push failing: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(LOGSVC_NETWORK\); retrying for up to 3s/);
+    assert.match(
+      said[0] ?? '',
+      /^log-service: stream p\/1\/s\/t: push failing: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(LOGSVC_NETWORK\); retrying for up to 3s/,
+    );
     assert.equal(said.length, 2, result.stderr);
-    const gaveUp = /^log-service: stream p\/1\/s\/t: gave up after 3(\.\d)?s of failures: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(LOGSVC_NETWORK\); (\d+) lines not delivered$/.exec(said[1] ?? '');
+    const gaveUp =
+      /^log-service: stream p\/1\/s\/t: gave up after 3(\.\d)?s of failures: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(LOGSVC_NETWORK\); (\d+) lines not delivered$/.exec(
+        said[1] ?? '',
+      );
     assert.ok(gaveUp !== null, said[1]);
     assert.equal(Number(gaveUp[2]), lines, 'every line read, none delivered');
   });

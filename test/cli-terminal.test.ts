@@ -64,7 +64,10 @@ describe('log-service CLI on a terminal', function () {
     assert.equal((await fetch(`${server.url}/ci/web/7/test/table/stream`, { method: 'POST' })).status, 204);
     await fetch(`${server.url}/ci/web/7/test/table/stream`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'a\nb\n' });
     const shown = await onTerminal('cistream info web/7/', env);
-    const rows = shown.replace(/\r/g, '').split('\n').filter((l) => l !== '');
+    const rows = shown
+      .replace(/\r/g, '')
+      .split('\n')
+      .filter((l) => l !== '');
     assert.match(rows[0] ?? '', /^KEY\s+PUSHED\s+HELD\s+VIEWERS\s+TTL$/);
     assert.match(rows[1] ?? '', /^web\/7\/test\/table\s+2\s+2\s+0\s+\S+/);
   });

@@ -17,7 +17,11 @@ import { LogServiceClient, PushError, type PushEvent } from '../client/index.ts'
 import { PushSpool } from '../client/push-spool.ts';
 import { freePort } from './support/server-process.ts';
 
-interface Push { id: string | undefined; outs: string[]; at: number }
+interface Push {
+  id: string | undefined;
+  outs: string[];
+  at: number;
+}
 type Reply = (req: http.IncomingMessage, res: http.ServerResponse, n: number, body: string) => void;
 
 async function scripted(reply: Reply, port = 0): Promise<{ url: string; requests: Push[]; methods: string[]; close(): Promise<void> }> {
@@ -27,11 +31,17 @@ async function scripted(reply: Reply, port = 0): Promise<{ url: string; requests
   const server = http.createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => { body += c; });
+    req.on('data', (c: string) => {
+      body += c;
+    });
     req.on('end', () => {
       methods.push(req.method ?? '');
       if (req.method === 'PUT') {
-        const outs = body.trimEnd().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { out: string }).out);
+        const outs = body
+          .trimEnd()
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => (JSON.parse(l) as { out: string }).out);
         requests.push({ id: req.headers['x-push-id'] as string | undefined, outs, at: Date.now() });
       }
       reply(req, res, ++n, body);
@@ -84,7 +94,10 @@ describe('client push: batching', function () {
     const s = await scripted((_req, res) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => { inFlight--; res.writeHead(204).end(); }, 150); // a slow server
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(204).end();
+      }, 150); // a slow server
     });
     closers.push(s.close);
     async function* producer() {
@@ -93,15 +106,20 @@ describe('client push: batching', function () {
         await new Promise((r) => setTimeout(r, 3));
       }
     }
-    const result = await new LogServiceClient({ server: s.url }).stream(step).push(producer(), { batch: { maxLines: 1000, maxBytes: 1 << 20, intervalMs: 10 } });
+    const result = await new LogServiceClient({ server: s.url })
+      .stream(step)
+      .push(producer(), { batch: { maxLines: 1000, maxBytes: 1 << 20, intervalMs: 10 } });
     assert.equal(result.lines, 200);
-    assert.deepEqual(s.requests.flatMap((r) => r.outs), Array.from({ length: 200 }, (_, i) => `${i}\n`));
+    assert.deepEqual(
+      s.requests.flatMap((r) => r.outs),
+      Array.from({ length: 200 }, (_, i) => `${i}\n`),
+    );
     assert.equal(maxInFlight, 1, 'one request at a time');
     // ~1 s of producing at 150 ms per request: about 7 requests, not one per 10 ms interval.
     assert.ok(result.requests <= 12, `${result.requests} requests`);
   });
 
-  it('still sends a quiet producer\'s line within the interval', async () => {
+  it("still sends a quiet producer's line within the interval", async () => {
     const s = await scripted((_req, res) => res.writeHead(204).end());
     closers.push(s.close);
     const source = new PassThrough();
@@ -119,7 +137,9 @@ describe('client push: batching', function () {
 describe('client push: the buffer', function () {
   this.timeout(20_000);
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'push-spool-test-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'push-spool-test-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps order through memory and its temporary file, which has no name while in use and is gone at close', async () => {
@@ -131,8 +151,11 @@ describe('client push: the buffer', function () {
     await new Promise((r) => setTimeout(r, 200)); // the file is being written
     const got: string[] = [];
     let sawFileDir = readdirSync(dir).length > 0;
-    for (let batch = await spool.nextBatch({ maxLines: 1000, maxBytes: 256 * 1024, intervalMs: 100 }); batch !== undefined;
-      batch = await spool.nextBatch({ maxLines: 1000, maxBytes: 256 * 1024, intervalMs: 100 })) {
+    for (
+      let batch = await spool.nextBatch({ maxLines: 1000, maxBytes: 256 * 1024, intervalMs: 100 });
+      batch !== undefined;
+      batch = await spool.nextBatch({ maxLines: 1000, maxBytes: 256 * 1024, intervalMs: 100 })
+    ) {
       got.push(...batch.body.toString('utf8').trimEnd().split('\n'));
       sawFileDir ||= readdirSync(dir).length > 0;
     }
@@ -175,19 +198,27 @@ describe('client push: through an outage', function () {
     const s = await serve((_req, res) => (down ? unavailable(res) : res.writeHead(204).end()));
     const events: PushEvent[] = [];
     const source = new PassThrough();
-    const pushing = client(s.url).stream(step).push(source, { onEvent: (e) => events.push(e), retryForMs: 10_000 });
+    const pushing = client(s.url)
+      .stream(step)
+      .push(source, { onEvent: (e) => events.push(e), retryForMs: 10_000 });
     const lines = numbered(5000);
     // The producer writes everything while the server is down, and is never held up.
     for (const line of lines) source.write(line);
     source.end();
     await new Promise((r) => setTimeout(r, 700));
-    assert.deepEqual(events.map((e) => e.type), ['retrying']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['retrying'],
+    );
     assert.equal(source.writableLength, 0, 'the push read its source while the server was down');
     down = false;
     const result = await pushing;
     assert.equal(result.lines, 5000);
     assert.deepEqual(stored(s.requests), lines);
-    assert.deepEqual(events.map((e) => e.type), ['retrying', 'recovered']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['retrying', 'recovered'],
+    );
     const retrying = events[0] as Extract<PushEvent, { type: 'retrying' }>;
     assert.equal(retrying.error.code, 'LOGSVC_BACKEND_UNAVAILABLE');
     const recovered = events[1] as Extract<PushEvent, { type: 'recovered' }>;
@@ -201,7 +232,9 @@ describe('client push: through an outage', function () {
     const port = await freePort();
     const source = new PassThrough();
     const events: PushEvent[] = [];
-    const pushing = client(`http://127.0.0.1:${port}`).stream(step).push(source, { onEvent: (e) => events.push(e), retryForMs: 10_000 });
+    const pushing = client(`http://127.0.0.1:${port}`)
+      .stream(step)
+      .push(source, { onEvent: (e) => events.push(e), retryForMs: 10_000 });
     source.write('before\n');
     await new Promise((r) => setTimeout(r, 400));
     // Back, but the first request's answer is lost: the server read it (and would have stored it).
@@ -209,10 +242,17 @@ describe('client push: through an outage', function () {
     source.end('after\n');
     assert.deepEqual(await pushing, { lines: 2, requests: 2 });
     assert.deepEqual(stored(s.requests), ['before\n', 'after\n']);
-    assert.deepEqual(s.requests.map((r) => r.outs), [['before\n'], ['before\n'], ['after\n']], 'the first batch sent twice');
+    assert.deepEqual(
+      s.requests.map((r) => r.outs),
+      [['before\n'], ['before\n'], ['after\n']],
+      'the first batch sent twice',
+    );
     assert.equal(s.requests[0]?.id, s.requests[1]?.id, 'with one id');
     assert.notEqual(s.requests[1]?.id, s.requests[2]?.id);
-    assert.deepEqual(events.map((e) => e.type), ['retrying', 'recovered']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['retrying', 'recovered'],
+    );
   });
 
   it('gives up once the outage has lasted retryForMs: a PushError with the last failure and the lines not delivered', async () => {
@@ -241,7 +281,10 @@ describe('client push: through an outage', function () {
 
   it('fails at once on a failure that will not pass (a 404 with no outage before it)', async () => {
     const s = await serve((_req, res) => notFound(res));
-    const err = await client(s.url).stream(step).push(numbered(10)).catch((e: unknown) => e);
+    const err = await client(s.url)
+      .stream(step)
+      .push(numbered(10))
+      .catch((e: unknown) => e);
     assert.ok(err instanceof PushError);
     assert.equal(err.code, 'LOGSVC_STREAM_NOT_FOUND');
     assert.equal(err.retriedForMs, 0);
@@ -262,15 +305,23 @@ describe('client push: through an outage', function () {
     };
     const s = await serve(reply);
     const events: PushEvent[] = [];
-    const result = await client(s.url).stream(step).push(numbered(3), { onEvent: (e) => events.push(e), reopen: { ttlSeconds: 600 } });
+    const result = await client(s.url)
+      .stream(step)
+      .push(numbered(3), { onEvent: (e) => events.push(e), reopen: { ttlSeconds: 600 } });
     assert.deepEqual(result, { lines: 3, requests: 1 });
     assert.deepEqual(s.methods, ['PUT', 'PUT', 'PUT', 'POST', 'PUT']);
-    assert.deepEqual(events.map((e) => e.type), ['retrying', 'reopened', 'recovered']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['retrying', 'reopened', 'recovered'],
+    );
     assert.deepEqual(s.requests.at(-1)?.outs, numbered(3));
 
     open = false;
     const again = await serve(reply);
-    const err = await client(again.url).stream(step).push(numbered(3), { reopen: false }).catch((e: unknown) => e);
+    const err = await client(again.url)
+      .stream(step)
+      .push(numbered(3), { reopen: false })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof PushError);
     assert.equal(err.code, 'LOGSVC_STREAM_NOT_FOUND');
     assert.deepEqual(again.methods, ['PUT', 'PUT', 'PUT']);
@@ -281,9 +332,13 @@ describe('client push: through an outage', function () {
     const s = await serve((_req, res) => (down ? unavailable(res) : res.writeHead(204).end()));
     const events: PushEvent[] = [];
     const source = new PassThrough();
-    const pushing = client(s.url).stream(step).push(source, {
-      onEvent: (e) => events.push(e), retryForMs: 10_000, buffer: { memoryBytes: 4096, maxBytes: 16 * 1024 },
-    });
+    const pushing = client(s.url)
+      .stream(step)
+      .push(source, {
+        onEvent: (e) => events.push(e),
+        retryForMs: 10_000,
+        buffer: { memoryBytes: 4096, maxBytes: 16 * 1024 },
+      });
     source.write('first\n');
     await new Promise((r) => setTimeout(r, 300)); // the first batch is failing now
     source.write(numbered(2000).join(''));

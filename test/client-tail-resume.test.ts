@@ -7,13 +7,14 @@ import { startTestServer, type TestServer } from './support/in-process-server.ts
 import { openSse } from './support/sse-reader.ts';
 import { collectTail as collect } from './support/tail-events.ts';
 
-
 describe('client tail on the real server', function () {
   this.timeout(30_000);
   let server: TestServer;
   before(async () => {
     server = await startTestServer({
-      LOG_SERVICE_TAIL_MAX_SECONDS: '1', LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
+      LOG_SERVICE_TAIL_MAX_SECONDS: '1',
+      LOG_SERVICE_PING_INTERVAL_SECONDS: '0.2',
+      LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '30',
     });
   });
   after(async () => server?.destroy());

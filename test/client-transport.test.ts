@@ -14,7 +14,12 @@ import { LogServiceClient, LogServiceError } from '../client/index.ts';
 import { freePort } from './support/server-process.ts';
 import { makeTestCerts, type TestCerts } from './support/tls-certs.ts';
 
-interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer }
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
 type Reply = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void;
 
 /** A server that records every request (with its body) and answers with `reply`. */
@@ -76,10 +81,13 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     const s = await serve((_req, res, n) => (n <= 2 ? unavailable(res) : res.writeHead(204).end()));
     await client(s.url).stream(step).open();
     assert.equal(s.seen.length, 3);
-    assert.deepEqual(s.seen.map((r) => `${r.method} ${r.url}`), Array(3).fill('POST /ci/web/42/test/unit/stream'));
+    assert.deepEqual(
+      s.seen.map((r) => `${r.method} ${r.url}`),
+      Array(3).fill('POST /ci/web/42/test/unit/stream'),
+    );
   });
 
-  it('gives up after `retries` extra attempts and reports the server\'s code, status and message', async () => {
+  it("gives up after `retries` extra attempts and reports the server's code, status and message", async () => {
     const s = await serve((_req, res) => unavailable(res));
     const err = await rejection(client(s.url, { retries: 2 }).stream(step).open());
     assert.equal(s.seen.length, 3);
@@ -157,7 +165,7 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     assert.equal(s.seen.length, 1);
   });
 
-  it('lets one call override the client\'s timeout', async () => {
+  it("lets one call override the client's timeout", async () => {
     const s = await serve(() => undefined);
     const started = Date.now();
     const err = await rejection(client(s.url, { timeoutMs: 60_000 }).blob(step).exists({ timeoutMs: 200 }));
@@ -165,7 +173,7 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     assert.ok(Date.now() - started < 3000);
   });
 
-  it('aborts an in-flight call when the caller\'s AbortSignal fires (LOGSVC_ABORTED)', async () => {
+  it("aborts an in-flight call when the caller's AbortSignal fires (LOGSVC_ABORTED)", async () => {
     const s = await serve(() => undefined);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
@@ -216,13 +224,20 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     writeFileSync(file, 'line 1\nline 2\n');
     const s = await serve((_req, res, n) => (n === 1 ? res.writeHead(502).end('<html>bad gateway</html>') : res.writeHead(204).end()));
     await client(s.url).blob(step).upload(file);
-    assert.deepEqual(s.seen.map((r) => r.body.toString()), ['line 1\nline 2\n', 'line 1\nline 2\n']);
+    assert.deepEqual(
+      s.seen.map((r) => r.body.toString()),
+      ['line 1\nline 2\n', 'line 1\nline 2\n'],
+    );
     assert.equal(s.seen[1]?.headers['content-length'], '14');
   });
 
   it('sends an upload from a one-shot Readable once, even when a retry would otherwise be allowed', async () => {
     const s = await serve((_req, res) => unavailable(res));
-    const err = await rejection(client(s.url).blob(step).upload(Readable.from([Buffer.from('only once')])));
+    const err = await rejection(
+      client(s.url)
+        .blob(step)
+        .upload(Readable.from([Buffer.from('only once')])),
+    );
     assert.equal(err.status, 503);
     assert.equal(s.seen.length, 1);
     assert.equal(s.seen[0]?.body.toString(), 'only once');
@@ -234,10 +249,10 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     const c = client(s.url, { token: 't0k/en' });
     await c.stream({ project: 'a b', build: '4/2', stage: 'x?y', step: 'ü' }).open(60);
     await c.stream({ accountID: 'acct 1', key: 'a/b c&d=e' }).open();
-    assert.deepEqual(s.seen.map((r) => r.url), [
-      '/ci/a%20b/4%2F2/x%3Fy/%C3%BC/stream?timeout_seconds=60',
-      '/stream?accountID=acct+1&key=a%2Fb+c%26d%3De',
-    ]);
+    assert.deepEqual(
+      s.seen.map((r) => r.url),
+      ['/ci/a%20b/4%2F2/x%3Fy/%C3%BC/stream?timeout_seconds=60', '/stream?accountID=acct+1&key=a%2Fb+c%26d%3De'],
+    );
     assert.ok(s.seen.every((r) => r.headers['x-harness-token'] === 't0k/en'));
   });
 
@@ -263,7 +278,7 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     assert.equal(s.seen.length, 1);
   });
 
-  it('reads the code from `error_code`, from an older server\'s string `code` when there is no `error_code`, and never from a number', async () => {
+  it("reads the code from `error_code`, from an older server's string `code` when there is no `error_code`, and never from a number", async () => {
     const bodies: [unknown, string][] = [
       [{ error_msg: 'no blob', error_code: 'LOGSVC_BLOB_NOT_FOUND' }, 'LOGSVC_BLOB_NOT_FOUND'],
       // a server of 0.1.0 sent {"error_msg", "code": "LOGSVC_…"}
@@ -280,7 +295,7 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     }
   });
 
-  it('maps an error page that is not the catalogue\'s JSON to a code by status', async () => {
+  it("maps an error page that is not the catalogue's JSON to a code by status", async () => {
     const s = await serve((_req, res) => res.writeHead(401, { 'content-type': 'text/html' }).end('<h1>Unauthorized</h1>'));
     const err = await rejection(client(s.url).stream(step).close());
     assert.equal(err.code, 'LOGSVC_UNAUTHORIZED');
@@ -296,7 +311,10 @@ describe('client requests: retries, timeouts, aborts, errors', function () {
     let text = '';
     for await (const chunk of body) text += String(chunk);
     assert.equal(text, 'ok');
-    assert.deepEqual(s.seen.map((r) => r.headers['x-harness-token']), [undefined, undefined]);
+    assert.deepEqual(
+      s.seen.map((r) => r.headers['x-harness-token']),
+      [undefined, undefined],
+    );
   });
 });
 
@@ -313,14 +331,20 @@ describe('client TLS options', function () {
     } catch {
       this.skip(); // no openssl
     }
-    server = https.createServer({
-      key: certs.read(certs.serverKey), cert: certs.read(certs.serverCert), ca: certs.read(certs.caFile),
-      requestCert: true, rejectUnauthorized: true,
-    }, (req, res) => {
-      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-      clientsSeen.push(String(peer.subject?.CN ?? ''));
-      res.writeHead(204).end();
-    });
+    server = https.createServer(
+      {
+        key: certs.read(certs.serverKey),
+        cert: certs.read(certs.serverCert),
+        ca: certs.read(certs.caFile),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        clientsSeen.push(String(peer.subject?.CN ?? ''));
+        res.writeHead(204).end();
+      },
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -334,7 +358,10 @@ describe('client TLS options', function () {
     const byPath = new LogServiceClient({ server: url, ca: certs.caFile, cert: certs.clientCert, key: certs.clientKey });
     await byPath.stream(step).open();
     const byBytes = new LogServiceClient({
-      server: url, ca: certs.read(certs.caFile), cert: certs.read(certs.clientCert), key: certs.read(certs.clientKey),
+      server: url,
+      ca: certs.read(certs.caFile),
+      cert: certs.read(certs.clientCert),
+      key: certs.read(certs.clientKey),
     });
     await byBytes.stream(step).open();
     assert.deepEqual(clientsSeen, ['client', 'client']);
@@ -342,7 +369,7 @@ describe('client TLS options', function () {
     await byBytes.close();
   });
 
-  it('fails with LOGSVC_NETWORK, without retrying, when the server\'s certificate is not trusted', async () => {
+  it("fails with LOGSVC_NETWORK, without retrying, when the server's certificate is not trusted", async () => {
     const started = Date.now();
     const err = await rejection(new LogServiceClient({ server: url, retries: 5, retryDelayMs: 500 }).stream(step).open());
     assert.equal(err.code, 'LOGSVC_NETWORK');

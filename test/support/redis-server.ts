@@ -37,7 +37,10 @@ function freePort(): Promise<number> {
 function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
-    const finish = (ok: boolean) => { socket.destroy(); resolve(ok); };
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
     socket.setTimeout(500, () => finish(false));
     socket.once('error', () => finish(false));
     socket.once('data', (d) => finish(d.toString().startsWith('+PONG')));
@@ -68,7 +71,9 @@ export interface RedisOptions {
 export async function startRedis(env: NodeJS.ProcessEnv = process.env, options: RedisOptions = {}): Promise<TestRedis | null> {
   const external = env.REDIS_URL;
   if (external !== undefined && external !== '') {
-    const unavailable = async () => { throw new Error('stop/restart are not available with REDIS_URL'); };
+    const unavailable = async () => {
+      throw new Error('stop/restart are not available with REDIS_URL');
+    };
     return { url: external, port: Number(new URL(external).port || 6379), controllable: false, stop: unavailable, restart: unavailable };
   }
   if (!hasRedisServer()) {
@@ -103,6 +108,9 @@ export async function startRedis(env: NodeJS.ProcessEnv = process.env, options: 
     port,
     controllable: true,
     stop,
-    restart: async () => { await stop(); await launch(); },
+    restart: async () => {
+      await stop();
+      await launch();
+    },
   };
 }

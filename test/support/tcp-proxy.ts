@@ -67,8 +67,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    get connections() { return accepted; },
-    get repliesLost() { return lost; },
+    get connections() {
+      return accepted;
+    },
+    get repliesLost() {
+      return lost;
+    },
     loseReplies(count = 1) {
       toLose += count;
     },
