@@ -26,6 +26,8 @@ export interface LogLine {
 export interface StreamInfo {
   /** Lines accepted so far (the next seq). */
   size: number;
+  /** Lines the server still holds (the rest were trimmed or skipped: `dropped` for a viewer from the start). Servers before 0.2 do not send it. */
+  held?: number;
   /** Viewers on this instance. */
   subscribers: number;
   /** Time left before the idle stream expires, e.g. "4h59m58s". */

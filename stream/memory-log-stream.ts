@@ -239,7 +239,7 @@ export class MemoryLogStream implements LogStream {
     const now = Date.now();
     for (const [name, log] of this.open_) {
       if (!name.startsWith(prefix)) continue;
-      result.set(name, { size: log.ring.nextSeq, subscribers: log.subscribers, ttl: formatDuration(log.expiresAt - now) });
+      result.set(name, { size: log.ring.nextSeq, held: log.ring.size, subscribers: log.subscribers, ttl: formatDuration(log.expiresAt - now) });
     }
     return result;
   }

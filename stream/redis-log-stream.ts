@@ -273,11 +273,14 @@ export class RedisLogStream implements LogStream {
     const metas = await this.scanMeta(prefix);
     await Promise.all(
       metas.map(async ({ name, key }) => {
-        const [[gen, closed, next], pttl] = await this.call(() => Promise.all([this.command.hmget(key, 'gen', 'closed', 'next'), this.command.pttl(key)]));
+        const [[gen, closed, next, lo], pttl] = await this.call(() =>
+          Promise.all([this.command.hmget(key, 'gen', 'closed', 'next', 'lo'), this.command.pttl(key)]),
+        );
         if (gen === null || gen === undefined || closed === '1') return;
         const watch = this.fanout.get(this.keys.stream(name));
         const subscribers = watch !== undefined && watch.gen === Number(gen) ? watch.subscribers : 0;
-        result.set(name, { size: Number(next ?? 0), subscribers, ttl: formatDuration(Math.max(0, pttl)) });
+        const size = Number(next ?? 0);
+        result.set(name, { size, held: size - Number(lo ?? 0), subscribers, ttl: formatDuration(Math.max(0, pttl)) });
       }),
     );
     return result;

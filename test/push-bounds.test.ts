@@ -85,8 +85,9 @@ describe('pushes bounded by what the stream retains', function () {
         if (status === 413) assert.match(answer, /each line counts 8 bytes more/);
         assert.ok(worst < 1000, `/healthz took ${worst.toFixed(0)} ms during a ${mib} MiB push of newlines`);
       }
-      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`)).json()) as { streams: Record<string, { size: number }> };
+      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`)).json()) as { streams: Record<string, { size: number; held: number }> };
       assert.equal(info.streams['big/newlines']?.size, 4 * 1024 * 1024, 'every newline counted as a line, nothing of the refused push');
+      assert.equal(info.streams['big/newlines']?.held, 10_000, 'the stream holds its retention, and says so');
       const grown = rssAnonMb(server.process.pid!) - before;
       assert.ok(grown < 100, `anonymous memory grew by ${grown.toFixed(0)} MB for a stream that keeps 10,000 empty lines`);
     });

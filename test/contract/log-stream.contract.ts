@@ -285,6 +285,8 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
         ],
       );
       assert.equal(await s.push(name, [{ out: 'next\n' }]), 9);
+      const info = (await s.info(name)).get(name);
+      assert.deepEqual([info?.size, info?.held], [10, 3], 'info counts every seq, and holds only the lines after the gap');
       viewer.release();
     });
 
@@ -339,6 +341,7 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       assert.deepEqual(snapshot, ['run 2\n']);
       const info = await s.info('');
       assert.equal(info.get(name)?.size, 1);
+      assert.equal(info.get(name)?.held, 1);
       viewer.release();
       fresh.release();
     });
