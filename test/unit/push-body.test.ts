@@ -284,6 +284,17 @@ describe('push bodies', () => {
       assert.equal(got.total, 5);
     });
 
+    it('windows a small body with a Content-Length the same way (read whole, then the newest lines kept)', async () => {
+      const body = 'one\ntwo\nthree\nfour\nfive\n';
+      const req = request({ 'content-length': String(body.length) });
+      const push = readPush(req, 'text/plain', limits(1000, 60_000, 3));
+      req.end(body);
+      const got = await push;
+      assert.equal(text(got), 'three\nfour\nfive\n');
+      assert.deepEqual(got.skipped, { lines: 2, textBytes: 8 });
+      assert.equal(got.total, 5);
+    });
+
     it('resolves with no lines for an empty text body', async () => {
       const req = request({ 'content-length': '0' });
       const push = readPush(req, 'text/plain', limits(1000));
