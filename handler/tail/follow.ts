@@ -18,8 +18,8 @@ export interface TailWriter {
   restart(from: number): Promise<'continue' | 'stop'>;
   /** Lines the viewer needed were trimmed away: report them, or 'stop' here (the viewer resumes and sees the gap). */
   dropped(range: DroppedRange): Promise<'continue' | 'stop'>;
-  /** Everything there is has been read; the loop now waits for more. */
-  caughtUp(): Promise<void>;
+  /** Everything there is has been read; the loop now waits for more. Optional: it costs an await per wake-up. */
+  caughtUp?(): Promise<void>;
   /** The stream ended: the terminal event, then the end. */
   terminal(): Promise<void>;
   /** The connection's lifetime ended: tell the viewer to reconnect, then end. */
@@ -155,7 +155,7 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
         return 'lifetime';
       }
       if (batch.lines.length > 0) continue;
-      await writer.caughtUp();
+      if (writer.caughtUp !== undefined) await writer.caughtUp();
       if (session.shutdown.aborted) {
         writer.end();
         return 'shutdown';

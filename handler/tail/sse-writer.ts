@@ -67,10 +67,6 @@ export class SseWriter implements TailWriter {
     return 'continue';
   }
 
-  async caughtUp(): Promise<void> {
-    // Nothing to say: a quiet stream gets pings.
-  }
-
   ping(): Promise<void> {
     return this.sink.write(': ping\n\n');
   }
