@@ -92,43 +92,99 @@ class PushWindow {
 export function readPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
   const declared = Number(req.headers['content-length']);
   if (declared > limits.maxPushBytes) return Promise.reject(tooLarge(limits.maxPushBytes));
-  if (declared <= SMALL_PUSH_BYTES) return readSmallPush(req, contentType, declared, limits);
+  return declared <= SMALL_PUSH_BYTES ? readSmallPush(req, contentType, limits) : readStreamedPush(req, contentType, limits);
+}
+
+/** Bodies up to this size (with a Content-Length) are read whole, then parsed at once: the common push, fastest. */
+const SMALL_PUSH_BYTES = 256 * 1024;
+
+/** A big (or unsized) body, parsed as it arrives into the window. */
+function readStreamedPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
   const window = new PushWindow(limits);
   const parser = createPushParser(contentType, (line) => window.add(line));
   const decoder = new StringDecoder('utf8');
-  return new Promise<ParsedPush>((resolve, reject) => {
-    let received = 0;
+  let received = 0;
+  const checkSize = () => {
+    if (received + LINE_OVERHEAD_BYTES * window.total > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
+  };
+  return consumeBody(req, limits.timeoutMs, {
+    // One chunk per turn of the event loop: libuv hands over up to 32 reads at
+    // once, and a body of millions of tiny lines would otherwise hold the loop
+    // for seconds (/healthz, every tail) while it is parsed.
+    yieldBetweenChunks: true,
+    chunk(chunk) {
+      received += chunk.length;
+      parser.write(decoder.write(chunk));
+      checkSize();
+    },
+    end() {
+      parser.write(decoder.end());
+      parser.end();
+      checkSize();
+      return { lines: window.lines(), skipped: window.skipped, total: window.total };
+    },
+  });
+}
+
+/** A small body with a Content-Length, read whole, parsed at once, then windowed. */
+function readSmallPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
+  // Checked before reading, like any push: an unsupported type is refused at once.
+  createPushParser(contentType, () => undefined);
+  const parts: Buffer[] = [];
+  let received = 0;
+  return consumeBody(req, limits.timeoutMs, {
+    yieldBetweenChunks: false,
+    chunk(chunk) {
+      received += chunk.length;
+      if (received > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
+      parts.push(chunk);
+    },
+    end() {
+      const lines = parsePushBody(parts.length === 1 ? parts[0]! : Buffer.concat(parts, received), contentType);
+      if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
+      if (lines.length <= limits.keepLines) return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length };
+      const window = new PushWindow(limits);
+      for (const line of lines) window.add(line);
+      return { lines: window.lines(), skipped: window.skipped, total: window.total };
+    },
+  });
+}
+
+interface BodyReader<T> {
+  /** Pause for a turn of the event loop after each big chunk. */
+  yieldBetweenChunks: boolean;
+  /** Takes a chunk; throws to refuse the body. */
+  chunk(chunk: Buffer): void;
+  /** The body ended: the result, or a throw. */
+  end(): T;
+}
+
+/** Feeds `req`'s body to `reader` within `timeoutMs`; on refusal leaves `req` paused (for the lingering answer). */
+function consumeBody<T>(req: IncomingMessage, timeoutMs: number, reader: BodyReader<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const finish = (err: Error | undefined) => {
+    const finish = (outcome: { error: Error } | { value: T }) => {
       settled = true;
       clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
-      if (err) {
+      if ('error' in outcome) {
         req.pause();
-        reject(err);
-        return;
+        reject(outcome.error);
+      } else {
+        resolve(outcome.value);
       }
-      resolve({ lines: window.lines(), skipped: window.skipped, total: window.total });
     };
     const onData = (chunk: Buffer) => {
-      received += chunk.length;
       try {
-        parser.write(decoder.write(chunk));
-      } catch (err) {
-        finish(err as Error);
+        reader.chunk(chunk);
+      } catch (error) {
+        finish({ error: error as Error });
         return;
       }
-      if (received + LINE_OVERHEAD_BYTES * window.total > limits.maxPushBytes) {
-        finish(tooLarge(limits.maxPushBytes));
-        return;
-      }
-      // One chunk per turn of the event loop: libuv hands over up to 32 reads at
-      // once, and a body of millions of tiny lines would otherwise hold the loop
-      // for seconds (/healthz, every tail) while it is parsed.
-      if (chunk.length >= YIELD_AFTER_BYTES) {
+      if (reader.yieldBetweenChunks && chunk.length >= YIELD_AFTER_BYTES) {
         req.pause();
         setImmediate(() => {
           if (!settled) req.resume();
@@ -136,80 +192,20 @@ export function readPush(req: IncomingMessage, contentType: string | undefined, 
       }
     };
     const onEnd = () => {
+      let value: T;
       try {
-        parser.write(decoder.end());
-        parser.end();
-      } catch (err) {
-        finish(err as Error);
+        value = reader.end();
+      } catch (error) {
+        finish({ error: error as Error });
         return;
       }
-      if (received + LINE_OVERHEAD_BYTES * window.total > limits.maxPushBytes) finish(tooLarge(limits.maxPushBytes));
-      else finish(undefined);
+      finish({ value });
     };
-    const onError = (err: Error) => finish(err);
-    const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
+    const onError = (error: Error) => finish({ error });
+    const onClose = () => finish({ error: new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off') });
     const timer = setTimeout(
-      () => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${limits.timeoutMs / 1000} s`)),
-      limits.timeoutMs,
-    );
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
-
-/** Bodies up to this size (with a Content-Length) are read whole, then parsed at once: the common push, fastest. */
-const SMALL_PUSH_BYTES = 256 * 1024;
-
-/** A small body read whole (its Content-Length is known), parsed at once, then windowed. */
-function readSmallPush(req: IncomingMessage, contentType: string | undefined, declared: number, limits: PushLimits): Promise<ParsedPush> {
-  // Checked before reading, like any push: an unsupported type is refused at once.
-  createPushParser(contentType, () => undefined);
-  return new Promise<ParsedPush>((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let received = 0;
-    const finish = (err: Error | undefined) => {
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err) {
-        req.pause();
-        reject(err);
-        return;
-      }
-      let lines: LineInput[];
-      try {
-        lines = parsePushBody(parts.length === 1 ? parts[0]! : Buffer.concat(parts, received), contentType);
-      } catch (parseError) {
-        reject(parseError as Error);
-        return;
-      }
-      if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) {
-        reject(tooLarge(limits.maxPushBytes));
-        return;
-      }
-      if (lines.length <= limits.keepLines) {
-        resolve({ lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length });
-        return;
-      }
-      const window = new PushWindow(limits);
-      for (const line of lines) window.add(line);
-      resolve({ lines: window.lines(), skipped: window.skipped, total: window.total });
-    };
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > declared) finish(tooLarge(limits.maxPushBytes));
-      else parts.push(chunk);
-    };
-    const onEnd = () => finish(undefined);
-    const onError = (err: Error) => finish(err);
-    const onClose = () => finish(new ServiceError('LOGSVC_BAD_REQUEST', 'the request body was cut off'));
-    const timer = setTimeout(
-      () => finish(new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${limits.timeoutMs / 1000} s`)),
-      limits.timeoutMs,
+      () => finish({ error: new ServiceError('LOGSVC_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs / 1000} s`) }),
+      timeoutMs,
     );
     req.on('data', onData);
     req.on('end', onEnd);
