@@ -138,7 +138,7 @@ describe('one server process per LMDB file', function () {
       const res = await fetch(`${server.url}/ci/p/1/s/t/blob`);
       assert.equal(res.status, 500);
       const body = (await res.json()) as { error_code?: string; code?: string };
-      assert.equal(body.error_code ?? body.code, 'LOGSVC_INTERNAL');
+      assert.equal(body.error_code, 'LOGSVC_INTERNAL');
       // The log line travels through the child's stdout pipe: give it a moment.
       for (let i = 0; i < 50 && !/damaged: 1 of chunks 0-3/.test(server.output()); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(server.output(), /"level":50.*blob \\"default\/p\/1\/s\/t\\" is damaged: 1 of chunks 0-3/);

@@ -39,7 +39,7 @@ describe('request edges', function () {
         const res = await fetch(`${server.url}/blob?accountID=acct&key=${bad}`, { method, body: method === 'PUT' ? 'x' : undefined });
         assert.equal(res.status, 400, `${method} key=${bad}`);
         const body = (await res.json()) as Record<string, string>;
-        assert.equal(body.error_code ?? body.code, 'LOGSVC_INVALID_KEY');
+        assert.equal(body.error_code, 'LOGSVC_INVALID_KEY');
         assert.match(body.error_msg!, /"key" is not valid percent-encoded UTF-8/);
       }
     }

@@ -7,8 +7,8 @@
 // own copy of foundation/errors.ts, and its ServiceErrors would not be recognised.)
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { openRaw } from './support/raw-reader.ts';
+import { startS3Recorder } from './support/s3-recorder.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 
@@ -20,54 +20,41 @@ interface FaultyS3 {
   close(): Promise<void>;
 }
 
-/** Forwards to s3rver; in `full` mode refuses writes with MinIO's 507, in `down` mode answers everything 503. */
+/** s3rver behind the recording proxy; in `full` mode writes get MinIO's 507, in `down` mode everything gets 503. */
 async function startFaultyS3(target: string): Promise<FaultyS3> {
-  const upstream = new URL(target);
-  const state: FaultyS3 = { endpoint: '', mode: 'pass', close: async () => {} };
   const refuse = (res: http.ServerResponse, status: number, code: string, message: string) => {
     res.writeHead(status, { 'Content-Type': 'application/xml' });
     res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
   };
-  const server = http.createServer((req, res) => {
+  let mode: Mode = 'pass';
+  const proxy = await startS3Recorder(target, (req, res) => {
     const write = req.method === 'PUT' || req.method === 'POST';
-    if (state.mode === 'down' || (state.mode === 'full' && write)) {
-      req.resume();
-      req.on('end', () =>
-        state.mode === 'down'
-          ? refuse(res, 503, 'ServiceUnavailable', 'Please reduce your request rate.')
-          : refuse(res, 507, 'XMinioStorageFull', 'Storage backend has reached its minimum free drive threshold.'),
-      );
-      return;
-    }
-    const forward = http.request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
+    if (mode === 'pass' || (mode === 'full' && !write)) return false;
+    req.resume();
+    req.on('end', () =>
+      mode === 'down'
+        ? refuse(res, 503, 'ServiceUnavailable', 'Please reduce your request rate.')
+        : refuse(res, 507, 'XMinioStorageFull', 'Storage backend has reached its minimum free drive threshold.'),
     );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
+  return {
+    endpoint: proxy.endpoint,
+    get mode() {
+      return mode;
+    },
+    set mode(next: Mode) {
+      mode = next;
+    },
+    close: () => proxy.close(),
+  };
 }
 
 function errorCode(body: unknown): unknown {
+  // The error body has error_code and no code field (docs/PROTOCOL.md §9.1).
   const b = body as { code?: unknown; error_code?: unknown };
-  return b.error_code ?? b.code;
+  if (b.code !== undefined) throw new Error(`an error body with a code field: ${JSON.stringify(body)}`);
+  return b.error_code;
 }
 
 describe('a failing S3 under snapshots and uploads', function () {

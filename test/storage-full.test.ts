@@ -17,8 +17,10 @@ const MiB = 1024 * 1024;
 
 /** The catalogue code of an error body, whichever name its field has (`code`, or `error_code` as Harness reads it). */
 function errorCode(body: unknown): unknown {
+  // The error body has error_code and no code field (docs/PROTOCOL.md §9.1).
   const b = body as { code?: unknown; error_code?: unknown };
-  return b.error_code ?? b.code;
+  if (b.code !== undefined) throw new Error(`an error body with a code field: ${JSON.stringify(body)}`);
+  return b.error_code;
 }
 
 async function upload(url: string, size: number, seed: number): Promise<Response> {

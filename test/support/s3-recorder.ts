@@ -1,6 +1,7 @@
 // An HTTP proxy in front of s3rver that records every S3 request (method and
 // URL) and answers AbortMultipartUpload itself with 204, as S3 does: s3rver
-// has no such route. Tests use it to prove which S3 calls the store made.
+// has no such route. Tests use it to prove which S3 calls the store made, and
+// (`intercept`) to make S3 answer as it does when it is full or down.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,12 +12,16 @@ export interface S3Recorder {
   close(): Promise<void>;
 }
 
-export async function startS3Recorder(target: string): Promise<S3Recorder> {
+/** Answers a request itself instead of forwarding it; true when it did. */
+export type S3Intercept = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+
+export async function startS3Recorder(target: string, intercept?: S3Intercept): Promise<S3Recorder> {
   const upstream = new URL(target);
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     const line = `${req.method ?? 'GET'} ${req.url ?? '/'}`;
     requests.push(line);
+    if (intercept?.(req, res)) return;
     if (req.method === 'DELETE' && /[?&]uploadId=/.test(req.url ?? '')) {
       req.resume();
       res.writeHead(204).end();
