@@ -11,7 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { ServiceError } from '../foundation/errors.ts';
 import { truncateOut } from '../stream/line-codec.ts';
 import type { LineInput, SkippedLines } from '../stream/log-stream.ts';
-import { createPushParser } from './push-parser.ts';
+import { createPushParser, parseWholeBody, pushFormat, type PushFormat } from './push-parser.ts';
 
 /**
  * What each line costs against the push limit on top of its bytes: a push of
@@ -92,16 +92,17 @@ class PushWindow {
 export function readPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
   const declared = Number(req.headers['content-length']);
   if (declared > limits.maxPushBytes) return Promise.reject(tooLarge(limits.maxPushBytes));
-  return declared <= SMALL_PUSH_BYTES ? readSmallPush(req, contentType, limits) : readStreamedPush(req, contentType, limits);
+  const format = pushFormat(contentType);
+  return declared <= SMALL_PUSH_BYTES ? readSmallPush(req, format, limits) : readStreamedPush(req, format, limits);
 }
 
 /** Bodies up to this size (with a Content-Length) are read whole, then parsed at once: the common push, fastest. */
 const SMALL_PUSH_BYTES = 256 * 1024;
 
 /** A big (or unsized) body, parsed as it arrives into the window. */
-function readStreamedPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
+function readStreamedPush(req: IncomingMessage, format: PushFormat, limits: PushLimits): Promise<ParsedPush> {
   const window = new PushWindow(limits);
-  const parser = createPushParser(contentType, (line) => window.add(line));
+  const parser = createPushParser(format, (line) => window.add(line));
   const decoder = new StringDecoder('utf8');
   let received = 0;
   const checkSize = () => {
@@ -127,9 +128,7 @@ function readStreamedPush(req: IncomingMessage, contentType: string | undefined,
 }
 
 /** A small body with a Content-Length, read whole, parsed at once, then windowed. */
-function readSmallPush(req: IncomingMessage, contentType: string | undefined, limits: PushLimits): Promise<ParsedPush> {
-  // Checked before reading, like any push: an unsupported type is refused at once.
-  createPushParser(contentType, () => undefined);
+function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLimits): Promise<ParsedPush> {
   const parts: Buffer[] = [];
   let received = 0;
   return consumeBody(req, limits.timeoutMs, {
@@ -140,7 +139,7 @@ function readSmallPush(req: IncomingMessage, contentType: string | undefined, li
       parts.push(chunk);
     },
     end() {
-      const lines = parsePushBody(parts.length === 1 ? parts[0]! : Buffer.concat(parts, received), contentType);
+      const lines = parseWholeBody((parts.length === 1 ? parts[0]! : Buffer.concat(parts, received)).toString('utf8'), format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length };
       const window = new PushWindow(limits);
@@ -216,11 +215,7 @@ function consumeBody<T>(req: IncomingMessage, timeoutMs: number, reader: BodyRea
 
 /** A whole body parsed at once (no retention window): every line, in order. */
 export function parsePushBody(body: Buffer, contentType: string | undefined): LineInput[] {
-  const lines: LineInput[] = [];
-  const parser = createPushParser(contentType, (line) => lines.push(line));
-  parser.write(body.toString('utf8'));
-  parser.end();
-  return lines;
+  return parseWholeBody(body.toString('utf8'), pushFormat(contentType));
 }
 
 function tooLarge(maxBytes: number): ServiceError {
@@ -228,9 +223,4 @@ function tooLarge(maxBytes: number): ServiceError {
     'LOGSVC_BODY_TOO_LARGE',
     `the push body is over ${maxBytes} bytes (each line counts ${LINE_OVERHEAD_BYTES} bytes more): send the lines in smaller batches`,
   );
-}
-
-/** Plain text as lines: each keeps its newline. */
-export function parseText(text: string): LineInput[] {
-  return parsePushBody(Buffer.from(text, 'utf8'), 'text/plain');
 }

@@ -11,6 +11,11 @@ import type { RouteCall, RouteSpec } from './route-call.ts';
 
 const EVERYTHING: Grant = { global: true };
 
+/** authorizeKey/authorizePrefix of a route that addresses no key: one function, not one per request. */
+const deny = (): never => {
+  throw new ServiceError('LOGSVC_FORBIDDEN', 'this route addresses no key');
+};
+
 export function resolveCall(
   ctx: HandlerContext,
   route: RouteSpec,
@@ -20,9 +25,6 @@ export function resolveCall(
   query: URLSearchParams,
 ): RouteCall {
   const base = { ctx, req, res, query, params };
-  const deny = () => {
-    throw new ServiceError('LOGSVC_FORBIDDEN', 'this route addresses no key');
-  };
   switch (route.access) {
     case 'public':
       return { ...base, grant: EVERYTHING, account: '', key: '', authorizeKey: deny, authorizePrefix: deny };

@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { parsePushBody, parseText, readPush } from '../../handler/push-body.ts';
+import { parsePushBody, readPush } from '../../handler/push-body.ts';
+
+/** Plain text as lines, as a text/plain push reads it. */
+const parseText = (text: string) => parsePushBody(Buffer.from(text, 'utf8'), 'text/plain');
 import { ServiceError } from '../../foundation/errors.ts';
 
 const parse = (body: string, type?: string) => parsePushBody(Buffer.from(body, 'utf8'), type);
