@@ -15,12 +15,16 @@ const LAYERS = {
   foundation: { role: 'the foundation (config, errors, logger)', may: ['client/wire.ts'] },
   stream: { role: 'a backend', may: ['foundation', 'client/wire.ts'] },
   store: { role: 'a backend', may: ['foundation', 'client/wire.ts'] },
-  handler: { role: 'the HTTP layer', may: ['stream', 'store', 'foundation', 'client/wire.ts'] },
-  app: { role: 'the composition root', may: ['handler', 'stream', 'store', 'foundation', 'client'] },
-  cmd: { role: 'the executable', may: ['app', 'client', 'foundation'] },
+  tailsrv: { role: 'the tailsrv protocol over files (header grammar, file follower, TCP server)', may: ['foundation', 'client/wire.ts'] },
+  scribe: { role: 'the go-scribe file output (rotating files, sizes, the stream tee)', may: ['stream', 'foundation', 'client/wire.ts'] },
+  archive: { role: 'the live archive (chunks of every stream in the blob store)', may: ['stream', 'store', 'foundation', 'client/wire.ts'] },
+  handler: { role: 'the HTTP layer', may: ['archive', 'stream', 'store', 'foundation', 'tailsrv', 'client/wire.ts'] },
+  grpc: { role: 'the gRPC layer (a peer of handler/)', may: ['handler', 'stream', 'store', 'foundation', 'scribe', 'client/wire.ts'] },
+  app: { role: 'the composition root', may: ['archive', 'handler', 'grpc', 'tailsrv', 'scribe', 'stream', 'store', 'foundation', 'client'] },
+  cmd: { role: 'the executable', may: ['app', 'tailsrv', 'scribe', 'client', 'foundation'] },
 };
 // Every folder of ours that a layer could reach with a relative import.
-const FOLDERS = [...Object.keys(LAYERS), 'test', 'bench', 'bin', 'build', 'dist'];
+const FOLDERS = [...Object.keys(LAYERS), 'test', 'bench', 'bin', 'build', 'dist', 'proto'];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -10,11 +10,18 @@ import { createRequestListener } from '../handler/request-listener.ts';
 import type { Config } from '../foundation/config.ts';
 import { ERRORS, type ErrorCode } from '../foundation/errors.ts';
 import { ConnectionDrain } from './connection-drain.ts';
+import type { GrpcListener } from './grpc-listener.ts';
+import { startTailListener, type TailListener } from './tail-listener.ts';
 import { createServices, type Services } from './services.ts';
+import { isLoopback } from './loopback.ts';
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The gRPC listener's port (docs/GRPC.md), when LOG_SERVICE_GRPC_BIND is set. */
+  grpcPort?: number;
+  /** The tail port's port (docs/TAILSRV.md §6), when LOG_SERVICE_TAIL_BIND is set. */
+  tailPort?: number;
   services: Services;
   /** Stops accepting, ends tails with their terminal event, closes backends. */
   stop(): Promise<void>;
@@ -38,10 +45,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** docs/SECURITY.md: without a token only a loopback bind is allowed, unless auth is disabled on purpose. */
@@ -98,19 +101,49 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // request). Twice the body timeout, so a slow push still gets its 408.
   server.timeout = config.http.requestTimeoutSeconds * 2000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.http.port, config.http.host, () => {
-      server.off('error', reject);
-      resolve();
+  // The gRPC and tail ports are bound before the HTTP one, so that once /healthz answers every port does.
+  let grpc: GrpcListener | undefined;
+  if (config.grpc !== undefined) {
+    try {
+      // Loaded only when configured: grpc-js and protobufjs cost start-up time and ~14 MB of memory.
+      const { startGrpcListener } = await import('./grpc-listener.ts');
+      grpc = await startGrpcListener(config, services.context, log);
+    } catch (err) {
+      // Nothing half-started is left behind: the backends close too.
+      await services.close();
+      throw new StartupError(`gRPC listener on ${config.grpc.host}:${config.grpc.port}: ${(err as Error).message}`);
+    }
+  }
+  let tail: TailListener | undefined;
+  if (config.tail !== undefined) {
+    try {
+      tail = await startTailListener(config, services.context, log);
+    } catch (err) {
+      await grpc?.stop(0);
+      await services.close();
+      throw new StartupError(`tail port on ${config.tail.host}:${config.tail.port}: ${(err as Error).message}`);
+    }
+  }
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await grpc?.stop(0);
+    await tail?.stop(0);
+    await services.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const scheme = config.tls ? 'https' : 'http';
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   log.info({ url, tls: config.tls ? (config.tls.caFile ? 'mutual' : 'on') : 'off' }, 'listening');
-
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
@@ -121,13 +154,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       drain.begin(server);
       // Ending the streams ends every tail with its terminal event.
       await services.context.stream.shutdown();
+      // gRPC tails ended with the streams (UNAVAILABLE: resume elsewhere); Push calls get the grace period.
+      const grpcStopped = grpc?.stop(config.shutdownGraceSeconds * 1000);
+      // TCP tails ended with the streams too; connections still in their header get an error line.
+      const tailStopped = tail?.stop(config.shutdownGraceSeconds * 1000);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      await grpcStopped;
+      await tailStopped;
       await services.close();
       log.info('stopped');
     })();
     return stopping;
   };
-  return { url, port, services, stop };
+  return { url, port, grpcPort: grpc?.port, tailPort: tail?.port, services, stop };
 }

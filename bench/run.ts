@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './lib/processes.ts';
 import { blobDownload, blobUpload, diskWriteMbPerS } from './scenarios/blob.ts';
 import { fanout } from './scenarios/fanout.ts';
+import { grpcIngest } from './scenarios/grpc-ingest.ts';
 import { idleViewers } from './scenarios/idle-viewers.ts';
 import { ingest } from './scenarios/ingest.ts';
 import type { BenchOptions } from './scenarios/options.ts';
 import { redisIngest } from './scenarios/redis-ingest.ts';
+import { tailsrvFanout } from './scenarios/tailsrv-fanout.ts';
+import { scribeLog } from './scenarios/scribe-log.ts';
+import { rawFanout } from './scenarios/raw-fanout.ts';
+import { lateJoiners } from './scenarios/late-joiners.ts';
+import { rateFanout } from './scenarios/rate-fanout.ts';
 
 type Figures = Record<string, number | string | null>;
 
@@ -35,8 +41,44 @@ const SCENARIOS: Scenario[] = [
   },
   { key: 'blob_upload', run: blobUpload, target: '≥ 0.5 × baseline, peak RSS < 300 MB', met: (f) => num(f, 'ratio') >= 0.5 && num(f, 'peak_rss_mb') < 300 },
   { key: 'blob_download', run: blobDownload, target: '≥ 0.5 × baseline, peak RSS < 300 MB', met: (f) => num(f, 'ratio') >= 0.5 && num(f, 'peak_rss_mb') < 300 },
-  { key: 'idle_viewers', run: idleViewers, target: '< 50 KB per connection', met: (f) => num(f, 'kb_per_connection') < 50 },
+  {
+    key: 'idle_viewers',
+    run: idleViewers,
+    target: '< 50 KB per connection, ≤ 1.2 × bare node:http (ratio), RssAnon at rest ≤ 30 MB',
+    met: (f) => num(f, 'kb_per_connection') < 50 && num(f, 'ratio') <= 1.2 && num(f, 'rest_anon_mb') <= 30,
+  },
   { key: 'redis_ingest', run: redisIngest, target: '≥ 0.5 × baseline', met: (f) => num(f, 'ratio') >= 0.5 },
+  {
+    key: 'tailsrv_fanout',
+    run: tailsrvFanout,
+    target: 'incomplete = 0, ≥ 0.5 × baseline MB/s; paced 50 MB/s: p99 < 50 ms, incomplete = 0',
+    met: (f) => num(f, 'clients_incomplete') === 0 && num(f, 'ratio') >= 0.5 && num(f, 'paced_p99_ms') < 50 && num(f, 'paced_incomplete') === 0,
+  },
+  { key: 'grpc_ingest', run: grpcIngest, target: '≥ the HTTP ingest figure of the same run', met: (f) => num(f, 'ratio') >= 1 },
+  { key: 'scribe_log', run: scribeLog, target: '≥ 0.5 × a bare grpc-js unary server', met: (f) => num(f, 'ratio') >= 0.5 },
+  {
+    key: 'raw_fanout',
+    run: rawFanout,
+    target: 'ratio ≤ 1.5 (last byte vs bare node:http), 100 readers complete',
+    met: (f) => num(f, 'ratio') <= 1.5 && num(f, 'readers_complete') === 100,
+  },
+  {
+    key: 'late_joiners',
+    run: lateJoiners,
+    target: 'live and closed ≤ 1.5 × a bare server of the file, all 100 complete',
+    met: (f) => num(f, 'live_ratio') <= 1.5 && num(f, 'closed_ratio') <= 1.5 && num(f, 'live_complete') === 100 && num(f, 'closed_complete') === 100,
+  },
+  {
+    key: 'rate_fanout',
+    run: rateFanout,
+    target: '50 000 lines/s: 100 raw + 100 SSE readers complete (no dropped), p99 < 250 ms',
+    met: (f) =>
+      num(f, 'raw_complete') === 100 &&
+      num(f, 'sse_complete') === 100 &&
+      num(f, 'raw_p99_ms') < 250 &&
+      num(f, 'sse_p99_ms') < 250 &&
+      num(f, 'publish_lines_per_s') >= 49_000,
+  },
 ];
 
 const args = process.argv.slice(2);

@@ -8,10 +8,26 @@
 //      edit, a pull or a branch switch since the last build never runs stale
 //      JavaScript). LOG_SERVICE_RUN_SOURCES=1 always picks the sources.
 //   3. neither: one line on stderr and exit 1.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
-const SOURCE_DIRS = ['cmd', 'app', 'foundation', 'handler', 'stream', 'store', 'client'];
 const root = new URL('../', import.meta.url);
+
+/**
+ * The folders compiled into build/: tsconfig.build.json's `include`, the one
+ * list (a folder missing here would let a stale build/ run after its edits).
+ * Its comments are whole `//` lines.
+ */
+function sourceDirs() {
+  try {
+    const text = readFileSync(new URL('tsconfig.build.json', root), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+    const include = JSON.parse(text).include;
+    if (Array.isArray(include) && include.every((dir) => typeof dir === 'string')) return include;
+  } catch {
+    // no readable tsconfig.build.json (a trimmed install): every folder of ours
+  }
+  return ['cmd', 'app', 'archive', 'foundation', 'handler', 'grpc', 'tailsrv', 'scribe', 'stream', 'store', 'client'];
+}
+const SOURCE_DIRS = sourceDirs();
 
 function mtimeMs(url) {
   try {

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { openDownload } from './blob-download.ts';
 import { BlobHandle, sendUpload } from './blob-handle.ts';
 import { clientOptionsFromEnv, type ClientEnvironment } from './client-env.ts';
+import type { GrpcStreams } from './grpc-streams.ts';
 import { HttpTransport } from './http-transport.ts';
 import { linkUrl } from './link.ts';
 import { LogServiceError } from './log-service-error.ts';
@@ -35,6 +36,8 @@ const DEFAULTS = {
 
 export class LogServiceClient {
   private readonly transport: HttpTransport;
+  /** Set for a grpc:// or grpcs:// server URL: the stream calls' gRPC channel, made on first use. */
+  private readonly grpc: (() => Promise<GrpcStreams>) | undefined;
 
   /**
    * A client configured from the environment: `LOG_SERVICE_SERVER` and
@@ -59,13 +62,26 @@ export class LogServiceClient {
     } catch {
       throw new TypeError(`invalid server URL: ${String(serverOption)}`);
     }
-    if (server.protocol !== 'http:' && server.protocol !== 'https:') {
-      throw new TypeError(`invalid server URL: ${server.href} (expected http:// or https://)`);
+    const grpc = server.protocol === 'grpc:' || server.protocol === 'grpcs:';
+    if (server.protocol !== 'http:' && server.protocol !== 'https:' && !grpc) {
+      throw new TypeError(`invalid server URL: ${server.href} (expected http://, https://, or grpc:// / grpcs:// for streams over gRPC)`);
+    }
+    if (grpc && (server.port === '' || (server.pathname !== '' && server.pathname !== '/'))) {
+      throw new TypeError(`invalid server URL: ${server.href} (a gRPC server URL is grpc://host:port or grpcs://host:port)`);
     }
     if (server.username !== '' || server.password !== '') {
       throw new TypeError('invalid server URL: it must not contain a user name or password (use the token option)');
     }
     const tls = { ca: options.ca, cert: options.cert, key: options.key };
+    const material = hasTlsMaterial(tls) ? readTlsMaterial(tls) : undefined;
+    if (grpc) {
+      // Streams go over gRPC, loaded on first use (grpc-streams.ts); the HTTP transport below serves nothing then.
+      const target = { address: server.host, tls: server.protocol === 'grpcs:', ...material, token };
+      const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+      let connecting: Promise<GrpcStreams> | undefined;
+      this.grpc = () => (connecting ??= import('./grpc-streams.ts').then(({ GrpcStreams: G }) => G.connect(target, timeoutMs)));
+      server = new URL(`${server.protocol === 'grpcs:' ? 'https' : 'http'}://${server.host}`);
+    }
     this.transport = new HttpTransport({
       server,
       token,
@@ -74,7 +90,7 @@ export class LogServiceClient {
       retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,
       pushRetryForMs: Math.max(0, options.pushRetryForMs ?? DEFAULTS.pushRetryForMs),
       userAgent: options.userAgent ?? DEFAULTS.userAgent,
-      tls: hasTlsMaterial(tls) ? readTlsMaterial(tls) : undefined,
+      tls: material,
     });
   }
 
@@ -85,16 +101,29 @@ export class LogServiceClient {
 
   /** A live stream: open, push, close, info, tail. */
   stream(address: Address): StreamHandle {
-    return new StreamHandle(this.transport, address, async (signal) => {
-      const accountID = 'accountID' in address ? address.accountID : undefined;
-      const streams = await this.listStreams({ accountID, signal });
-      return new Map(streams.map(({ key, ...info }) => [key, info]));
-    });
+    return new StreamHandle(
+      this.transport,
+      address,
+      async (signal) => {
+        const accountID = 'accountID' in address ? address.accountID : undefined;
+        const streams = await this.listStreams({ accountID, signal });
+        return new Map(streams.map(({ key, ...info }) => [key, info]));
+      },
+      this.grpc,
+    );
   }
 
   /** A blob: upload, download, exists, delete, links. */
   blob(address: Address): BlobHandle {
+    this.needsHttp('blobs');
     return new BlobHandle(this.transport, address);
+  }
+
+  /** gRPC serves the stream calls only (docs/GRPC.md): the rest needs an http(s):// server, said plainly, not as a protocol error. */
+  private needsHttp(what: string): void {
+    if (this.grpc !== undefined) {
+      throw new TypeError(`${what} need an http:// or https:// server: over grpc:// the service has stream open, push, tail, close and info only`);
+    }
   }
 
   /**
@@ -103,6 +132,7 @@ export class LogServiceClient {
    * them, a token scoped to keys under `key` for reading or for writing.
    */
   async mintToken(request: TokenRequest, options: CallOptions = {}): Promise<string> {
+    this.needsHttp('tokens');
     const query: Record<string, string | undefined> = {
       accountID: request.accountID,
       key: request.key,
@@ -124,17 +154,22 @@ export class LogServiceClient {
    * with `accountID` that account's (`GET /stream/info?accountID=`).
    */
   async listStreams(options: CallOptions & { accountID?: string | undefined } = {}): Promise<OpenStream[]> {
-    const route = streamInfoRoute(options.accountID);
-    const answer = await this.transport.json({
-      method: 'GET',
-      url: this.transport.url(route.path, route.query),
-      idempotent: true,
-      signal: options.signal,
-      timeoutMs: options.timeoutMs,
-    });
-    const streams = typeof answer === 'object' && answer !== null ? (answer as { streams?: unknown }).streams : undefined;
-    if (typeof streams !== 'object' || streams === null) {
-      throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${route.path}: expected {"streams": {…}}, got ${JSON.stringify(answer)}`);
+    let streams: unknown;
+    if (this.grpc !== undefined) {
+      streams = await (await this.grpc()).info(options.accountID, options.timeoutMs);
+    } else {
+      const route = streamInfoRoute(options.accountID);
+      const answer = await this.transport.json({
+        method: 'GET',
+        url: this.transport.url(route.path, route.query),
+        idempotent: true,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+      });
+      streams = typeof answer === 'object' && answer !== null ? (answer as { streams?: unknown }).streams : undefined;
+      if (typeof streams !== 'object' || streams === null) {
+        throw new LogServiceError('LOGSVC_BAD_RESPONSE', `GET ${route.path}: expected {"streams": {…}}, got ${JSON.stringify(answer)}`);
+      }
     }
     return Object.entries(streams as Record<string, Partial<StreamInfo>>)
       .map(([key, info]) => {
@@ -157,8 +192,9 @@ export class LogServiceClient {
     return openDownload(this.transport, { url: linkUrl(link, this.transport.config.server), credentials: false }, options);
   }
 
-  /** Releases pooled TLS connections (plain-HTTP connections need no closing). */
-  close(): Promise<void> {
+  /** Releases pooled TLS connections (plain-HTTP connections need no closing), and the gRPC channel. */
+  async close(): Promise<void> {
+    if (this.grpc !== undefined) (await this.grpc().catch(() => undefined))?.close_();
     return this.transport.close();
   }
 }

@@ -33,7 +33,20 @@ export interface PushSenderOptions {
   onEvent: ((event: PushEvent) => void) | undefined;
   /** Lines read and waiting, for the `recovered` event. */
   pendingLines: () => number;
+  /**
+   * Where batches go instead of `PUT url` / `POST openUrl`: the gRPC Push call
+   * (grpc-streams.ts). The same ids, retries and reopening apply.
+   */
+  batches?: BatchTarget;
 }
+
+/** A way to deliver batches other than HTTP: `send` and `open` retry what may pass through `retryDelay`. */
+export interface BatchTarget {
+  send(body: Buffer, pushId: string, retryDelay: RetryDelay, signal: AbortSignal | undefined): Promise<void>;
+  open(retryDelay: RetryDelay, signal: AbortSignal | undefined): Promise<void>;
+}
+
+type RetryDelay = (failure: LogServiceError, retryAfter: string | null) => number | undefined;
 
 interface Outage {
   since: number;
@@ -76,17 +89,20 @@ export class PushSender {
     const pushId = `${this.idPrefix}.${this.batches++}`;
     for (;;) {
       try {
-        await this.transport.status({
-          method: 'PUT',
-          url: this.options.url,
-          idempotent: true,
-          retryTimeouts: true,
-          headers: { 'content-type': 'application/x-ndjson', 'x-push-id': pushId },
-          body: { replayable: true, length: body.length, create: () => body },
-          retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
-          signal: this.options.signal,
-          timeoutMs: this.options.timeoutMs,
-        });
+        const batches = this.options.batches;
+        if (batches !== undefined) await batches.send(body, pushId, (failure, retryAfter) => this.retryDelay(failure, retryAfter), this.options.signal);
+        else
+          await this.transport.status({
+            method: 'PUT',
+            url: this.options.url,
+            idempotent: true,
+            retryTimeouts: true,
+            headers: { 'content-type': 'application/x-ndjson', 'x-push-id': pushId },
+            body: { replayable: true, length: body.length, create: () => body },
+            retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
+            signal: this.options.signal,
+            timeoutMs: this.options.timeoutMs,
+          });
       } catch (err) {
         if (this.mayReopen(err)) {
           await this.reopen(err);
@@ -114,15 +130,17 @@ export class PushSender {
 
   private async reopen(notFound: LogServiceError): Promise<void> {
     this.outage!.reopened = true;
-    await this.transport.status({
-      method: 'POST',
-      url: this.options.openUrl,
-      idempotent: true,
-      retryTimeouts: true,
-      retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
-      signal: this.options.signal,
-      timeoutMs: this.options.timeoutMs,
-    });
+    if (this.options.batches !== undefined) await this.options.batches.open((failure, retryAfter) => this.retryDelay(failure, retryAfter), this.options.signal);
+    else
+      await this.transport.status({
+        method: 'POST',
+        url: this.options.openUrl,
+        idempotent: true,
+        retryTimeouts: true,
+        retryDelay: (failure, retryAfter) => this.retryDelay(failure, retryAfter),
+        signal: this.options.signal,
+        timeoutMs: this.options.timeoutMs,
+      });
     this.options.onEvent?.({ type: 'reopened', error: notFound });
   }
 

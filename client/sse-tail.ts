@@ -10,7 +10,7 @@ import { errorBodyFields, LogServiceError } from './log-service-error.ts';
 import { backoffDelay, isRetryableStatus, sleep } from './retry-policy.ts';
 import type { LogLine, TailEvent, TailOptions } from './types.ts';
 
-const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 const DEFAULT_RECONNECT_FOR_MS = 60_000;
 const MIN_RECONNECT_DELAY_MS = 100;
 

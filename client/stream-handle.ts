@@ -1,7 +1,8 @@
 // One live stream (DESIGN §5, §6): open, push, close, info, tail.
+import type { GrpcStreams } from './grpc-streams.ts';
 import type { HttpTransport } from './http-transport.ts';
 import { LogServiceError, PushError } from './log-service-error.ts';
-import { PushSender } from './push-sender.ts';
+import { PushSender, type BatchTarget } from './push-sender.ts';
 import { DEFAULT_SPOOL_LIMITS, PushSpool } from './push-spool.ts';
 import { keyOf, routeFor } from './routes.ts';
 import { tailStream } from './sse-tail.ts';
@@ -16,6 +17,8 @@ export class StreamHandle {
     private readonly transport: HttpTransport,
     readonly address: Address,
     private readonly listStreams: (signal?: AbortSignal) => Promise<Map<string, StreamInfo>>,
+    /** Set for a grpc:// or grpcs:// server: open, push, close and tail go over gRPC (grpc-streams.ts). */
+    private readonly grpc?: () => Promise<GrpcStreams>,
   ) {
     this.key = keyOf(address);
   }
@@ -28,6 +31,11 @@ export class StreamHandle {
   /** Opens the stream (opening an open stream is a no-op). `ttlSeconds`: idle expiry. */
   async open(options: number | OpenOptions = {}): Promise<void> {
     const opts = typeof options === 'number' ? { ttlSeconds: options } : options;
+    if (this.grpc !== undefined) {
+      const grpc = await this.grpc();
+      await grpc.open(this.address, opts.ttlSeconds, undefined, opts.signal);
+      return;
+    }
     const query = opts.ttlSeconds === undefined ? {} : { timeout_seconds: String(opts.ttlSeconds) };
     await this.transport.status({ method: 'POST', url: this.url(query), idempotent: true, signal: opts.signal, timeoutMs: opts.timeoutMs });
   }
@@ -55,6 +63,7 @@ export class StreamHandle {
       timeoutMs: options.timeoutMs,
       onEvent: options.onEvent,
       pendingLines: () => spool.pendingLines,
+      batches: this.grpc === undefined ? undefined : grpcBatches(this.grpc, this.address, reopen),
     });
     // Reading stops as soon as sending failed (or the caller aborted), even while the source is quiet.
     const stop = new AbortController();
@@ -167,11 +176,17 @@ export class StreamHandle {
     } finally {
       stop.abort();
       await spool.close();
+      // The gRPC Push call stays open between batches; it ends with the push (an open call keeps the process alive).
+      if (this.grpc !== undefined) (await this.grpc().catch(() => undefined))?.endPush();
     }
   }
 
   /** Closes the stream; `snapshot` first writes it to the blob store under the same key. */
   async close(options: CloseOptions = {}): Promise<void> {
+    if (this.grpc !== undefined) {
+      await (await this.grpc()).close(this.address, options.snapshot === true);
+      return;
+    }
     const query = options.snapshot === true ? { snapshot: 'true' } : {};
     await this.transport.status({
       method: 'DELETE',
@@ -194,8 +209,25 @@ export class StreamHandle {
    * the last line seen. Stop early with `break` or the AbortSignal.
    */
   tail(options: TailOptions = {}): AsyncIterable<TailEvent> {
+    if (this.grpc !== undefined) return grpcTail(this.grpc, this.address, options);
     return tailStream(this.transport, this.url(), options);
   }
+}
+
+/** A push's batches on the gRPC Push call; a reopen is Open with the push's ttl. */
+function grpcBatches(grpc: () => Promise<GrpcStreams>, address: Address, reopen: PushOptions['reopen']): BatchTarget {
+  const ttl = typeof reopen === 'object' ? reopen.ttlSeconds : undefined;
+  return {
+    send: async (body, pushId, retryDelay, signal) => {
+      const streams = await grpc();
+      await streams.retried(() => streams.sendBatch(address, body, pushId), retryDelay, signal);
+    },
+    open: async (retryDelay, signal) => (await grpc()).open(address, ttl, retryDelay, signal),
+  };
+}
+
+async function* grpcTail(grpc: () => Promise<GrpcStreams>, address: Address, options: TailOptions): AsyncGenerator<TailEvent> {
+  yield* (await grpc()).tail(address, options);
 }
 
 /** When a push sends a batch: at 1000 lines, 256 KiB, or when its first line has waited 100 ms. */

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PushError, type CiAddress, type LogServiceClient, type OpenStream, type PushEvent, type PushOptions, type TailOptions } from '../client/index.ts';
 import { addStepArguments, isStepKey, stepAddress, stepName } from './ci-step-arguments.ts';
-import { addConnectionOptions, clientCommandGroup, clientFrom, CONNECTION_ENV_HELP, type ConnectionFlags } from './cli-connection.ts';
+import { addConnectionOptions, addGrpcOption, clientCommandGroup, clientFrom, CONNECTION_ENV_HELP, type ConnectionFlags } from './cli-connection.ts';
 import { exitQuietlyOnClosedStdout, failureLine, formatTable, runAction, UsageError, writeStdout } from './cli-output.ts';
 import { formatBytes } from './transfer-progress.ts';
 
@@ -59,10 +59,12 @@ Examples:
 ${CONNECTION_ENV_HELP}`,
   );
 
-  addConnectionOptions(
-    addStepArguments(cistream.command('open'))
-      .description("open the step's stream (opening an open stream does nothing)")
-      .option('--ttl <seconds>', "close the stream after this long without a push (default: the server's, 5 h)", nonNegativeInteger('--ttl')),
+  addGrpcOption(
+    addConnectionOptions(
+      addStepArguments(cistream.command('open'))
+        .description("open the step's stream (opening an open stream does nothing)")
+        .option('--ttl <seconds>', "close the stream after this long without a push (default: the server's, 5 h)", nonNegativeInteger('--ttl')),
+    ),
   )
     .addHelpText(
       'after',
@@ -78,18 +80,20 @@ ${CONNECTION_ENV_HELP}`,
       }),
     );
 
-  addConnectionOptions(
-    addStepArguments(cistream.command('push'))
-      .description("push a message, or every line of stdin as it arrives (batched), to the step's open stream")
-      .argument('[message]', 'one log message (a newline is added); without it, lines are read from stdin until EOF')
-      .option('--level <level>', "level of the pushed lines (e.g. info, warn, error; default: the server's, info)")
-      .option(
-        '--retry-for <duration>',
-        'how long to keep retrying while the service is unavailable (e.g. 90s, 5m, 1h; 0: not at all)',
-        parseDuration,
-        DEFAULT_RETRY_FOR_MS,
-      )
-      .option('--buffer-dir <dir>', 'where lines wait past 16 MiB while the service is unavailable (default: $TMPDIR or /tmp)'),
+  addGrpcOption(
+    addConnectionOptions(
+      addStepArguments(cistream.command('push'))
+        .description("push a message, or every line of stdin as it arrives (batched), to the step's open stream")
+        .argument('[message]', 'one log message (a newline is added); without it, lines are read from stdin until EOF')
+        .option('--level <level>', "level of the pushed lines (e.g. info, warn, error; default: the server's, info)")
+        .option(
+          '--retry-for <duration>',
+          'how long to keep retrying while the service is unavailable (e.g. 90s, 5m, 1h; 0: not at all)',
+          parseDuration,
+          DEFAULT_RETRY_FOR_MS,
+        )
+        .option('--buffer-dir <dir>', 'where lines wait past 16 MiB while the service is unavailable (default: $TMPDIR or /tmp)'),
+    ),
   )
     .addHelpText(
       'after',
@@ -164,12 +168,14 @@ ${CONNECTION_ENV_HELP}`,
       }),
     );
 
-  addConnectionOptions(
-    addStepArguments(cistream.command('tail'))
-      .description("print the step's log as it is written, until the stream ends (history first, then live lines)")
-      .option('--from <seq>', 'start after the line with this seq (resume point)', nonNegativeInteger('--from'))
-      .option('--tail <n>', 'start at the last n lines', nonNegativeInteger('--tail'))
-      .option('--json', 'print one line object ({"level","pos","out","time",…}) per output line instead of the text'),
+  addGrpcOption(
+    addConnectionOptions(
+      addStepArguments(cistream.command('tail'))
+        .description("print the step's log as it is written, until the stream ends (history first, then live lines)")
+        .option('--from <seq>', 'start after the line with this seq (resume point)', nonNegativeInteger('--from'))
+        .option('--tail <n>', 'start at the last n lines', nonNegativeInteger('--tail'))
+        .option('--json', 'print one line object ({"level","pos","out","time",…}) per output line instead of the text'),
+    ),
   )
     .addHelpText(
       'after',
@@ -213,10 +219,12 @@ ${CONNECTION_ENV_HELP}`,
       ),
     );
 
-  addConnectionOptions(
-    addStepArguments(cistream.command('close'))
-      .description("close the step's stream: viewers get the rest and then the end")
-      .option('--snapshot', 'first store the stream as NDJSON in the blob store under the same step'),
+  addGrpcOption(
+    addConnectionOptions(
+      addStepArguments(cistream.command('close'))
+        .description("close the step's stream: viewers get the rest and then the end")
+        .option('--snapshot', 'first store the stream as NDJSON in the blob store under the same step'),
+    ),
   )
     .addHelpText(
       'after',
@@ -232,12 +240,14 @@ ${CONNECTION_ENV_HELP}`,
       }),
     );
 
-  addConnectionOptions(
-    cistream
-      .command('info')
-      .description('list the open streams of your account: key, lines pushed, lines held, viewers, time left')
-      .argument('[prefix]', 'only keys that start with this (e.g. "web/42/")')
-      .option('--json', 'print a JSON array of {"key","size","held","subscribers","ttl"}'),
+  addGrpcOption(
+    addConnectionOptions(
+      cistream
+        .command('info')
+        .description('list the open streams of your account: key, lines pushed, lines held, viewers, time left')
+        .argument('[prefix]', 'only keys that start with this (e.g. "web/42/")')
+        .option('--json', 'print a JSON array of {"key","size","held","subscribers","ttl"}'),
+    ),
   )
     .addHelpText(
       'after',

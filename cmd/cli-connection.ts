@@ -20,6 +20,8 @@ export interface ConnectionFlags {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** `--grpc host:port`: the stream calls over gRPC (docs/GRPC.md), on the cistream commands that take it. */
+  grpc?: string;
 }
 
 export const CONNECTION_ENV_HELP = `
@@ -74,9 +76,24 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
   } catch {
     throw new UsageError(`${source}: not a URL: "${server}" (expected e.g. ${DEFAULT_SERVER})`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${source}: expected an http:// or https:// URL, got "${server}"`);
+  if (flags.grpc !== undefined) {
+    // TLS when the HTTP URL is https or TLS files are given: the gRPC port has the same TLS settings as HTTP.
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(flags.grpc))
+      throw new UsageError(`--grpc: expected host:port, e.g. 127.0.0.1:8081, got "${flags.grpc}"`);
+    const tls = url.protocol === 'https:' || url.protocol === 'grpcs:' || flags.caFile !== undefined || flags.certFile !== undefined;
+    const grpcUrl = new URL(`${tls ? 'grpcs' : 'grpc'}://${flags.grpc}`);
+    // The environment's token goes to the environment's server: to its host's gRPC port, not to another host.
+    if (flags.token === undefined && flags.server === undefined && options.token && grpcUrl.hostname !== url.hostname) {
+      process.stderr.write(`log-service: LOG_SERVICE_TOKEN is not sent to --grpc ${flags.grpc} (another host than LOG_SERVICE_SERVER's); pass --token\n`);
+      options.token = null;
+    }
+    url = grpcUrl;
   }
+  const grpc = url.protocol === 'grpc:' || url.protocol === 'grpcs:';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && !grpc) {
+    throw new UsageError(`${source}: expected an http:// or https:// URL (or grpc:// / grpcs:// for cistream over gRPC), got "${server}"`);
+  }
+  if (grpc && url.port === '') throw new UsageError(`${source}: a gRPC server URL needs a port, e.g. grpc://127.0.0.1:8081`);
   if (url.username !== '' || url.password !== '') {
     // Never echo the URL: it holds a password. Credentials go in --token.
     throw new UsageError(`${source}: the URL must not contain a user name or password; pass credentials with --token`);
@@ -103,6 +120,16 @@ export function clientFrom(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proc
     ...(flags.certFile !== undefined ? { cert: flags.certFile } : {}),
     ...(flags.keyFile !== undefined ? { key: flags.keyFile } : {}),
   });
+}
+
+/** `--grpc host:port` on the cistream commands that can use the gRPC service (open, push, tail, close). */
+export function addGrpcOption(command: Command): Command {
+  return command.addOption(
+    new Option(
+      '--grpc <host:port>',
+      "talk to the service's gRPC port (LOG_SERVICE_GRPC_BIND) instead of HTTP; TLS when --server is https or --ca-file/--cert-file is given",
+    ),
+  );
 }
 
 /** The root `--help` epilogue for the client commands (registered from cmd/main.ts). */

@@ -71,7 +71,9 @@ function stripRequest(err: LogServiceError): string {
 function origin(url: string | undefined): string {
   if (url === undefined) return 'the server';
   try {
-    return new URL(url).origin;
+    const parsed = new URL(url);
+    // grpc:// is no special scheme: its URL has no origin ("null"), so it is said as scheme and host.
+    return parsed.origin === 'null' ? `${parsed.protocol}//${parsed.host}` : parsed.origin;
   } catch {
     return url;
   }

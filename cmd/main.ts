@@ -4,11 +4,42 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { registerServerCommand } from './server-command.ts';
-import { registerCistoreCommand } from './cistore-command.ts';
-import { registerCistreamCommand } from './cistream-command.ts';
-import { registerClientHelp } from './cli-connection.ts';
-import { registerTokenCommand } from './token-command.ts';
+
+type Registrar = (program: Command) => void;
+
+/**
+ * The commands that run a server, loaded alone when they are the one asked
+ * for: `log-service server` then never loads the client, undici or the CLI's
+ * progress bars (issue 18 §3: memory at rest). Anything else loads every
+ * command, in the order --help lists them.
+ */
+const SERVER_COMMANDS: Record<string, () => Promise<Registrar>> = {
+  server: async () => (await import('./server-command.ts')).registerServerCommand,
+  tailsrv: async () => (await import('./tailsrv-command.ts')).registerTailsrvCommand,
+  scribe: async () => (await import('./scribe-command.ts')).registerScribeCommand,
+};
+
+async function registrars(command: string | undefined): Promise<Registrar[]> {
+  if (command !== undefined && Object.hasOwn(SERVER_COMMANDS, command)) return [await SERVER_COMMANDS[command]!()];
+  const [server, cistore, cistream, token, tailsrv, scribe, connection] = await Promise.all([
+    import('./server-command.ts'),
+    import('./cistore-command.ts'),
+    import('./cistream-command.ts'),
+    import('./token-command.ts'),
+    import('./tailsrv-command.ts'),
+    import('./scribe-command.ts'),
+    import('./cli-connection.ts'),
+  ]);
+  return [
+    server.registerServerCommand,
+    cistore.registerCistoreCommand,
+    cistream.registerCistreamCommand,
+    token.registerTokenCommand,
+    tailsrv.registerTailsrvCommand,
+    scribe.registerScribeCommand,
+    connection.registerClientHelp,
+  ];
+}
 
 /**
  * The version in the package's package.json, read when the program runs: the first
@@ -44,11 +75,7 @@ function usageLine(text: string): string {
   return `log-service: ${message} (see --help)`;
 }
 
-registerServerCommand(program);
-registerCistoreCommand(program);
-registerCistreamCommand(program);
-registerTokenCommand(program);
-registerClientHelp(program);
+for (const register of await registrars(process.argv[2])) register(program);
 
 try {
   await program.parseAsync(process.argv);

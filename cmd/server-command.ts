@@ -1,7 +1,7 @@
 // `log-service server`: config from env + .env, listen, stop cleanly on SIGTERM/SIGINT.
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, readEnvironment } from '../foundation/config.ts';
+import { ConfigError, loadConfig, readEnvironment, type Config } from '../foundation/config.ts';
 
 /** Exit code after an error nothing handled (EX_SOFTWARE): a bug, see exitOnStrayErrors. */
 const EXIT_INTERNAL_ERROR = 70;
@@ -19,9 +19,6 @@ Examples:
   LOG_SERVICE_S3_BUCKET=logs LOG_SERVICE_REDIS_URL=redis://127.0.0.1:6379 log-service server`,
     )
     .action(async () => {
-      // Loaded here, not at the top: the client commands should not pay for the server stack.
-      const { StartupError, startServer } = await import('../app/http-server.ts');
-      const { createLogger } = await import('../foundation/logger.ts');
       let config;
       try {
         config = loadConfig(readEnvironment(process.env, process.cwd()));
@@ -32,31 +29,42 @@ Examples:
         }
         throw err;
       }
-      const log = createLogger(config.logLevel);
-      exitOnStrayErrors(log);
-      let running;
-      try {
-        running = await startServer(config, log);
-      } catch (err) {
-        const message = err instanceof StartupError ? err.message : `cannot start: ${(err as Error).message}`;
-        log.fatal(message);
-        process.stderr.write(`log-service: ${message}\n`);
-        process.exit(1);
-      }
-      const server = running;
-      const onSignal = (signal: string) => {
-        log.info({ signal }, 'signal received');
-        server.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => onSignal('SIGTERM'));
-      process.once('SIGINT', () => onSignal('SIGINT'));
+      await runServer(config);
     });
+}
+
+/**
+ * Starts the server on `config` and runs it until SIGTERM/SIGINT (exit 0), or
+ * exits 1 when it cannot start: `server`, and `scribe` with its flags folded in.
+ */
+export async function runServer(config: Config): Promise<void> {
+  // Loaded here, not at the top: the client commands should not pay for the server stack.
+  const { StartupError, startServer } = await import('../app/http-server.ts');
+  const { createLogger } = await import('../foundation/logger.ts');
+  const log = createLogger(config.logLevel);
+  exitOnStrayErrors(log);
+  let running;
+  try {
+    running = await startServer(config, log);
+  } catch (err) {
+    const message = err instanceof StartupError ? err.message : `cannot start: ${(err as Error).message}`;
+    log.fatal(message);
+    process.stderr.write(`log-service: ${message}\n`);
+    process.exit(1);
+  }
+  const server = running;
+  const onSignal = (signal: string) => {
+    log.info({ signal }, 'signal received');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
 }
 
 /**

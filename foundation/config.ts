@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { parseScribeSize } from './scribe-size.ts';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -25,6 +26,8 @@ const bind = z
 
 const schema = z.object({
   LOG_SERVICE_HTTP_BIND: bind.default('127.0.0.1:8079'),
+  LOG_SERVICE_GRPC_BIND: bind.optional(),
+  LOG_SERVICE_TAIL_BIND: bind.optional(),
   LOG_SERVICE_GLOBAL_TOKEN: z.string().min(1).optional(),
   LOG_SERVICE_SECRET: z.string().min(1).optional(),
   LOG_SERVICE_DISABLE_AUTH: bool.default(false),
@@ -60,6 +63,7 @@ const schema = z.object({
   LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: int(0, 3600).default(60),
   LOG_SERVICE_MAX_LINE_BYTES: bytes(256).default(64 * 1024),
   LOG_SERVICE_MAX_PUSH_BYTES: bytes(1024).default(64 * 1024 * 1024),
+  LOG_SERVICE_MAX_PUSH_LINES: int(1, 1_000_000).default(25_000),
   LOG_SERVICE_MAX_BLOB_BYTES: bytes(0).optional(),
   LOG_SERVICE_PING_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(3600).default(15),
   LOG_SERVICE_ZIP_MAX_ENTRIES: int(1, 1_000_000).default(10_000),
@@ -76,6 +80,19 @@ const schema = z.object({
   LOG_SERVICE_CORS_ORIGINS: z.string().min(1).optional(),
   LOG_SERVICE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_SERVICE_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
+  LOG_SERVICE_SCRIBE_DIR: z.string().min(1).optional(),
+  LOG_SERVICE_SCRIBE_MAX_SIZE: z
+    .string()
+    .transform((v, ctx) => {
+      const n = parseScribeSize(v);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a go-scribe size such as 100KB, 5MB, 0.01GB, a byte count, or -1 (never rotate)' });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(1_000_000),
+  LOG_SERVICE_SCRIBE_CONSOLE: bool.default(false),
 });
 
 /**
@@ -104,6 +121,10 @@ const ALIASES: Record<string, string[]> = {
 
 export interface Config {
   http: { host: string; port: number; publicUrl?: string; maxHeaderBytes: number; requestTimeoutSeconds: number };
+  /** The gRPC listener (docs/GRPC.md); off unless LOG_SERVICE_GRPC_BIND is set. Same TLS and auth as HTTP. */
+  grpc?: { host: string; port: number };
+  /** The tail port (docs/TAILSRV.md §6): log streams over tailsrv's grammar; off unless LOG_SERVICE_TAIL_BIND is set. Same TLS and auth as HTTP. */
+  tail?: { host: string; port: number };
   auth: { globalToken?: string; secret?: string; disabled: boolean; accountTokenTtlSeconds: number };
   tls?: { certFile: string; keyFile: string; caFile?: string };
   cors: { origins: '*' | string[] };
@@ -134,6 +155,8 @@ export interface Config {
   memoryBudgetBytes: number;
   limits: {
     maxPushBytes: number;
+    /** Lines of one push kept (its newest; the older are dropped), at least the ring's maxLines (docs/PROTOCOL.md §4.3). */
+    maxPushLines: number;
     maxBlobBytes?: number;
     zipMaxEntries: number;
     maxTailsPerAccount: number;
@@ -143,6 +166,11 @@ export interface Config {
   linkExpirySeconds: number;
   logLevel: z.infer<typeof schema>['LOG_SERVICE_LOG_LEVEL'];
   shutdownGraceSeconds: number;
+  /**
+   * go-scribe's file output (docs/SCRIBE.md §3): every stored line also goes to
+   * `dir` (when set) with size rotation at `maxBytes` (-1: never), and to stdout with `console`.
+   */
+  scribe?: { dir?: string; maxBytes: number; console: boolean };
 }
 
 export class ConfigError extends Error {
@@ -222,6 +250,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
       maxHeaderBytes: e.LOG_SERVICE_MAX_HEADER_BYTES,
       requestTimeoutSeconds: e.LOG_SERVICE_REQUEST_TIMEOUT_SECONDS,
     },
+    grpc: e.LOG_SERVICE_GRPC_BIND === undefined ? undefined : grpcBind(e.LOG_SERVICE_GRPC_BIND),
+    tail: e.LOG_SERVICE_TAIL_BIND === undefined ? undefined : grpcBind(e.LOG_SERVICE_TAIL_BIND),
     auth: {
       globalToken: e.LOG_SERVICE_GLOBAL_TOKEN,
       secret: e.LOG_SERVICE_SECRET ?? e.LOG_SERVICE_GLOBAL_TOKEN,
@@ -281,6 +311,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     memoryBudgetBytes: e.LOG_SERVICE_STREAM_MEMORY_BYTES ?? Math.floor(totalmem() / 4),
     limits: {
       maxPushBytes: e.LOG_SERVICE_MAX_PUSH_BYTES,
+      maxPushLines: e.LOG_SERVICE_MAX_PUSH_LINES,
       maxBlobBytes: e.LOG_SERVICE_MAX_BLOB_BYTES,
       zipMaxEntries: e.LOG_SERVICE_ZIP_MAX_ENTRIES,
       maxTailsPerAccount: e.LOG_SERVICE_MAX_TAILS_PER_ACCOUNT,
@@ -290,8 +321,17 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     linkExpirySeconds: e.LOG_SERVICE_LINK_EXPIRY_SECONDS,
     logLevel: e.LOG_SERVICE_LOG_LEVEL,
     shutdownGraceSeconds: e.LOG_SERVICE_SHUTDOWN_GRACE_SECONDS,
+    scribe:
+      e.LOG_SERVICE_SCRIBE_DIR === undefined && !e.LOG_SERVICE_SCRIBE_CONSOLE
+        ? undefined
+        : { dir: e.LOG_SERVICE_SCRIBE_DIR, maxBytes: e.LOG_SERVICE_SCRIBE_MAX_SIZE, console: e.LOG_SERVICE_SCRIBE_CONSOLE },
   };
   return deepFreeze(config);
+}
+
+function grpcBind(value: string): { host: string; port: number } {
+  const [host, port] = splitBind(value);
+  return { host, port };
 }
 
 function splitBind(value: string): [string, number] {

@@ -54,6 +54,14 @@ export const ERRORS = {
   LOGSVC_STORAGE_FULL: { status: 507, message: 'the blob store has no room left (disk or quota full); nothing was stored' },
 } as const satisfies Record<ErrorCode, ErrorEntry>;
 
+/**
+ * Marks a ServiceError across copies of this module. One process can hold two:
+ * a module loaded through require() and again through a dynamic import()
+ * (mocha loads the tests through tsx's require hook; app/services.ts imports
+ * the Redis and S3 backends dynamically), and `instanceof` fails across them.
+ */
+const SERVICE_ERROR = Symbol.for('log-service.ServiceError');
+
 export class ServiceError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -63,9 +71,11 @@ export class ServiceError extends Error {
     this.name = 'ServiceError';
     this.code = code;
     this.status = ERRORS[code].status;
+    Object.defineProperty(this, SERVICE_ERROR, { value: true });
   }
 }
 
+/** Use this, never `instanceof ServiceError`: it also knows errors from another copy of this module. */
 export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof ServiceError;
+  return err instanceof Error && (err as unknown as Record<symbol, unknown>)[SERVICE_ERROR] === true;
 }

@@ -38,7 +38,15 @@ export class Authenticator {
    */
   identify(req: IncomingMessage, queryToken?: string | null): Grant {
     if (!this.enabled) return { global: true };
-    const token = tokenFrom(req) ?? (queryToken || undefined);
+    return this.identifyToken(tokenFrom(req) ?? (queryToken || undefined));
+  }
+
+  /**
+   * The grant for a token found elsewhere than in HTTP headers (gRPC metadata,
+   * grpc/call-auth.ts): the same tokens open the same things on every surface.
+   */
+  identifyToken(token: string | undefined): Grant {
+    if (!this.enabled) return { global: true };
     if (token === undefined) throw new ServiceError('LOGSVC_UNAUTHORIZED');
     // Compare digests so the comparison is constant-time whatever the lengths.
     if (timingSafeEqual(digest(token), this.globalDigest!)) return { global: true };

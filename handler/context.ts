@@ -9,6 +9,7 @@ import type { LogStream } from '../stream/log-stream.ts';
 import type { Authenticator } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import type { TailCounter } from './tail-counter.ts';
+import type { SnapshotTextCache } from './tail/snapshot-texts.ts';
 
 export interface HandlerContext {
   config: Config;
@@ -17,6 +18,8 @@ export interface HandlerContext {
   auth: Authenticator;
   links: SignedLinks;
   tails: TailCounter;
+  /** Finished logs' text, decoded once for all their raw readers. */
+  snapshotTexts: SnapshotTextCache;
   metrics: Metrics;
   /** Background zip exports (stores that presign links only: S3). */
   zipExports?: ZipExports;

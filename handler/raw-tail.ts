@@ -2,6 +2,7 @@
 // (docs/PROTOCOL.md, "Raw text by byte offset"). A live stream is followed by
 // the follow loop; a finished one is served from its snapshot blob.
 import { ServiceError } from '../foundation/errors.ts';
+import { openAtOffset } from '../stream/log-stream.ts';
 import { internalName } from './keys.ts';
 import type { RouteCall } from './route-call.ts';
 import { followStream } from './tail/follow.ts';
@@ -16,18 +17,19 @@ export async function rawTail(call: RouteCall): Promise<void> {
   const offset = parseOffset(call.query.get('offset'));
   const name = internalName(account, key);
   const session = TailSession.forHttp(ctx, account, req, res);
-  const raw = new RawWriter(session.sink(res), res, offset);
   try {
-    const cursor = await ctx.stream.cursor(name, { kind: 'beginning' });
-    if (cursor !== null) {
-      await followStream(cursor, raw, session);
+    // Starts at the archived chunk that holds the offset, not at seq 0 (docs/ARCHIVE.md §4).
+    const opened = await openAtOffset(ctx.stream, name, offset);
+    if (opened !== null) {
+      await followStream(opened.cursor, new RawWriter(session.sink(res), res, opened.offset), session);
       return;
     }
     const meta = await ctx.store.head(name);
     if (meta === null) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no stream or log for "${key}"`);
     const open = async () => (await ctx.store.get(name))?.body ?? null;
-    const snapshot = new SnapshotReader({ contentType: meta.contentType, created: meta.created, open }, ctx.config.stream.maxLineBytes);
-    await snapshotToRaw(snapshot, offset, raw);
+    const shared = { cache: ctx.snapshotTexts, key: `${name}\0${meta.etag}`, size: meta.size };
+    const snapshot = new SnapshotReader({ contentType: meta.contentType, created: meta.created, open, shared }, ctx.config.stream.maxLineBytes);
+    await snapshotToRaw(snapshot, offset, new RawWriter(session.sink(res), res, offset));
   } finally {
     session.close();
   }

@@ -4,13 +4,13 @@
 // the hot path.
 import { Readable } from 'node:stream';
 import { ServiceError } from '../foundation/errors.ts';
-import type { StoredLine } from '../stream/log-stream.ts';
+import { rowsOf } from '../stream/snapshot-rows.ts';
 import { keyInScope } from './auth.ts';
 import type { HandlerContext } from './context.ts';
 import { internalName, validateKey, validatePrefix } from './keys.ts';
 import { noContent, sendJson } from './responses.ts';
 import type { RouteCall } from './route-call.ts';
-import { snapshotBody, snapshotContentType } from './tail/snapshot.ts';
+import { snapshotContentType } from './tail/snapshot.ts';
 
 const MAX_KEY_LIST = 1000;
 
@@ -74,7 +74,7 @@ export async function closeHarness(call: RouteCall): Promise<void> {
  * or after a close without snapshot) is snapshotted from what its grace period
  * keeps.
  */
-async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
+export async function closeStream(ctx: HandlerContext, name: string, snapshot: boolean): Promise<boolean> {
   if (!snapshot) return ctx.stream.close(name);
   if (await ctx.stream.exists(name)) {
     const written = await writeSnapshot(ctx, name);
@@ -115,18 +115,19 @@ async function snapshotIsWhole(ctx: HandlerContext, name: string, written: Writt
 
 async function writeSnapshot(ctx: HandlerContext, name: string): Promise<WrittenSnapshot> {
   const written: WrittenSnapshot = { lastSeq: undefined, gap: false };
-  const lines = ctx.stream.lines(name)[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const contentType = first.done === true ? snapshotContentType(0, 0) : snapshotContentType(first.value.seq, first.value.offset);
+  // The archive's chunks go in as stored (docs/ARCHIVE.md §3): the log is not decoded and encoded again.
+  const pieces = (ctx.stream.snapshotRows?.(name) ?? rowsOf(ctx.stream.lines(name)))[Symbol.asyncIterator]();
+  const first = await pieces.next();
+  const contentType = first.done === true ? snapshotContentType(0, 0) : snapshotContentType(first.value.firstSeq, first.value.firstOffset);
   async function* all() {
-    if (first.done === true) return;
-    for (let next: IteratorResult<StoredLine> = first; next.done !== true; next = await lines.next()) {
-      if (written.lastSeq !== undefined && next.value.seq !== written.lastSeq + 1) written.gap = true;
-      written.lastSeq = next.value.seq;
-      yield next.value;
+    for (let next = first; next.done !== true; next = await pieces.next()) {
+      const piece = next.value;
+      if (written.lastSeq !== undefined && piece.firstSeq !== written.lastSeq + 1) written.gap = true;
+      written.lastSeq = piece.firstSeq + piece.lines - 1;
+      yield piece.rows;
     }
   }
-  await ctx.store.put(name, Readable.from(snapshotBody(all())), { contentType });
+  await ctx.store.put(name, Readable.from(all()), { contentType });
   return written;
 }
 

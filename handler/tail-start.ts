@@ -4,6 +4,10 @@
 import { ServiceError } from '../foundation/errors.ts';
 import type { CursorStart } from '../stream/log-stream.ts';
 
+/** The largest seq a tail may start after, and the most lines it may ask for (SSE, gRPC Tail). */
+export const MAX_START_SEQ = 999_999_999_999_999;
+export const MAX_LAST_LINES = 999_999_999;
+
 /** `Last-Event-ID` (what EventSource sends on reconnect) wins over `?from=`; then `?tail=`. */
 export function cursorStart(lastId: string | string[] | undefined, query: URLSearchParams): CursorStart {
   const from = typeof lastId === 'string' && lastId.trim() !== '' ? lastId.trim() : query.get('from');

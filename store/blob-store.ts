@@ -23,6 +23,13 @@ export interface PutOptions {
   contentType?: string;
   /** Rejects with LOGSVC_BODY_TOO_LARGE (and stores nothing) past this many bytes. */
   maxBytes?: number;
+  /**
+   * False: resolve once the blob is committed, without waiting for the disk
+   * (LMDB's fsync). It survives a crash of the process, not of the machine.
+   * The live archive's chunks (docs/ARCHIVE.md); every blob a client writes
+   * waits for the disk. Stores that have no such wait ignore it.
+   */
+  durable?: boolean;
 }
 
 export interface BlobListEntry {

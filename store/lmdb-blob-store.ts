@@ -79,8 +79,18 @@ export class LmdbBlobStore implements BlobStore {
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<BlobMeta> {
     const uploadId = randomBytes(12).toString('base64url');
+    // A durable put records its upload synchronously (a committed, flushed transaction) before any chunk.
+    // A non-durable one (the live archive's chunks, many a second) queues the record as the first
+    // write of the upload instead: LMDB commits queued writes in order, so the record is never
+    // later than a chunk, and the event loop does not wait for a disk sync per chunk.
+    let recorded: Promise<unknown> | undefined;
     try {
-      lmdbWriteSync(() => this.pending.putSync(uploadId, new Date().toISOString()));
+      if (options.durable === false) {
+        recorded = lmdbWrite(this.pending.put(uploadId, new Date().toISOString()));
+        recorded.catch(() => undefined); // awaited below
+      } else {
+        lmdbWriteSync(() => this.pending.putSync(uploadId, new Date().toISOString()));
+      }
     } catch (err) {
       throw await describeWriteFailure(err, this.dir);
     }
@@ -107,6 +117,7 @@ export class LmdbBlobStore implements BlobStore {
         writes.push(write);
         if (writes.length >= MAX_PENDING_WRITES) await writes.shift();
       }
+      await recorded;
       await Promise.all(writes);
       const stored: StoredMeta = {
         uploadId,
@@ -128,7 +139,7 @@ export class LmdbBlobStore implements BlobStore {
       );
       committed = true;
       // Durable before the caller is told: the chunks and the commit that points at them.
-      await lmdbWrite(this.root.flushed);
+      if (options.durable !== false) await lmdbWrite(this.root.flushed);
       return toBlobMeta(stored);
     } catch (err) {
       // After the commit the new blob is in place (the old chunks are gone): a

@@ -7,7 +7,7 @@
 // that second promise at once; `describeWriteFailure` then says what happened.
 import { constants } from 'node:os';
 import { statfs } from 'node:fs/promises';
-import { ServiceError } from '../foundation/errors.ts';
+import { isServiceError, ServiceError } from '../foundation/errors.ts';
 
 const { ENOSPC, EDQUOT, EFBIG, EIO } = constants.errno;
 /** LMDB's own "the map is full" (lmdb-js grows the map by itself, so only a hard limit ends here). */
@@ -92,7 +92,7 @@ async function freeBytes(dir: string): Promise<number | undefined> {
  * other failure unchanged (it becomes a logged 500).
  */
 export async function describeWriteFailure(err: unknown, dir: string): Promise<unknown> {
-  if (err instanceof ServiceError) return err;
+  if (isServiceError(err)) return err;
   const cause = await causeOf(err);
   const code = codeOf(cause);
   if (code !== undefined && FULL_CODES.has(code)) {

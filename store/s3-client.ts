@@ -1,7 +1,7 @@
 // The S3 client the S3 blob store talks through, and how S3's failures map onto
 // the error catalogue (docs/PROTOCOL.md §9: 404 → "no such blob", unreachable → 503).
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { ServiceError } from '../foundation/errors.ts';
+import { isServiceError, ServiceError } from '../foundation/errors.ts';
 
 /** Where the blobs live; the composition root fills it from LOG_SERVICE_S3_*. */
 export interface S3Config {
@@ -79,7 +79,7 @@ const STORAGE_FULL_NAMES = new Set(['XMinioStorageFull', 'XMinioAdminBucketQuota
  * pass through; the rest is LOGSVC_INTERNAL.
  */
 export function toServiceError(err: unknown, action: string): ServiceError {
-  if (err instanceof ServiceError) return err;
+  if (isServiceError(err)) return err;
   const status = httpStatusOf(err);
   const name = err instanceof Error ? err.name : undefined;
   const detail = err instanceof Error ? err.message : String(err);

@@ -3,7 +3,6 @@
 // it (addReadStreamLazy), so one blob stream is open at a time, memory stays
 // constant and nothing touches the disk.
 import type { Readable } from 'node:stream';
-import { ZipFile } from 'yazl';
 import { ServiceError } from '../foundation/errors.ts';
 import type { BlobStore } from './blob-store.ts';
 
@@ -22,6 +21,8 @@ export interface ZipOptions {
  */
 export async function zipBlobs(store: BlobStore, prefix: string, options: ZipOptions): Promise<Readable> {
   const names = await zipEntries(store, prefix, options);
+  // Loaded on the first zip, not at start (issue 18 §3: the server's memory at rest).
+  const { ZipFile } = await import('yazl');
   const zip = new ZipFile();
   const output = zip.outputStream as Readable;
   let current: Readable | undefined;

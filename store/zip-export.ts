@@ -9,7 +9,7 @@
 // and is recent (reuseSeconds), and otherwise builds it again — duplicate
 // work, never a wrong answer, since both write the same complete object.
 import { createHash } from 'node:crypto';
-import { ServiceError } from '../foundation/errors.ts';
+import { isServiceError, ServiceError } from '../foundation/errors.ts';
 import type { BlobStore } from './blob-store.ts';
 import { zipBlobs, zipEntries } from './zip-archive.ts';
 
@@ -181,7 +181,7 @@ export class ZipExports {
     } catch (err) {
       job.state = 'failed';
       job.message = err instanceof Error ? err.message : String(err);
-      if (err instanceof ServiceError) job.code = err.code;
+      if (isServiceError(err)) job.code = err.code;
     }
     job.finishedAt = Date.now();
   }

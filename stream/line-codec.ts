@@ -1,5 +1,5 @@
 // Turns producer input into stored lines, once per line (docs/PROTOCOL.md §4).
-import type { LineInput, LogLine, StoredLine } from './log-stream.ts';
+import type { LineInput, LogLine, StoredLine, TextRun } from './log-stream.ts';
 
 const TRUNCATION_MARKER = '… [log-service: line truncated]';
 
@@ -49,7 +49,8 @@ export function encodeLine(seq: number, offset: number, line: LogLine): StoredLi
   const json = lineJsonText(line.level, line.pos, line.out, JSON.stringify(line.time), line.args);
   const head = `id: ${seq}\ndata: `;
   const event = Buffer.from(`${head}${json}\n\n`, 'utf8');
-  return { seq, offset, textBytes: Buffer.byteLength(line.out, 'utf8'), event, jsonStart: head.length };
+  const bytes = Buffer.from(line.out, 'utf8');
+  return { seq, offset, textBytes: bytes.length, event, jsonStart: head.length, texts: { bytes, firstOffset: offset } };
 }
 
 /** The line's JSON bytes (shares memory with the event). */
@@ -60,6 +61,42 @@ export function lineJson(line: StoredLine): Buffer {
 export function decodeLine(line: StoredLine): LogLine {
   return JSON.parse(lineJson(line).toString('utf8')) as LogLine;
 }
+
+/**
+ * The run holding the line's text bytes (its `out`): the one encoded at push
+ * or per chunk, or the text decoded from the JSON on first use and kept on
+ * the line as a run of its own, which every reader then shares.
+ */
+function textRun(line: StoredLine): TextRun {
+  line.texts ??= { bytes: Buffer.from(decodeLine(line).out, 'utf8'), firstOffset: line.offset };
+  return line.texts;
+}
+
+/**
+ * The text of consecutive lines as one buffer for one socket write. The lines
+ * of one run (a push, a chunk) are one slice of its buffer, found by a binary
+ * search for the run's last line in `lines` (a run is a range of consecutive
+ * seqs, so its lines are adjacent): the cost is per run, not per line.
+ * Separate runs are concatenated.
+ */
+export function joinText(lines: readonly StoredLine[]): Buffer {
+  const n = lines.length;
+  const pieces: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; i < n;) {
+    const first = lines[i]!;
+    const run = textRun(first);
+    const last = lines[runEnd(lines, i, run)]!;
+    const piece = run.bytes.subarray(first.offset - run.firstOffset, last.offset + last.textBytes - run.firstOffset);
+    pieces.push(piece);
+    total += piece.length;
+    i += last.seq - first.seq + 1;
+  }
+  if (pieces.length === 0) return EMPTY;
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Rebuilds a stored line from JSON a backend kept (e.g. a Redis entry), without re-serialising. */
 export function storedLineFromJson(seq: number, offset: number, textBytes: number, json: string): StoredLine {
@@ -83,6 +120,7 @@ export function encodeLines(firstSeq: number, firstOffset: number, inputs: reado
   const events: string[] = new Array<string>(n);
   const heads: number[] = new Array<number>(n);
   let text = '';
+  let outText = '';
   for (let i = 0; i < n; i++) {
     const input = inputs[i]!;
     const seq = firstSeq + i;
@@ -95,63 +133,72 @@ export function encodeLines(firstSeq: number, firstOffset: number, inputs: reado
     events[i] = event;
     heads[i] = head.length;
     text += event;
+    outText += out;
   }
-  const bytes = Buffer.from(text, 'utf8');
+  // The events, then the texts, in one buffer: one allocation and one UTF-8 write.
+  const bytes = Buffer.from(text + outText, 'utf8');
   // Every character below U+0080 is one byte, and only those: equal lengths
   // mean string indexes are byte offsets (the common, ASCII case).
-  const ascii = bytes.length === text.length;
+  const ascii = bytes.length === text.length + outText.length;
   const stored: StoredLine[] = new Array<StoredLine>(n);
+  const textStart = ascii ? text.length : Buffer.byteLength(text, 'utf8');
+  const texts: TextRun = { bytes: bytes.subarray(textStart), firstOffset };
   let at = 0;
   let offset = firstOffset;
   for (let i = 0; i < n; i++) {
     const event = events[i]!;
     const size = ascii ? event.length : Buffer.byteLength(event, 'utf8');
     const textBytes = ascii ? outs[i]!.length : Buffer.byteLength(outs[i]!, 'utf8');
-    stored[i] = { seq: firstSeq + i, offset, textBytes, event: bytes.subarray(at, at + size), jsonStart: heads[i]! };
+    stored[i] = { seq: firstSeq + i, offset, textBytes, event: bytes.subarray(at, at + size), jsonStart: heads[i]!, texts };
     at += size;
     offset += textBytes;
   }
   return stored;
 }
 
-/** Where a backend that already joined a read's events leaves them on the `lines` array (see joinEvents). */
-const JOINED_EVENTS: unique symbol = Symbol('log-service.joinedEvents');
-type LinesWithEvents = readonly StoredLine[] & { [JOINED_EVENTS]?: Buffer };
-
-/** Marks `lines` with their joined events (for joinEvents); returns `lines`. */
-export function withJoinedEvents<T extends readonly StoredLine[]>(lines: T, events: Buffer): T {
-  (lines as LinesWithEvents)[JOINED_EVENTS] = events;
-  return lines;
+/** The last index from `i` whose line is in `run` (binary search: a run's lines are adjacent in seq order). */
+function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
+  let lo = i;
+  let hi = lines.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lines[mid]!.texts === run) lo = mid;
+    else hi = mid - 1;
+  }
+  // Lines i..lo are the run's and, when their seqs are consecutive, every line between them is too.
+  return lines[lo]!.seq - lines[i]!.seq === lo - i ? lo : i;
 }
 
 /**
- * The events of consecutive lines as one buffer for one socket write. A
- * backend may have joined them already (the memory ring does it per run of
- * lines pushed together, without copying); otherwise adjacent events in one
- * buffer are sent as one view and separate runs are concatenated.
+ * The events of consecutive lines as one buffer for one socket write. The
+ * lines of one run (a push, a chunk: their events lie back to back in one
+ * buffer) are one view of it, found per run, not per line; other lines are
+ * joined while they lie back to back in memory. Separate runs are
+ * concatenated.
  */
 export function joinEvents(lines: readonly StoredLine[]): Buffer {
-  const joined = (lines as LinesWithEvents)[JOINED_EVENTS];
-  if (joined !== undefined) return joined;
-  const first = lines[0];
-  if (first === undefined) return Buffer.alloc(0);
-  if (lines.length === 1) return first.event;
-  const runs: Buffer[] = [];
+  const n = lines.length;
+  if (n === 0) return EMPTY;
+  if (n === 1) return lines[0]!.event;
+  const pieces: Buffer[] = [];
   let total = 0;
-  let base = first.event;
-  let end = base.byteOffset + base.length;
-  for (let i = 1; i < lines.length; i++) {
-    const e = lines[i]!.event;
-    if (e.buffer === base.buffer && e.byteOffset === end) {
-      end += e.length;
-      continue;
+  for (let i = 0; i < n;) {
+    const first = lines[i]!;
+    let j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
+    if (j === i) {
+      // No run to go by (a line rebuilt from a backend's JSON): adjacent in memory is one view too.
+      while (j + 1 < n) {
+        const a = lines[j]!.event;
+        const b = lines[j + 1]!.event;
+        if (a.buffer !== b.buffer || a.byteOffset + a.length !== b.byteOffset) break;
+        j++;
+      }
     }
-    runs.push(Buffer.from(base.buffer, base.byteOffset, end - base.byteOffset));
-    total += end - base.byteOffset;
-    base = e;
-    end = e.byteOffset + e.length;
+    const last = lines[j]!.event;
+    const piece = j === i ? first.event : Buffer.from(first.event.buffer, first.event.byteOffset, last.byteOffset + last.length - first.event.byteOffset);
+    pieces.push(piece);
+    total += piece.length;
+    i = j + 1;
   }
-  runs.push(Buffer.from(base.buffer, base.byteOffset, end - base.byteOffset));
-  total += end - base.byteOffset;
-  return runs.length === 1 ? runs[0]! : Buffer.concat(runs, total);
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
 }

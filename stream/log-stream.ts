@@ -4,6 +4,7 @@
 // The line and info shapes are the wire contract: client/wire.ts defines them,
 // and they are re-exported here for the server's modules.
 import type { LineInput, LogLine, StreamInfo } from '../client/wire.ts';
+import type { SnapshotRows } from './snapshot-rows.ts';
 
 export type { LineInput, LogLine, StreamInfo };
 
@@ -21,6 +22,27 @@ export interface StoredLine {
   readonly event: Buffer;
   /** Where the line's JSON starts inside `event` (it ends 2 bytes before the end). */
   readonly jsonStart: number;
+  /**
+   * The UTF-8 bytes of `out`, for the byte readers (raw, TCP tail), as part of
+   * the run of lines they were encoded with: at push, one run per push; per
+   * archived chunk; or decoded once from the JSON (line-codec's `joinText`) as
+   * a run of one line. No reader decodes JSON (issue 18 §2, docs/ARCHIVE.md).
+   */
+  texts?: TextRun;
+}
+
+/**
+ * The texts of consecutive lines (one push, one chunk) back to back in one
+ * buffer, shared by those lines: a line's text is `bytes` from
+ * `line.offset - firstOffset`, `line.textBytes` long. One object per run
+ * instead of a Buffer view per line, and consecutive lines of a run are one
+ * slice (line-codec's `joinText`). Lines that share a run also have their
+ * events back to back, in seq order, in one buffer (`joinEvents` sends them as
+ * one view): whoever builds lines with a shared run keeps that true.
+ */
+export interface TextRun {
+  readonly bytes: Buffer;
+  readonly firstOffset: number;
 }
 
 /** The older lines of one push that the stream could not have retained: appended as a gap. */
@@ -61,6 +83,12 @@ export interface ReadBatch {
   end: boolean;
 }
 
+/** A byte reader's cursor and the offset it starts at: resolved to ≥ 0 by LogStream.cursorAtOffset, as asked otherwise. */
+export interface OffsetCursor {
+  cursor: StreamCursor;
+  offset: number;
+}
+
 /** Where a new cursor starts. */
 export type CursorStart =
   | { kind: 'beginning' }
@@ -69,6 +97,16 @@ export type CursorStart =
   /** At the last `lines` lines. */
   | { kind: 'tail'; lines: number };
 
+export interface CursorOptions {
+  /**
+   * The archive writer's cursor (docs/ARCHIVE.md §3): the memory ring keeps the
+   * lines it has not read past the ring's line bound, up to its byte bound, so
+   * a writer delayed by a busy event loop does not lose lines. Backends that
+   * cannot hold lines for a reader (Redis trims by its own bounds) ignore it.
+   */
+  holdsLines?: boolean;
+}
+
 /**
  * One viewer's position in one stream. It reads the stream's shared history at
  * its own pace; it holds no copy of lines it has not read yet.
@@ -76,6 +114,12 @@ export type CursorStart =
 export interface StreamCursor {
   /** Next seq this cursor will return. */
   readonly position: number;
+  /**
+   * Which opening of the name the cursor reads (it changes when a batch says
+   * `restart`): a number that grows with every open of a name, the same on
+   * every instance (docs/ARCHIVE.md: the archive keys its chunks by it).
+   */
+  readonly generation: number;
   /** Lines from the cursor on, at most `maxLines` / about `maxBytes`; advances the cursor. */
   read(maxLines: number, maxBytes: number): Promise<ReadBatch>;
   /** Resolves when there may be something new to read (lines, close) or `signal` aborts. */
@@ -87,6 +131,12 @@ export interface StreamCursor {
 export interface OpenOptions {
   /** Idle expiry for this stream; the backend default when absent. */
   ttlSeconds?: number;
+  /**
+   * Leave a stream that is already open as it is instead of starting it again
+   * (atomic: of concurrent opens on any instance, none empties the stream).
+   * For producers that open on their first line, such as go-scribe's Log.
+   */
+  keepOpen?: boolean;
 }
 
 export interface LogStream {
@@ -114,7 +164,7 @@ export interface LogStream {
   /** True while the stream is open (not closed, not expired). */
   exists(name: string): Promise<boolean>;
   /** A cursor on an open or just-closed stream, or null when there is none. */
-  cursor(name: string, start: CursorStart): Promise<StreamCursor | null>;
+  cursor(name: string, start: CursorStart, options?: CursorOptions): Promise<StreamCursor | null>;
   /** Every retained line of an open or just-closed stream, in order (for snapshots). */
   lines(name: string): AsyncIterable<StoredLine>;
   /** Open streams whose names start with `prefix`. */
@@ -123,6 +173,37 @@ export interface LogStream {
   list(prefix: string): Promise<string[]>;
   /** What this process holds of the streams' lines, when the backend keeps them in memory (for /metrics). */
   memoryUsage?(): StreamMemoryUsage;
+  /**
+   * True when every line of a push reaches the archive however many lines the
+   * push has (the memory ring holds what its archive writer has not read, up
+   * to its byte bound): the push body then keeps all its lines, not only the
+   * ring's last maxLines (docs/PROTOCOL.md §4.3). Set by ArchivedLogStream.
+   */
+  readonly keepsWholePush?: boolean;
+  /**
+   * The whole log as snapshot rows, for the finished log written at close:
+   * archived chunks as stored (their bodies are snapshot rows), then the lines
+   * not archived yet — no decode and re-encode of what the archive holds.
+   * Set by ArchivedLogStream; without it the rows are made from `lines`.
+   */
+  snapshotRows?(name: string): AsyncIterable<SnapshotRows>;
+  /**
+   * A cursor for a byte reader starting at text offset `offset` (negative:
+   * the last |offset| bytes of what is there now), positioned at the chunk
+   * that holds it rather than at seq 0, and the offset resolved to ≥ 0; the
+   * reader skips the lines before it (docs/ARCHIVE.md §4). Set by
+   * ArchivedLogStream; without it a byte reader starts at the beginning.
+   */
+  cursorAtOffset?(name: string, offset: number): Promise<OffsetCursor | null>;
+  /**
+   * Takes or renews the lease that makes `owner` the one archive writer of
+   * `name` for `ttlMs` (docs/ARCHIVE.md); false while another owner holds it.
+   * Absent on backends that live in one process (the memory ring): there the
+   * process is always the writer.
+   */
+  archiveLease?(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease back when `owner` holds it (the stream ended, the server stops). */
+  releaseArchiveLease?(name: string, owner: string): Promise<void>;
   /** Throws when the backend cannot serve (readiness). */
   ping(): Promise<void>;
   /** Ends every cursor's wait and releases resources. */
@@ -149,4 +230,11 @@ export interface StreamLimits {
   maxLineBytes: number;
   /** How long a closed stream stays readable for snapshots and draining viewers. */
   closedGraceSeconds: number;
+}
+
+/** A byte reader's cursor at `offset`: the stream's own (cursorAtOffset), or one from the beginning that the reader skips through. */
+export async function openAtOffset(stream: LogStream, name: string, offset: number): Promise<OffsetCursor | null> {
+  if (stream.cursorAtOffset !== undefined) return stream.cursorAtOffset(name, offset);
+  const cursor = await stream.cursor(name, { kind: 'beginning' });
+  return cursor === null ? null : { cursor, offset };
 }

@@ -3,9 +3,10 @@
 // viewers waiting on that stream, which then read the shared ring themselves.
 import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
-import { encodeLines, withJoinedEvents } from './line-codec.ts';
+import { encodeLines } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import type {
+  CursorOptions,
   CursorStart,
   LineInput,
   LogStream,
@@ -22,9 +23,19 @@ import type {
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;
 
+let lastGeneration = 0;
+/** A millisecond clock value, bumped past the last one: every open of a name gets a larger one, across restarts too. */
+function nextGeneration(): number {
+  lastGeneration = Math.max(Date.now(), lastGeneration + 1);
+  return lastGeneration;
+}
+
 class MemoryLog {
   readonly ring: LineRing;
+  readonly gen = nextGeneration();
   closed = false;
+  /** Its bytes are in the process-wide count (false once it was replaced or forgotten). */
+  counted = true;
   subscribers = 0;
   expiresAt: number;
   /** Byte offset of the next line's text. */
@@ -35,10 +46,13 @@ class MemoryLog {
   readonly pushIds = new Map<string, number>();
   /** Viewers waiting for the next change; each is called once, then forgotten. */
   private readonly waiters = new Set<() => void>();
+  private notifyScheduled = false;
 
   constructor(
     limits: StreamLimits,
     readonly ttlMs: number,
+    /** Told of bytes the ring let go outside a push (the archive writer read held lines), for the process-wide count. */
+    readonly released: (bytes: number) => void,
   ) {
     this.ring = new LineRing(limits.maxLines, limits.maxBytes);
     this.expiresAt = Date.now() + ttlMs;
@@ -51,6 +65,22 @@ class MemoryLog {
 
   offChange(wake: () => void): void {
     this.waiters.delete(wake);
+  }
+
+  /**
+   * Wakes the viewers after the current turn of the event loop, once however
+   * many pushes came in it: the push's own answer (and the next request on
+   * that connection) goes out before a hundred viewers write their sockets,
+   * so a producer never waits for the fan-out of its last push, and viewers
+   * read what several pushes brought in one batch.
+   */
+  notifySoon(): void {
+    if (this.notifyScheduled || this.waiters.size === 0) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      this.notify();
+    });
   }
 
   notify(): void {
@@ -67,8 +97,15 @@ class MemoryCursor implements StreamCursor {
   constructor(
     private log: MemoryLog,
     public position: number,
+    /** The archive writer's: the ring holds what it has not read (CursorOptions.holdsLines). */
+    private readonly holdsLines = false,
   ) {
     log.subscribers++;
+    if (holdsLines) log.ring.heldFrom = position;
+  }
+
+  get generation(): number {
+    return this.log.gen;
   }
 
   async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
@@ -78,6 +115,7 @@ class MemoryCursor implements StreamCursor {
       let next = this.log.replacedBy;
       while (next.replacedBy !== undefined) next = next.replacedBy;
       this.log.subscribers--;
+      if (this.holdsLines) this.log.ring.heldFrom = Infinity;
       this.log = next;
       next.subscribers++;
       this.position = 0;
@@ -89,8 +127,12 @@ class MemoryCursor implements StreamCursor {
       this.position = ring.firstSeq;
     }
     batch.lines = ring.slice(this.position, maxLines, maxBytes);
-    if (batch.lines.length > 1) withJoinedEvents(batch.lines, ring.events(this.position, batch.lines.length));
     this.position += batch.lines.length;
+    if (this.holdsLines) {
+      const before = ring.retainedBytes;
+      ring.holdFrom(this.position);
+      if (ring.retainedBytes < before && this.log.counted) this.log.released(before - ring.retainedBytes);
+    }
     batch.end = this.log.closed && this.position >= ring.nextSeq;
     return batch;
   }
@@ -115,10 +157,14 @@ class MemoryCursor implements StreamCursor {
     if (this.released) return;
     this.released = true;
     this.log.subscribers--;
+    if (this.holdsLines) this.log.ring.heldFrom = Infinity;
   }
 }
 
 export class MemoryLogStream implements LogStream {
+  private readonly releasedBytes = (bytes: number): void => {
+    this.held -= bytes;
+  };
   private readonly open_ = new Map<string, MemoryLog>();
   /** Closed streams kept readable for the grace period. */
   private readonly closed_ = new Map<string, { log: MemoryLog; until: number }>();
@@ -149,11 +195,13 @@ export class MemoryLogStream implements LogStream {
   async open(name: string, options: OpenOptions = {}): Promise<void> {
     const ttlMs = (options.ttlSeconds ?? this.limits.ttlSeconds) * 1000;
     const current = this.open_.get(name);
+    if (current !== undefined && options.keepOpen === true) return;
     if (current !== undefined) {
       // Opened again while open: a new, empty stream; its viewers follow it (restart).
-      const fresh = new MemoryLog(this.limits, ttlMs);
+      const fresh = new MemoryLog(this.limits, ttlMs, this.releasedBytes);
       current.replacedBy = fresh;
       this.held -= current.ring.retainedBytes;
+      current.counted = false;
       this.open_.set(name, fresh);
       current.notify();
       return;
@@ -166,7 +214,7 @@ export class MemoryLogStream implements LogStream {
       );
     }
     this.forget(name);
-    this.open_.set(name, new MemoryLog(this.limits, ttlMs));
+    this.open_.set(name, new MemoryLog(this.limits, ttlMs, this.releasedBytes));
   }
 
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
@@ -195,7 +243,7 @@ export class MemoryLogStream implements LogStream {
     this.held += log.ring.retainedBytes - heldBefore;
     if (this.held > this.budgetBytes) this.enforceBudget();
     log.expiresAt = Date.now() + log.ttlMs;
-    if (lines.length > 0) log.notify();
+    if (lines.length > 0) log.notifySoon();
     return first;
   }
 
@@ -210,7 +258,7 @@ export class MemoryLogStream implements LogStream {
     return this.open_.has(name);
   }
 
-  async cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {
+  async cursor(name: string, start: CursorStart, options: CursorOptions = {}): Promise<StreamCursor | null> {
     const log = this.open_.get(name) ?? this.closed_.get(name)?.log;
     if (log === undefined) return null;
     const ring = log.ring;
@@ -219,7 +267,7 @@ export class MemoryLogStream implements LogStream {
     // reopened): the viewer needs all of this one, from the start.
     if (start.kind === 'after') position = start.seq + 1 > ring.nextSeq ? 0 : start.seq + 1;
     else if (start.kind === 'tail') position = Math.max(ring.firstSeq, ring.nextSeq - start.lines);
-    return new MemoryCursor(log, Math.max(0, position));
+    return new MemoryCursor(log, Math.max(0, position), options.holdsLines === true);
   }
 
   async *lines(name: string): AsyncIterable<StoredLine> {
@@ -278,6 +326,7 @@ export class MemoryLogStream implements LogStream {
     const entry = this.closed_.get(name);
     if (entry === undefined) return;
     this.held -= entry.log.ring.retainedBytes;
+    entry.log.counted = false;
     this.closed_.delete(name);
   }
 

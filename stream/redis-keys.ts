@@ -5,6 +5,8 @@
 //                        offset of the next line), eb/lo/loe (byte trimming),
 //                        ttl (idle expiry in ms)
 //   <prefix>{<name>}:s   the Redis stream of lines
+//   <prefix>{<name>}:a   the archive writer's lease: the owning instance's id,
+//                        with a PX expiry (docs/ARCHIVE.md §5)
 //
 // `<name>` is `<accountID>/<key>`, so every key of an account starts with
 // `<prefix>{<accountID>/` and SCAN MATCH on that finds exactly that account.
@@ -35,6 +37,10 @@ export class RedisKeys {
 
   stream(name: string): string {
     return `${this.prefix}{${encodeName(name)}}:s`;
+  }
+
+  lease(name: string): string {
+    return `${this.prefix}{${encodeName(name)}}:a`;
   }
 
   /** SCAN MATCH pattern for the meta keys of every stream whose name starts with `namePrefix`. */

@@ -4,7 +4,7 @@
 // read through a per-instance fan-out (redis-fanout.ts): a fixed few Redis
 // connections per instance, however many viewers.
 import { Cluster } from 'ioredis';
-import { ServiceError } from '../foundation/errors.ts';
+import { isServiceError, ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { normaliseLine, storedLineFromJson } from './line-codec.ts';
 import type {
@@ -48,7 +48,7 @@ export interface RedisLogStreamOptions {
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MOVED|ASK)\b/;
 
 function toServiceError(err: unknown): ServiceError {
-  if (err instanceof ServiceError) return err;
+  if (isServiceError(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
   // The client's own words (addresses, ioredis options, replies) stay in the
   // server's log through `cause`; the caller is told what it can act on.
@@ -60,6 +60,21 @@ function toServiceError(err: unknown): ServiceError {
 
 type Entry = [id: string, fields: string[]];
 
+/** KEYS[1] = lease key; ARGV: owner, ttlMs. 1 when `owner` holds the lease now (taken or renewed). */
+const LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+/** KEYS[1] = lease key; ARGV: owner. Deletes the lease only when `owner` still holds it. */
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 class RedisCursor implements StreamCursor {
   private released = false;
 
@@ -69,6 +84,10 @@ class RedisCursor implements StreamCursor {
     public position: number,
   ) {
     watch.subscribers++;
+  }
+
+  get generation(): number {
+    return this.watch.gen;
   }
 
   async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
@@ -177,7 +196,7 @@ export class RedisLogStream implements LogStream {
 
   async open(name: string, options: OpenOptions = {}): Promise<void> {
     const ttlMs = Math.max(1, Math.round((options.ttlSeconds ?? this.limits.ttlSeconds) * 1000));
-    await this.call(() => this.scripts.open(this.keys.meta(name), this.keys.stream(name), ttlMs, Date.now()));
+    await this.call(() => this.scripts.open(this.keys.meta(name), this.keys.stream(name), ttlMs, Date.now(), options.keepOpen === true));
   }
 
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
@@ -295,6 +314,17 @@ export class RedisLogStream implements LogStream {
       }),
     );
     return open.filter((n): n is string => n !== undefined).sort();
+  }
+
+  /** docs/ARCHIVE.md §5: SET NX PX, or PEXPIRE when `owner` holds it already; one round trip. */
+  async archiveLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const got = await this.call(() => this.command.eval(LEASE, 1, this.keys.lease(name), owner, ttlMs));
+    return got === 1;
+  }
+
+  async releaseArchiveLease(name: string, owner: string): Promise<void> {
+    if (this.stopped) return;
+    await this.call(() => this.command.eval(RELEASE_LEASE, 1, this.keys.lease(name), owner));
   }
 
   async ping(): Promise<void> {

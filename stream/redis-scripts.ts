@@ -8,15 +8,17 @@
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * ARGV: ttlMs, nowMs. Returns 1. Whatever was under the name — an open
- * stream (Harness resets it on a second open), a closed or half-expired one —
- * is replaced: old keys deleted, a new generation (> old gen + 1) starts at
- * seq 0. Readers of the old generation see entries of a newer one and follow
- * it (redis-stream-watch.ts). The open marker creates the stream key, so
- * pushes can use NOMKSTREAM.
+ * ARGV: ttlMs, nowMs, keepOpen ('1' or '0'). Returns 1, or 0 when keepOpen
+ * found the stream open and left it alone. Otherwise whatever was under the
+ * name — an open stream (Harness resets it on a second open), a closed or
+ * half-expired one — is replaced: old keys deleted, a new generation (> old
+ * gen + 1) starts at seq 0. Readers of the old generation see entries of a
+ * newer one and follow it (redis-stream-watch.ts). The open marker creates the
+ * stream key, so pushes can use NOMKSTREAM.
  */
 const OPEN = `
 local st = redis.call('HMGET', KEYS[1], 'gen', 'closed')
+if ARGV[3] == '1' and st[2] == '0' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local gen = tonumber(ARGV[2])
 if st[1] and tonumber(st[1]) + 2 > gen then gen = tonumber(st[1]) + 2 end
 local g = string.format('%d', gen)
@@ -162,8 +164,9 @@ export class StreamScripts {
     this.fns = { open: get('logsvcOpen'), push: get('logsvcPush'), close: get('logsvcClose') };
   }
 
-  async open(meta: string, stream: string, ttlMs: number, nowMs: number): Promise<boolean> {
-    return Number(await this.fns.open(meta, stream, ttlMs, nowMs)) === 1;
+  /** False when `keepOpen` found the stream open and left it as it was. */
+  async open(meta: string, stream: string, ttlMs: number, nowMs: number, keepOpen: boolean): Promise<boolean> {
+    return Number(await this.fns.open(meta, stream, ttlMs, nowMs, keepOpen ? '1' : '0')) === 1;
   }
 
   /** Undefined when the stream is not open. */

@@ -3,6 +3,13 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { openRaw } from './support/raw-reader.ts';
 
+/**
+ * A push of 25,002 lines: it keeps its newest 25,000 (handler/push-handler.ts), so its first two
+ * lines, "1\n2\n" (bytes 0-3), are never stored and the log's first held byte is byte 4.
+ */
+const KEPT = 'z\n'.repeat(25_000);
+const GAP_THEN_KEPT = `1\n2\n${KEPT}`;
+
 describe('raw log text by byte offset', function () {
   this.timeout(20000);
   let server: TestServer;
@@ -50,10 +57,20 @@ describe('raw log text by byte offset', function () {
 
   it('starts at the oldest retained byte when the requested bytes are gone, and says so in X-Log-Offset', async () => {
     await fetch(ci('r4', 'stream'), { method: 'POST' });
-    await push('r4', '1\n2\n3\n4\n5\n6\n7\n'); // the ring keeps 5 lines: "3\n" starts at byte 4
+    await push('r4', GAP_THEN_KEPT); // the push keeps its newest 25,000 lines: the kept bytes start at byte 4
     const raw = await openRaw(`${ci('r4', 'raw')}?offset=0`);
     assert.equal(raw.offset, '4');
-    await raw.until((t) => t === '3\n4\n5\n6\n7\n');
+    await raw.until((t) => t === KEPT);
+    raw.close();
+  });
+
+  it('serves an offset past a gap in the middle of the log, not an empty answer (a resume after the gap)', async () => {
+    await fetch(ci('r4b', 'stream'), { method: 'POST' });
+    await push('r4b', 'a\n'); // bytes 0-1, archived
+    await push('r4b', GAP_THEN_KEPT); // "1\n2\n" (bytes 2-5) never stored: a gap between "a\n" and the kept lines
+    const raw = await openRaw(`${ci('r4b', 'raw')}?offset=10`);
+    assert.equal(raw.offset, '10');
+    await raw.until((t) => t === KEPT.slice(4));
     raw.close();
   });
 
@@ -72,15 +89,15 @@ describe('raw log text by byte offset', function () {
 
   it('keeps the live byte offsets of a trimmed stream when serving its snapshot', async () => {
     await fetch(ci('r6', 'stream'), { method: 'POST' });
-    await push('r6', '1\n2\n3\n4\n5\n6\n7\n'); // ring of 5: the snapshot starts at "3\n", byte 4
+    await push('r6', GAP_THEN_KEPT); // the snapshot starts at the first kept line, byte 4
     await fetch(`${ci('r6', 'stream')}?snapshot=true`, { method: 'DELETE' });
     await new Promise((r) => setTimeout(r, 1200));
     const from6 = await openRaw(`${ci('r6', 'raw')}?offset=6`);
     await from6.ended();
-    assert.deepEqual([from6.offset, from6.text()], ['6', '4\n5\n6\n7\n']);
+    assert.deepEqual([from6.offset, from6.text()], ['6', KEPT.slice(2)]);
     const from0 = await openRaw(`${ci('r6', 'raw')}?offset=0`);
     await from0.ended();
-    assert.deepEqual([from0.offset, from0.text()], ['4', '3\n4\n5\n6\n7\n'], 'the jump over trimmed bytes shows in X-Log-Offset');
+    assert.deepEqual([from0.offset, from0.text()], ['4', KEPT], 'the jump over dropped bytes shows in X-Log-Offset');
   });
 
   it('releases a raw download of a blob when the reader goes away mid-body', async () => {

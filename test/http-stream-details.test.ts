@@ -98,8 +98,9 @@ describe('stream details on the wire', function () {
     await ended;
     const events = parseEvents(raw);
     const dropped = events.filter((e) => e.event === 'dropped').map((e) => JSON.parse(e.data!) as { from: number; to: number });
-    assert.ok(dropped.length >= 1, 'the loss is reported');
-    // Every seq 0..9999 is either delivered or inside a dropped range, exactly once.
+    // The ring (500 lines) trims what the viewer did not read; the live archive gives most or all of it back
+    // (docs/ARCHIVE.md), and what it could not keep up with (10 MB pushed at full speed) is reported dropped.
+    // Either way: every seq 0..9999 is either delivered or inside a dropped range, exactly once.
     const covered = new Array<number>(10_000).fill(0);
     for (const e of lineEvents(events)) covered[Number(e.id)]!++;
     for (const d of dropped) for (let s = d.from; s <= d.to; s++) covered[s]!++;
@@ -175,7 +176,10 @@ describe('the server reads ./.env', function () {
   it('takes settings from .env in its working directory, and the environment wins over the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logsvc-dotenv-'));
     const port = await freePort();
-    await writeFile(join(dir, '.env'), `LOG_SERVICE_HTTP_BIND=127.0.0.1:${port}\nLOG_SERVICE_STREAM_MAX_LINES=3\nLOG_SERVICE_LINK_EXPIRY_SECONDS=77\n`);
+    await writeFile(
+      join(dir, '.env'),
+      `LOG_SERVICE_HTTP_BIND=127.0.0.1:${port}\nLOG_SERVICE_STREAM_MAX_LINES=3\nLOG_SERVICE_MAX_PUSH_LINES=3\nLOG_SERVICE_LINK_EXPIRY_SECONDS=77\n`,
+    );
     const child = spawn(process.execPath, [BIN, 'server'], {
       cwd: dir,
       env: { ...cleanEnv(), LOG_SERVICE_LINK_EXPIRY_SECONDS: '99', LOG_SERVICE_LMDB_PATH: join(dir, 'db') },

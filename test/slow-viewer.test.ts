@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, type ServerProcess } from './support/server-process.ts';
 import { openSse } from './support/sse-reader.ts';
-import { rssMb } from './support/process-memory.ts';
+import { rssAnonMb } from './support/process-memory.ts';
 
 describe('slow viewers', function () {
   this.timeout(60000);
@@ -25,7 +25,8 @@ describe('slow viewers', function () {
     });
     const healthy = await openSse(url);
     await new Promise((r) => setTimeout(r, 200));
-    const before = rssMb(server.process.pid!);
+    // Anonymous memory: the live archive writes the 100 MB into LMDB's memory map, file-backed pages the kernel reclaims.
+    const before = rssAnonMb(server.process.pid!);
     const big = 'z'.repeat(4000);
     // 250 pushes × 100 lines × 4 KB = 100 MB through a stream whose ring keeps 500 lines (2 MB).
     for (let i = 0; i < 250; i++) {
@@ -38,9 +39,11 @@ describe('slow viewers', function () {
       .catch(async () => {
         assert.ok(healthy.raw().includes('id: 24999\n'), 'the healthy viewer received the last line');
       });
-    const grown = rssMb(server.process.pid!) - before;
-    // 5 stuck viewers that buffered the stream would hold 5 × 100 MB.
-    assert.ok(grown < 80, `server RSS grew by ${grown.toFixed(1)} MB`);
+    const grown = rssAnonMb(server.process.pid!) - before;
+    // 5 stuck viewers that buffered the stream would hold 5 × 100 MB. The live archive writes the
+    // 100 MB to LMDB meanwhile (chunk buffers, LMDB's write buffers, up to 4 MiB of unwritten
+    // lines: docs/ARCHIVE.md §6), which took the bound from 80 to 120 MB.
+    assert.ok(grown < 120, `server RssAnon grew by ${grown.toFixed(1)} MB`);
     assert.equal((await fetch(url, { method: 'DELETE' })).status, 204);
     await healthy.ended();
     for (const s of stuck) s.destroy();

@@ -159,11 +159,11 @@ export async function startLogService(options: LogServiceOptions = {}): Promise<
 }
 
 /** A bare node:http baseline server from bench/baseline/. */
-export async function startBaseline(script: string): Promise<ServerChild> {
+export async function startBaseline(script: string, args: string[] = []): Promise<ServerChild> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let log = '';
-  const child = spawn(process.execPath, ['--import=tsx', join(REPO_ROOT, 'bench/baseline', script), String(port)], {
+  const child = spawn(process.execPath, ['--import=tsx', join(REPO_ROOT, 'bench/baseline', script), String(port), ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -248,6 +248,39 @@ export function startGenerator<R>(script: string, config: unknown, timeoutMs: nu
           rej(e);
         });
       });
+    },
+  };
+}
+
+/**
+ * Samples a process's memory every 50 ms until stopped: the peak of RssAnon
+ * (its own memory: heap, buffers, code; /proc has no high-water mark for it,
+ * hence the sampling), and at the stop VmHWM (peak RSS over the process's
+ * life, mapped file pages included: what `peak_rss_mb` has always been).
+ */
+export function sampleMemory(pid: number): { stop(): { peakAnonMb: number; peakRssMb: number } } {
+  let peakAnonMb = 0;
+  let peakRssMb = 0;
+  const sample = () => {
+    try {
+      peakAnonMb = Math.max(peakAnonMb, procStatusMb(pid, 'RssAnon'));
+      peakRssMb = Math.max(peakRssMb, procStatusMb(pid, 'VmRSS'));
+    } catch {
+      // the process is gone
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      try {
+        peakRssMb = Math.max(peakRssMb, procStatusMb(pid, 'VmHWM'));
+      } catch {
+        // gone: the sampled VmRSS peak stands
+      }
+      return { peakAnonMb, peakRssMb };
     },
   };
 }

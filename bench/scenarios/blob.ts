@@ -2,11 +2,13 @@
 // with a streaming client; baseline: a bare node:http server that discards the
 // upload / streams bytes from memory. Peak RSS = VmHWM of the server process;
 // upload and download each run on a fresh server process (the download one
-// opens the LMDB file the upload wrote), so each peak is its own.
+// opens the LMDB file the upload wrote), so each peak is its own. Peak
+// anonymous memory (`peak_anon_mb`) = the highest RssAnon sampled every 50 ms
+// during the transfer: the process's own memory, without LMDB's mapped pages.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { procStatusMb, startBaseline, startGenerator, startLogService } from '../lib/processes.ts';
+import { procStatusMb, sampleMemory, startBaseline, startGenerator, startLogService } from '../lib/processes.ts';
 import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 
@@ -51,8 +53,11 @@ async function measureBoth(options: BenchOptions): Promise<void> {
     const up = await startLogService({ dataDir, cpuProfDir: options.profileDir('blob_upload') });
     let upload: ClientResult;
     let upRss: number;
+    let upAnon: number;
     try {
+      const memory = sampleMemory(up.pid);
       upload = await client(up.port, path, 'upload', bytes);
+      upAnon = memory.stop().peakAnonMb;
       upRss = procStatusMb(up.pid, 'VmHWM');
       process.stderr.write(
         `\n  blob_upload: ${upload.mb_per_s.toFixed(0)} MB/s = ${(upload.mb_per_s / disk.mb_per_s).toFixed(2)} × the disk's durable write rate (${disk.mb_per_s.toFixed(0)} MB/s)\n`,
@@ -66,8 +71,11 @@ async function measureBoth(options: BenchOptions): Promise<void> {
     const down = await startLogService({ dataDir, cpuProfDir: options.profileDir('blob_download') });
     let download: ClientResult;
     let downRss: number;
+    let downAnon: number;
     try {
+      const memory = sampleMemory(down.pid);
       download = await client(down.port, path, 'download', bytes);
+      downAnon = memory.stop().peakAnonMb;
       downRss = procStatusMb(down.pid, 'VmHWM');
       process.stderr.write(
         `  blob_download: server VmHWM ${downRss.toFixed(0)} MB, RssAnon now ${procStatusMb(down.pid, 'RssAnon').toFixed(0)} MB, RssFile now ${procStatusMb(down.pid, 'RssFile').toFixed(0)} MB\n`,
@@ -80,12 +88,14 @@ async function measureBoth(options: BenchOptions): Promise<void> {
       baseline_mb_per_s: round(baseUp.mb_per_s, 1),
       ratio: round(upload.mb_per_s / baseUp.mb_per_s, 3),
       peak_rss_mb: round(upRss, 1),
+      peak_anon_mb: round(upAnon, 1),
     };
     results.download = {
       mb_per_s: round(download.mb_per_s, 1),
       baseline_mb_per_s: round(baseDown.mb_per_s, 1),
       ratio: round(download.mb_per_s / baseDown.mb_per_s, 3),
       peak_rss_mb: round(downRss, 1),
+      peak_anon_mb: round(downAnon, 1),
     };
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -1,7 +1,12 @@
 // fanout: 100 SSE viewers of one stream while a producer pushes 50 000 lines/s.
 // Latency = receive time − push time written into each line; `lost` = lines a
 // viewer missed or got twice (gaps, duplicates, `dropped` ranges).
-import { cpuSeconds, startGenerator, startLogService } from '../lib/processes.ts';
+// CPU: the server's CPU seconds (user + system, from the first push until
+// every viewer had the end) per million lines delivered to viewers, beside the
+// same figure for a bare node:http server fanning the same lines out as SSE to
+// the same viewers (bench/baseline/sse-fanout-server.ts), measured after it in
+// the same run with the same producer and viewers.
+import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 
@@ -41,9 +46,17 @@ const RATE = 50_000;
 /** Padding characters after the stamp in each line (the line's `out` is about 80 characters). */
 const LINE_PAD = 60;
 
-export async function fanout(options: BenchOptions): Promise<Record<string, number>> {
-  const durationMs = options.quick ? 5000 : 20_000;
-  const server = await startLogService({ cpuProfDir: options.profileDir('fanout') });
+interface Measured {
+  produced: ProducerResult;
+  stats: ViewerStats[];
+  histogram: Map<number, number>;
+  bucketMs: number;
+  /** CPU seconds the serving process used from the first push until every viewer had the end. */
+  cpuSeconds: number;
+}
+
+/** One run of the load against `target` (the service, or the bare-SSE baseline). */
+async function measure(target: ServerChild, label: string, durationMs: number): Promise<Measured> {
   const gens: { kill(): void }[] = [];
   try {
     const key = 'fanout/1';
@@ -52,7 +65,7 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
       'fanout-producer.ts',
       {
         epochMs,
-        port: server.port,
+        port: target.port,
         account: 'bench',
         key,
         rate: RATE,
@@ -70,7 +83,7 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
         'sse-viewers.ts',
         {
           epochMs,
-          port: server.port,
+          port: target.port,
           path: `/stream?accountID=bench&key=${encodeURIComponent(key)}`,
           viewers: perProcess,
           minTail: LINE_PAD,
@@ -82,8 +95,8 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
     gens.push(...viewerGens);
     for (const g of viewerGens) await g.next(30_000); // every viewer connected
     const cpuAt = () => ({
-      server: cpuSeconds(server.pid),
-      serverSys: cpuSeconds(server.pid, 'system'),
+      server: cpuSeconds(target.pid),
+      serverSys: cpuSeconds(target.pid, 'system'),
       viewers: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid), 0),
       viewersSys: viewerGens.reduce((a, g) => a + cpuSeconds(g.pid, 'system'), 0),
       producer: cpuSeconds(producer.pid),
@@ -94,48 +107,77 @@ export async function fanout(options: BenchOptions): Promise<Record<string, numb
       const cpu1 = cpuAt();
       const secs = durationMs / 1000;
       process.stderr.write(
-        `\n  fanout: CPU cores used while pushing: server ${((cpu1.server - cpu0.server) / secs).toFixed(2)} (kernel ${((cpu1.serverSys - cpu0.serverSys) / secs).toFixed(2)}), ` +
+        `\n  ${label}: CPU cores used while pushing: server ${((cpu1.server - cpu0.server) / secs).toFixed(2)} (kernel ${((cpu1.serverSys - cpu0.serverSys) / secs).toFixed(2)}), ` +
           `viewer processes ${((cpu1.viewers - cpu0.viewers) / secs).toFixed(2)} (kernel ${((cpu1.viewersSys - cpu0.viewersSys) / secs).toFixed(2)}), producer ${((cpu1.producer - cpu0.producer) / secs).toFixed(2)}\n`,
       );
     });
     if (produced.errors.length > 0) throw new Error(`producer: ${produced.errors.join('; ')}`);
     const seen = await Promise.all(viewerGens.map((g) => g.result));
-
-    const stats = seen.flatMap((s) => s.viewers);
-    let lost = 0;
-    let received = 0;
-    let lastAt = 0;
-    for (const v of stats) {
-      lost += v.missing + Math.max(0, produced.lines - v.next) + v.duplicates;
-      received += v.received;
-      lastAt = Math.max(lastAt, v.lastAt);
-    }
-    lost += (VIEWERS - stats.length) * produced.lines; // viewers that never connected
-    const unended = stats.filter((v) => !v.ended).length;
-    if (unended > 0) process.stderr.write(`\n  fanout: ${unended} viewers did not get the terminal event\n`);
+    const cpuSpent = cpuSeconds(target.pid) - cpu0.server;
 
     const histogram = new Map<number, number>();
     for (const s of seen) for (const [b, n] of Object.entries(s.histogram)) histogram.set(Number(b), (histogram.get(Number(b)) ?? 0) + n);
-    const bucketMs = seen[0]?.bucket_ms ?? 0.1;
-    const percentile = (p: number) => {
-      const total = [...histogram.values()].reduce((a, b) => a + b, 0);
-      let acc = 0;
-      for (const b of [...histogram.keys()].sort((x, y) => x - y)) {
-        acc += histogram.get(b)!;
-        if (acc >= total * p) return (b + 1) * bucketMs;
-      }
-      return NaN;
-    };
-    return {
-      publish_lines_per_s: Math.round(produced.publish_lines_per_s),
-      viewers: stats.length,
-      delivered_lines_per_s: Math.round(received / ((lastAt - produced.start_ms) / 1000)),
-      p50_ms: round(percentile(0.5), 1),
-      p99_ms: round(percentile(0.99), 1),
-      lost,
-    };
+    return { produced, stats: seen.flatMap((s) => s.viewers), histogram, bucketMs: seen[0]?.bucket_ms ?? 0.1, cpuSeconds: cpuSpent };
   } finally {
     for (const g of gens) g.kill();
+  }
+}
+
+function figures(m: Measured, label: string) {
+  const { produced, stats, histogram, bucketMs } = m;
+  let lost = 0;
+  let received = 0;
+  let lastAt = 0;
+  for (const v of stats) {
+    lost += v.missing + Math.max(0, produced.lines - v.next) + v.duplicates;
+    received += v.received;
+    lastAt = Math.max(lastAt, v.lastAt);
+  }
+  lost += (VIEWERS - stats.length) * produced.lines; // viewers that never connected
+  const unended = stats.filter((v) => !v.ended).length;
+  if (unended > 0) process.stderr.write(`\n  ${label}: ${unended} viewers did not get the terminal event\n`);
+  const percentile = (p: number) => {
+    const total = [...histogram.values()].reduce((a, b) => a + b, 0);
+    let acc = 0;
+    for (const b of [...histogram.keys()].sort((x, y) => x - y)) {
+      acc += histogram.get(b)!;
+      if (acc >= total * p) return (b + 1) * bucketMs;
+    }
+    return NaN;
+  };
+  return {
+    publish_lines_per_s: Math.round(produced.publish_lines_per_s),
+    viewers: stats.length,
+    delivered_lines_per_s: Math.round(received / ((lastAt - produced.start_ms) / 1000)),
+    p50_ms: round(percentile(0.5), 1),
+    p99_ms: round(percentile(0.99), 1),
+    lost,
+    cpu_s_per_m_lines: round(m.cpuSeconds / (received / 1e6), 3),
+  };
+}
+
+export async function fanout(options: BenchOptions): Promise<Record<string, number>> {
+  const durationMs = options.quick ? 5000 : 20_000;
+  const server = await startLogService({ cpuProfDir: options.profileDir('fanout') });
+  let service: ReturnType<typeof figures>;
+  try {
+    service = figures(await measure(server, 'fanout', durationMs), 'fanout');
+  } finally {
     await server.stop();
   }
+  const baseline = await startBaseline('sse-fanout-server.ts');
+  let bare: ReturnType<typeof figures>;
+  try {
+    bare = figures(await measure(baseline, 'fanout baseline', durationMs), 'fanout baseline');
+  } finally {
+    await baseline.stop();
+  }
+  return {
+    ...service,
+    baseline_cpu_s_per_m_lines: bare.cpu_s_per_m_lines,
+    cpu_ratio: round(service.cpu_s_per_m_lines / bare.cpu_s_per_m_lines, 2),
+    baseline_p50_ms: bare.p50_ms,
+    baseline_p99_ms: bare.p99_ms,
+    baseline_lost: bare.lost,
+  };
 }

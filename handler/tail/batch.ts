@@ -10,5 +10,3 @@ export const TAIL_BATCH_BYTES = 256 * 1024;
 export const SNAPSHOT_BATCH_ROWS = 500;
 /** Characters of a snapshot blob's SSE events per write (UTF-16 units; at most 3 bytes each on the wire). */
 export const SNAPSHOT_BATCH_CHARS = 256 * 1024;
-/** Bytes per chunk when a stream is written out as a snapshot blob. */
-export const SNAPSHOT_WRITE_CHUNK_BYTES = 64 * 1024;

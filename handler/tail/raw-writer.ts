@@ -5,8 +5,8 @@
 // in X-Log-Offset; a reader resumes after a cut by asking for X-Log-Offset +
 // bytes received. A gap while following ends the response there instead of
 // skipping it silently: the next request shows the jump.
-import { decodeLine } from '../../stream/line-codec.ts';
-import type { StoredLine } from '../../stream/log-stream.ts';
+import { joinText } from '../../stream/line-codec.ts';
+import type { DroppedRange, StoredLine } from '../../stream/log-stream.ts';
 import type { TailWriter } from './follow.ts';
 import type { TailSink } from './sink.ts';
 
@@ -18,7 +18,7 @@ export interface RawHead {
 
 export class RawWriter implements TailWriter {
   /** The next byte offset to send; before the start, the requested one (negative: from the end). */
-  private position: number;
+  protected position: number;
   private started = false;
   /** With a negative offset, the lines up to the current end (the end is known only then). */
   private held: StoredLine[] = [];
@@ -64,8 +64,12 @@ export class RawWriter implements TailWriter {
         this.held.push(...lines);
         return;
       }
-      // Bytes before the oldest retained line are gone: start there, and say so.
-      this.start(Math.max(this.position, lines[0]!.offset));
+      // Lines that end before the requested offset are skipped before the start, so a gap
+      // among them (below the offset) does not end the response before its first byte.
+      const first = lines.find((line) => line.offset + line.textBytes > this.position);
+      if (first === undefined) return;
+      // Bytes before the oldest line still held are gone: start there, and say so.
+      this.start(Math.max(this.position, first.offset));
     }
     await this.send(lines);
   }
@@ -81,7 +85,7 @@ export class RawWriter implements TailWriter {
     return 'stop';
   }
 
-  async dropped(): Promise<'continue' | 'stop'> {
+  async dropped(_range: DroppedRange): Promise<'continue' | 'stop'> {
     // Before the start the jump shows in X-Log-Offset; after it, the response ends at the gap.
     return this.started ? 'stop' : 'continue';
   }
@@ -126,14 +130,15 @@ export class RawWriter implements TailWriter {
   }
 
   private async send(lines: StoredLine[]): Promise<void> {
-    const pieces: Buffer[] = [];
-    for (const line of lines) {
-      const end = line.offset + line.textBytes;
-      if (end <= this.position) continue;
-      const bytes = Buffer.from(decodeLine(line).out, 'utf8');
-      pieces.push(line.offset >= this.position ? bytes : bytes.subarray(this.position - line.offset));
-      this.position = end;
-    }
-    if (pieces.length > 0) await this.sink.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    // The text bytes encoded at push (shared by every reader): no JSON decode here.
+    let from = 0;
+    while (from < lines.length && lines[from]!.offset + lines[from]!.textBytes <= this.position) from++;
+    if (from === lines.length) return;
+    const first = lines[from]!;
+    const last = lines[lines.length - 1]!;
+    const text = joinText(from === 0 ? lines : lines.slice(from));
+    const skip = Math.max(0, this.position - first.offset);
+    this.position = last.offset + last.textBytes;
+    await this.sink.write(skip === 0 ? text : text.subarray(skip));
   }
 }

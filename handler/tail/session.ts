@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import type { HandlerContext } from '../context.ts';
 import { stallWindow } from './drain-wait.ts';
+import { MessageSink } from './message-sink.ts';
 import { WritableSink, type TailSink } from './sink.ts';
 
 export interface TailSessionOptions {
@@ -50,6 +51,25 @@ export class TailSession {
       lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
       pingIntervalMs: ctx.config.limits.pingIntervalSeconds * 1000,
     });
+  }
+
+  /**
+   * A tail on a call that is not an HTTP response (a gRPC server stream): the
+   * caller says when the viewer left. Throws LOGSVC_TOO_MANY_TAILS like forHttp.
+   */
+  static forCall(ctx: HandlerContext, account: string, viewerLeft: AbortSignal): TailSession {
+    return new TailSession({
+      release: ctx.tails.acquire(account),
+      viewerLeft,
+      shutdown: ctx.shutdown,
+      lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
+      pingIntervalMs: ctx.config.limits.pingIntervalSeconds * 1000,
+    });
+  }
+
+  /** A sink of messages on an object-mode `out` (a gRPC call), with the same stall window as `sink`. */
+  messageSink<T>(out: Writable): MessageSink<T> {
+    return new MessageSink<T>(out, this.viewerLeft, stallWindow(this.deadline, this.lifetimeMs));
   }
 
   /** A sink on `out` that waits for drains at most until the lifetime ends (at least TAIL_STALL_MS). */

@@ -9,9 +9,8 @@
 // uploaded by a runner) is read the same way: each row that is not a line
 // object is a line of text.
 import type { Readable } from 'node:stream';
-import { lineJson, truncateOut } from '../../stream/line-codec.ts';
-import type { StoredLine } from '../../stream/log-stream.ts';
-import { SNAPSHOT_WRITE_CHUNK_BYTES } from './batch.ts';
+import { truncateOut } from '../../stream/line-codec.ts';
+import type { SnapshotTextCache, TextPiece } from './snapshot-texts.ts';
 
 const CR = 0x0d;
 const NL = 0x0a;
@@ -30,31 +29,18 @@ function snapshotOrigin(contentType: string): { firstSeq: number; firstOffset: n
   return { firstSeq: param('first-seq'), firstOffset: param('first-offset') };
 }
 
-/** The snapshot body of a stream's lines: NDJSON of their JSON, in chunks of about 64 KiB. */
-export async function* snapshotBody(lines: AsyncIterable<StoredLine>): AsyncGenerator<Buffer> {
-  const newline = Buffer.from('\n');
-  let parts: Buffer[] = [];
-  let size = 0;
-  for await (const line of lines) {
-    const json = lineJson(line);
-    parts.push(json, newline);
-    size += json.length + 1;
-    if (size >= SNAPSHOT_WRITE_CHUNK_BYTES) {
-      yield Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-    }
-  }
-  if (size > 0) yield Buffer.concat(parts, size);
-}
-
 /** A blob to read as a log: its type, when it was written, and how to open its body (again). */
 export interface SnapshotSource {
   contentType: string;
   created: string;
   /** Opens the body; a tail of the last N lines or bytes reads it twice rather than buffering it. */
   open(): Promise<Readable | null>;
+  /** Where its text is decoded once for every raw reader: the cache, the blob's name and etag, and its size. */
+  shared?: { cache: SnapshotTextCache; key: string; size: number };
 }
+
+/** The text of a log is decoded into pieces of about this many characters (one socket write each). */
+const TEXT_PIECE_CHARS = 64 * 1024;
 
 /**
  * Reads a snapshot (or any blob) as rows, bounded per row whatever was
@@ -74,7 +60,7 @@ export class SnapshotReader {
     this.maxRowBytes = maxLineBytes * 2 + 4096;
   }
 
-  /** Each row with its seq. Stopping early closes the body. */
+  /** Each row with its seq (a view that is valid until the next row: copy what you keep). Stopping early closes the body. */
   async *rows(): AsyncGenerator<{ seq: number; row: Buffer }> {
     const body = await this.source.open();
     if (body === null) return;
@@ -86,14 +72,46 @@ export class SnapshotReader {
     }
   }
 
-  /** Each row's text with its byte offset in the log. */
-  async *texts(): AsyncGenerator<{ offset: number; text: Buffer }> {
+  /**
+   * The log's text in pieces of about 64 KiB, each with its byte offset in the
+   * log: decoded once and shared with the log's other raw readers when the
+   * source says where (snapshot-texts.ts), decoded here otherwise.
+   */
+  async *texts(): AsyncGenerator<TextPiece> {
+    const shared = this.source.shared;
+    const cached = shared?.cache.texts(shared.key, shared.size, () => this.decodeTexts());
+    yield* cached ?? this.decodeTexts();
+  }
+
+  /** The byte offset in the log of the row with this seq (the first row's when the seq is older); undefined past the end. */
+  async offsetOfRow(seq: number): Promise<number | undefined> {
     let offset = this.firstOffset;
+    let at = this.firstSeq;
     for await (const { row } of this.rows()) {
-      const text = rowText(row);
-      yield { offset, text };
-      offset += text.length;
+      if (at >= seq) return offset;
+      offset += Buffer.byteLength(rowText(row), 'utf8');
+      at++;
     }
+    return undefined;
+  }
+
+  private async *decodeTexts(): AsyncGenerator<TextPiece> {
+    let offset = this.firstOffset;
+    let parts: string[] = [];
+    let chars = 0;
+    for await (const { row } of this.rows()) {
+      const out = rowText(row);
+      parts.push(out);
+      chars += out.length;
+      if (chars >= TEXT_PIECE_CHARS) {
+        const text = Buffer.from(parts.join(''), 'utf8');
+        yield { offset, text };
+        offset += text.length;
+        parts = [];
+        chars = 0;
+      }
+    }
+    if (chars > 0) yield { offset, text: Buffer.from(parts.join(''), 'utf8') };
   }
 
   /** The line JSON of one row, as an SSE event's data. */
@@ -124,7 +142,8 @@ async function* splitRows(body: Readable, maxRowBytes: number): AsyncGenerator<B
         }
       }
       if (nl === -1) break;
-      yield Buffer.concat(pending, held);
+      // A row inside one chunk goes out as a view of it (no copy per row).
+      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, held);
       pending = [];
       held = 0;
       skipping = false;
@@ -160,14 +179,15 @@ function rowToLineJson(row: Buffer, seq: number, created: string, maxLineBytes: 
 }
 
 /** A row's text: a line object's `out`, or the row itself and its newline (a plain text blob is its own text). */
-function rowText(row: Buffer): Buffer {
+function rowText(row: Buffer): string {
   const s = row.toString('utf8');
-  let out = `${s}\n`;
-  try {
-    const v = JSON.parse(s) as { out?: unknown };
-    if (typeof v?.out === 'string') out = v.out;
-  } catch {
-    // not a line: the row itself is text
+  if (LEADING_BRACE.test(s)) {
+    try {
+      const v = JSON.parse(s) as { out?: unknown };
+      if (typeof v?.out === 'string') return v.out;
+    } catch {
+      // not a line: the row itself is text
+    }
   }
-  return Buffer.from(out, 'utf8');
+  return `${s}\n`;
 }

@@ -346,6 +346,21 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       fresh.release();
     });
 
+    it('keepOpen opens a stream that is not open and leaves an open one as it is, whatever the concurrency', async () => {
+      const s = await make();
+      const name = uniqueName();
+      await s.open(name, { keepOpen: true });
+      assert.equal(await s.push(name, [{ out: 'first\n' }]), 0);
+      // Every producer that opens on its first line races the others: none of them empties the stream.
+      await Promise.all(Array.from({ length: 8 }, () => s.open(name, { keepOpen: true }).then(() => s.push(name, [{ out: 'more\n' }]))));
+      const snapshot: string[] = [];
+      for await (const line of s.lines(name)) snapshot.push(decodeLine(line).out);
+      assert.deepEqual(snapshot, ['first\n', ...Array<string>(8).fill('more\n')]);
+      await s.close(name);
+      await s.open(name, { keepOpen: true });
+      assert.equal(await s.push(name, [{ out: 'next run\n' }]), 0, 'a closed stream is opened again, from seq 0');
+    });
+
     it('after close refuses pushes, lets viewers drain, then ends; reopening starts at seq 0', async () => {
       const s = await make();
       const name = uniqueName();

@@ -6,11 +6,11 @@ import {
   encodeLine,
   encodeLines,
   joinEvents,
+  joinText,
   lineJson,
   normaliseLine,
   storedLineFromJson,
   truncateOut,
-  withJoinedEvents,
 } from '../../stream/line-codec.ts';
 import type { LineInput, LogLine, StoredLine } from '../../stream/log-stream.ts';
 
@@ -26,10 +26,12 @@ function sseEvents(bytes: Buffer): EventSourceMessage[] {
 }
 
 /** The same bytes in memory of their own (not pooled next to anything). */
+/** The line as a backend rebuilds it: its event in a buffer of its own, and no run. */
 function detached(line: StoredLine): StoredLine {
   const event = Buffer.alloc(line.event.length);
   line.event.copy(event);
-  return { ...line, event };
+  const { texts: _run, ...rest } = line;
+  return { ...rest, event };
 }
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -280,11 +282,71 @@ describe('line codec', () => {
       assert.equal(joined.includes('skipped'), false);
     });
 
-    it('returns the events a backend already joined, as marked by withJoinedEvents', () => {
-      const lines = encodeLines(0, 0, [{ out: 'a\n' }, { out: 'b\n' }], 256, NOW);
-      const joined = Buffer.from('already joined');
-      assert.equal(withJoinedEvents(lines, joined), lines);
-      assert.equal(joinEvents(lines), joined);
+    it('is one view per run, found without walking the run, for lines of several pushes', () => {
+      const a = encodeLines(
+        0,
+        0,
+        Array.from({ length: 1000 }, (_, i) => ({ out: `a${i}\n` })),
+        256,
+        NOW,
+      );
+      const b = encodeLines(
+        1000,
+        0,
+        Array.from({ length: 1000 }, (_, i) => ({ out: `b${i}\n` })),
+        256,
+        NOW,
+      );
+      const lines = [...a.slice(10), ...b.slice(0, 990)];
+      const joined = joinEvents(lines);
+      assert.ok(joined.equals(Buffer.concat(lines.map((l) => l.event))));
+      assert.ok(joinEvents(a.slice(5, 900)).equals(Buffer.concat(a.slice(5, 900).map((l) => l.event))));
+      assert.equal(joinEvents(a.slice(5, 900)).buffer, a[0]!.event.buffer, 'a view of the push');
+    });
+  });
+
+  describe('joinText', () => {
+    const text = (lines: readonly StoredLine[]) => lines.map((l) => decodeLine(l).out).join('');
+
+    it('is empty for no lines', () => {
+      assert.equal(joinText([]).length, 0);
+    });
+
+    it('is one view, without a copy, of consecutive lines of one push, from any line to any line', () => {
+      const lines = encodeLines(10, 500, [{ out: 'a\n' }, { out: 'bé\n' }, { out: '' }, { out: 'c\n' }], 256, NOW);
+      for (const [from, to] of [
+        [0, 4],
+        [1, 3],
+        [2, 4],
+        [3, 4],
+      ] as const) {
+        const joined = joinText(lines.slice(from, to));
+        assert.equal(joined.toString('utf8'), text(lines.slice(from, to)));
+        assert.equal(joined.buffer, lines[0]!.event.buffer, 'a view of the push');
+      }
+    });
+
+    it('concatenates the runs of separate pushes, and of lines that carry no text, in order', () => {
+      const a = encodeLines(0, 0, [{ out: 'a1\n' }, { out: 'a2\n' }], 256, NOW);
+      const b = storedLineFromJson(2, 6, 2, JSON.stringify({ level: 'info', pos: 2, out: 'b\n', time: NOW }));
+      const c = encodeLines(3, 8, [{ out: 'c1\n' }, { out: 'c2\n' }, { out: 'c3\n' }], 256, NOW);
+      const lines = [...a, b, ...c];
+      assert.equal(joinText(lines).toString('utf8'), 'a1\na2\nb\nc1\nc2\nc3\n');
+      assert.equal(joinText(lines.slice(1, 5)).toString('utf8'), 'a2\nb\nc1\nc2\n');
+    });
+
+    it('decodes the text of a line that has none once, and keeps it on the line for the next reader', () => {
+      const line = storedLineFromJson(0, 0, 4, JSON.stringify({ level: 'info', pos: 0, out: 'xé\n', time: NOW }));
+      assert.equal(joinText([line]).toString('utf8'), 'xé\n');
+      const run = line.texts;
+      assert.ok(run !== undefined);
+      joinText([line]);
+      assert.equal(line.texts, run);
+    });
+
+    it('does not send a skipped line that lies between two lines of the same push', () => {
+      const lines = encodeLines(0, 0, [{ out: 'first\n' }, { out: 'skipped\n' }, { out: 'third\n' }, { out: 'fourth\n' }], 256, NOW);
+      assert.equal(joinText([lines[0]!, lines[2]!, lines[3]!]).toString('utf8'), 'first\nthird\nfourth\n');
     });
   });
 });

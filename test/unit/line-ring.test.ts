@@ -1,7 +1,7 @@
 // The bounded window of a stream's newest lines (stream/line-ring.ts).
 import assert from 'node:assert/strict';
 import { LineRing } from '../../stream/line-ring.ts';
-import { encodeLines } from '../../stream/line-codec.ts';
+import { encodeLines, joinEvents } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
 
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -37,7 +37,9 @@ function appendAlone(ring: LineRing, first: number, count: number): StoredLine[]
 }
 
 const seqs = (lines: readonly StoredLine[]): number[] => lines.map((l) => l.seq);
-const sumBytes = (lines: readonly StoredLine[]): number => lines.reduce((n, l) => n + l.event.length, 0);
+/** What a line costs the ring's byte budget: its event and its text (both kept, encoded once at push). */
+const held = (line: StoredLine): number => line.event.length + line.textBytes;
+const sumBytes = (lines: readonly StoredLine[]): number => lines.reduce((n, l) => n + held(l), 0);
 const concat = (lines: readonly StoredLine[]): Buffer => Buffer.concat(lines.map((l) => l.event));
 
 describe('LineRing', () => {
@@ -52,7 +54,7 @@ describe('LineRing', () => {
       assert.deepEqual(ring.slice(0, 10, 1000), []);
     });
 
-    it('keeps every appended line by seq while under both limits, counting their event bytes', () => {
+    it('keeps every appended line by seq while under both limits, counting their event and text bytes', () => {
       const ring = new LineRing(10, 1 << 20);
       const lines = appendAlone(ring, 0, 4);
       assert.equal(ring.firstSeq, 0);
@@ -76,8 +78,8 @@ describe('LineRing', () => {
       assert.equal(ring.at(4), lines[4]);
     });
 
-    it('drops the oldest lines while the retained events are over maxBytes', () => {
-      const size = alone(10, 0, 'line 10\n').event.length; // every line 10..19 has this size
+    it('drops the oldest lines while the retained events and texts are over maxBytes', () => {
+      const size = held(alone(10, 0, 'line 10\n')); // every line 10..19 has this size
       const ring = new LineRing(100, 3 * size + 1);
       ring.firstSeq = ring.nextSeq = 10;
       const lines = appendAlone(ring, 10, 10);
@@ -88,8 +90,8 @@ describe('LineRing', () => {
       assert.equal(ring.at(17), lines[7]);
     });
 
-    it('keeps exactly maxBytes of events: the budget is inclusive', () => {
-      const size = alone(10, 0, 'line 10\n').event.length;
+    it('keeps exactly maxBytes of events and texts: the budget is inclusive', () => {
+      const size = held(alone(10, 0, 'line 10\n'));
       const ring = new LineRing(100, 3 * size);
       ring.firstSeq = ring.nextSeq = 10;
       appendAlone(ring, 10, 5);
@@ -103,13 +105,13 @@ describe('LineRing', () => {
       ring.append(big);
       assert.equal(ring.size, 1);
       assert.equal(ring.at(0), big);
-      assert.equal(ring.retainedBytes, big.event.length);
+      assert.equal(ring.retainedBytes, held(big));
       const next = alone(1, 201, `${'y'.repeat(200)}\n`);
       ring.append(next);
       assert.equal(ring.firstSeq, 1, 'the older big line goes, the newest stays');
       assert.equal(ring.size, 1);
       assert.equal(ring.at(1), next);
-      assert.equal(ring.retainedBytes, next.event.length);
+      assert.equal(ring.retainedBytes, held(next));
     });
 
     it('continues from a seq set on an empty ring, as a Redis watch does after a gap', () => {
@@ -125,6 +127,25 @@ describe('LineRing', () => {
       assert.equal(ring.at(501), lines[1]);
       assert.equal(ring.at(499), undefined);
       assert.deepEqual(ring.slice(500, 10, Infinity), lines);
+    });
+
+    it('keeps the lines from heldFrom on past maxLines (the archive writer has not read them), but never past maxBytes', () => {
+      const size = held(alone(10, 0, 'line 10\n'));
+      const ring = new LineRing(3, 8 * size);
+      ring.firstSeq = ring.nextSeq = 10;
+      ring.heldFrom = 12;
+      appendAlone(ring, 10, 6);
+      assert.equal(ring.firstSeq, 12, 'the lines before heldFrom go at the line bound, the held ones stay');
+      assert.equal(ring.size, 4);
+      appendAlone(ring, 16, 4);
+      assert.equal(ring.size, 8, 'held lines are bounded by bytes: 8 lines fill the byte budget');
+      assert.equal(ring.firstSeq, 12);
+      appendAlone(ring, 20, 1);
+      assert.equal(ring.firstSeq, 13, 'past the byte budget even a held line goes');
+      ring.heldFrom = 19;
+      appendAlone(ring, 21, 1);
+      assert.equal(ring.firstSeq, 19, 'once read, the line bound applies again');
+      assert.equal(ring.size, 3);
     });
   });
 
@@ -172,12 +193,12 @@ describe('LineRing', () => {
     });
   });
 
-  describe('events: the bytes of a range of lines for one socket write', () => {
+  describe('joinEvents of a slice: the bytes of a range of lines for one socket write', () => {
     it("returns a view into the push's buffer, without copying, for lines pushed together", () => {
       const ring = new LineRing(100, 1 << 20);
       const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n']);
       for (const line of lines) ring.append(line);
-      const events = ring.events(0, 4);
+      const events = joinEvents(ring.slice(0, 4, Infinity));
       assert.deepEqual(events, concat(lines));
       assert.equal(events.buffer, lines[0]!.event.buffer, 'the same memory');
       assert.equal(events.byteOffset, lines[0]!.event.byteOffset);
@@ -187,10 +208,10 @@ describe('LineRing', () => {
       const ring = new LineRing(100, 1 << 20);
       const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n', 'eeeee\n']);
       for (const line of lines) ring.append(line);
-      const events = ring.events(1, 3);
+      const events = joinEvents(ring.slice(1, 3, Infinity));
       assert.deepEqual(events, concat(lines.slice(1, 4)));
       assert.equal(events.byteOffset, lines[1]!.event.byteOffset);
-      assert.equal(ring.events(2, 1), lines[2]!.event, 'a single line is its own event');
+      assert.equal(joinEvents(ring.slice(2, 1, Infinity)), lines[2]!.event, 'a single line is its own event');
     });
 
     it('concatenates the runs of separate pushes in seq order', () => {
@@ -200,9 +221,9 @@ describe('LineRing', () => {
       const last = pushed(3, 14, ['four\n', 'five\n']);
       const all = [...first, middle, ...last];
       for (const line of all) ring.append(line);
-      assert.deepEqual(ring.events(0, 5), concat(all));
-      assert.deepEqual(ring.events(1, 3), concat(all.slice(1, 4)));
-      assert.deepEqual(ring.events(2, 3), concat(all.slice(2)));
+      assert.deepEqual(joinEvents(ring.slice(0, 5, Infinity)), concat(all));
+      assert.deepEqual(joinEvents(ring.slice(1, 3, Infinity)), concat(all.slice(1, 4)));
+      assert.deepEqual(joinEvents(ring.slice(2, 3, Infinity)), concat(all.slice(2)));
     });
 
     it('sends the retained part of a run whose first lines were trimmed', () => {
@@ -210,7 +231,7 @@ describe('LineRing', () => {
       const lines = pushed(0, 0, ['a\n', 'b\n', 'c\n', 'd\n', 'e\n']);
       for (const line of lines) ring.append(line);
       assert.equal(ring.firstSeq, 2);
-      const events = ring.events(2, 3);
+      const events = joinEvents(ring.slice(2, 3, Infinity));
       assert.deepEqual(events, concat(lines.slice(2)));
       assert.equal(events.byteOffset, lines[2]!.event.byteOffset, 'still a view, starting at the oldest retained line');
     });
@@ -241,7 +262,7 @@ describe('LineRing', () => {
     for (let i = 1; i < read.length; i++) {
       assert.equal(read[i]!.offset, read[i - 1]!.offset + read[i - 1]!.textBytes, `offsets continue at seq ${read[i]!.seq}`);
     }
-    assert.deepEqual(ring.events(3900, 1000), concat(window));
-    assert.deepEqual(ring.events(4444, 17), concat(kept.slice(4444, 4461)));
+    assert.deepEqual(joinEvents(ring.slice(3900, 1000, Infinity)), concat(window));
+    assert.deepEqual(joinEvents(ring.slice(4444, 17, Infinity)), concat(kept.slice(4444, 4461)));
   });
 });

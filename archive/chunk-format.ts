@@ -1,0 +1,113 @@
+// The archive's chunk format (docs/ARCHIVE.md §2). A chunk is one blob of
+// consecutive lines of one generation of one stream: NDJSON of the lines'
+// JSON, the rows of a snapshot (handler/tail/snapshot.ts). Everything a
+// reader needs to find a chunk is in its blob name, so one listing is the
+// index:
+//
+//   ~archive/<name>/~<gen>/<firstSeq>-<lines>-<firstOffset>-<textBytes>
+//
+// every number zero-padded to 16 digits (lines: 8), so names sort by seq.
+// `~` is not a character of an accountID, so no user's blob name (always
+// `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
+// account's blobs (prefix `<accountID>/…`) ever shows a chunk.
+import { lineJson } from '../stream/line-codec.ts';
+import type { StoredLine, TextRun } from '../stream/log-stream.ts';
+
+/** The blob-name namespace of the archive: no user blob name can start with it. */
+const ARCHIVE_NAMESPACE = '~archive/';
+
+export interface ChunkEntry {
+  /** The chunk's blob name. */
+  blob: string;
+  gen: number;
+  firstSeq: number;
+  lines: number;
+  firstOffset: number;
+  textBytes: number;
+}
+
+const pad = (n: number, width = 16): string => String(n).padStart(width, '0');
+
+/** Every generation's chunks of `name` start with this. */
+export function streamPrefix(name: string): string {
+  return `${ARCHIVE_NAMESPACE}${name}/~`;
+}
+
+/** One generation's chunks of `name` start with this. */
+export function generationPrefix(name: string, gen: number): string {
+  return `${streamPrefix(name)}${pad(gen)}/`;
+}
+
+export function chunkName(name: string, gen: number, firstSeq: number, lines: number, firstOffset: number, textBytes: number): string {
+  return `${generationPrefix(name, gen)}${pad(firstSeq)}-${pad(lines, 8)}-${pad(firstOffset)}-${pad(textBytes)}`;
+}
+
+const CHUNK_SUFFIX = /^(\d{16})\/(\d{16})-(\d{8})-(\d{16})-(\d{16})$/;
+
+/**
+ * The chunk a blob name under streamPrefix(name) names, or undefined for
+ * anything else (a chunk of a stream whose name goes on below `name`, such as
+ * `<name>/~x`, has a `/` in what follows the prefix and does not match).
+ */
+export function parseChunkName(name: string, blob: string): ChunkEntry | undefined {
+  const prefix = streamPrefix(name);
+  if (!blob.startsWith(prefix)) return undefined;
+  const m = CHUNK_SUFFIX.exec(blob.slice(prefix.length));
+  if (m === null) return undefined;
+  return { blob, gen: Number(m[1]), firstSeq: Number(m[2]), lines: Number(m[3]), firstOffset: Number(m[4]), textBytes: Number(m[5]) };
+}
+
+/** The body of a chunk of consecutive `lines`: their JSON rows, one buffer (one blob write). */
+export function encodeChunk(lines: readonly StoredLine[]): Buffer {
+  let size = 0;
+  for (const line of lines) size += line.event.length - line.jsonStart - 2 + 1;
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const line of lines) {
+    at += lineJson(line).copy(body, at);
+    body[at++] = 0x0a;
+  }
+  return body;
+}
+
+/**
+ * The stored lines of a chunk body, with the seqs and offsets its entry names.
+ * Each row is parsed once here for its `out` (the decoded chunk is then shared
+ * by every reader, chunk-archive.ts): the lines' SSE events, then their texts,
+ * go into one buffer, so a reader of consecutive lines sends one view of it
+ * (joinEvents, joinText) and no reader decodes JSON.
+ */
+export function decodeChunk(entry: ChunkEntry, body: Buffer): StoredLine[] {
+  const rows: { json: string; out: string; head: string }[] = [];
+  let start = 0;
+  let events = '';
+  let textsJoined = '';
+  for (let seq = entry.firstSeq; start < body.length && rows.length < entry.lines; seq++) {
+    let nl = body.indexOf(0x0a, start);
+    if (nl === -1) nl = body.length;
+    const json = body.toString('utf8', start, nl);
+    start = nl + 1;
+    const out = (JSON.parse(json) as { out?: unknown }).out;
+    const head = `id: ${seq}\ndata: `;
+    const row = { json, out: typeof out === 'string' ? out : '', head };
+    rows.push(row);
+    events += `${head}${json}\n\n`;
+    textsJoined += row.out;
+  }
+  const bytes = Buffer.from(events + textsJoined, 'utf8');
+  const ascii = bytes.length === events.length + textsJoined.length;
+  const lines: StoredLine[] = new Array<StoredLine>(rows.length);
+  const textStart = ascii ? events.length : Buffer.byteLength(events, 'utf8');
+  const texts: TextRun = { bytes: bytes.subarray(textStart), firstOffset: entry.firstOffset };
+  let at = 0;
+  let offset = entry.firstOffset;
+  for (let i = 0; i < rows.length; i++) {
+    const { json, out, head } = rows[i]!;
+    const size = ascii ? head.length + json.length + 2 : Buffer.byteLength(head) + Buffer.byteLength(json, 'utf8') + 2;
+    const textBytes = ascii ? out.length : Buffer.byteLength(out, 'utf8');
+    lines[i] = { seq: entry.firstSeq + i, offset, textBytes, event: bytes.subarray(at, at + size), jsonStart: head.length, texts };
+    at += size;
+    offset += textBytes;
+  }
+  return lines;
+}
