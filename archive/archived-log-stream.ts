@@ -17,6 +17,7 @@ import type {
   StreamCursor,
   StreamInfo,
   StreamMemoryUsage,
+  TextState,
 } from '../stream/log-stream.ts';
 import { Archiver, type ArchiverOptions } from './archiver.ts';
 import { ChunkArchive, seqAtOffset } from './chunk-archive.ts';
@@ -166,7 +167,8 @@ export class ArchivedLogStream implements LogStream {
 
   async push(name: string, lines: LineInput[], options?: PushOptions): Promise<number> {
     let first: number;
-    if (lines.length <= PUSH_SLICE_LINES) first = await this.inner.push(name, lines, options);
+    // A byte append (textGuard) is one atomic push: slices would let another appender in between.
+    if (lines.length <= PUSH_SLICE_LINES || options?.textGuard !== undefined) first = await this.inner.push(name, lines, options);
     else {
       // A big push (up to 200,000 lines, handler/push-handler.ts) is appended in slices with a turn
       // of the event loop between them: other requests and the archive writer go on meanwhile.
@@ -186,6 +188,10 @@ export class ArchivedLogStream implements LogStream {
 
   exists(name: string): Promise<boolean> {
     return this.inner.exists(name);
+  }
+
+  async textState(name: string): Promise<TextState | null> {
+    return (await this.inner.textState?.(name)) ?? null;
   }
 
   async cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../foundation/config.ts';
 
-const ALLOW_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
+const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 const ALLOW_HEADERS = 'X-Harness-Token, Authorization, Content-Type, Last-Event-ID, Range, If-None-Match, If-Range, X-Push-Id';
 const EXPOSE_HEADERS = 'Content-Length, Content-Range, Content-Type, Content-Disposition, ETag, Last-Modified, Accept-Ranges, X-Log-Offset';
 

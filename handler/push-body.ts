@@ -213,6 +213,21 @@ function consumeBody<T>(req: IncomingMessage, timeoutMs: number, reader: BodyRea
   });
 }
 
+/** A whole body as bytes, at most `maxBytes` (413 past it), within `timeoutMs` (PATCH …/raw). */
+export function readBodyBytes(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  return consumeBody(req, timeoutMs, {
+    yieldBetweenChunks: false,
+    chunk(chunk) {
+      total += chunk.length;
+      if (total > maxBytes) throw new ServiceError('LOGSVC_BODY_TOO_LARGE', `the body is over ${maxBytes} bytes: send the text in smaller appends`);
+      chunks.push(chunk);
+    },
+    end: () => Buffer.concat(chunks, total),
+  });
+}
+
 /** A whole body parsed at once (no retention window): every line, in order. */
 export function parsePushBody(body: Buffer, contentType: string | undefined): LineInput[] {
   return parseWholeBody(body.toString('utf8'), pushFormat(contentType));

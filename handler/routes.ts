@@ -5,6 +5,7 @@
 // the security matrix (test/support/route-table.ts) fails until it has a case
 // for it.
 import { blobExists, blobLink, deleteBlob, downloadBlob, uploadBlob } from './blob-handlers.ts';
+import { patchRaw, putRaw } from './raw-append.ts';
 import { rawTail } from './raw-tail.ts';
 import type { RouteCall, RouteSpec } from './route-call.ts';
 import { liveness, metrics, mintToken, readiness } from './service-handlers.ts';
@@ -47,6 +48,9 @@ export const ROUTES: readonly RouteSpec[] = [
     handle: streamInfo,
   }),
   route({ method: 'GET', path: '/stream/raw', family: 'harness', access: 'read', queryToken: true, summary: 'raw text by byte offset', handle: rawTail }),
+  route({ method: 'HEAD', path: '/stream/raw', family: 'harness', access: 'read', queryToken: true, summary: "the raw text's length", handle: rawTail }),
+  route({ method: 'PATCH', path: '/stream/raw', family: 'harness', access: 'write', summary: 'append text at a byte offset', handle: patchRaw }),
+  route({ method: 'PUT', path: '/stream/raw', family: 'harness', access: 'write', summary: 'append text as it arrives', handle: putRaw }),
 
   // Streams, CI addressing (/ci/:project/:build/:stage/:step)
   route({ method: 'POST', path: `${STEP}/stream`, family: 'ci', access: 'write', summary: 'open a stream', handle: openStream }),
@@ -55,6 +59,9 @@ export const ROUTES: readonly RouteSpec[] = [
   route({ method: 'DELETE', path: `${STEP}/stream`, family: 'ci', access: 'write', summary: 'close a stream', handle: closeOne }),
   route({ method: 'GET', path: '/ci/streams', family: 'ci', access: 'read', target: 'account', summary: 'open streams of an account', handle: streamInfo }),
   route({ method: 'GET', path: `${STEP}/raw`, family: 'ci', access: 'read', queryToken: true, summary: 'raw text by byte offset', handle: rawTail }),
+  route({ method: 'HEAD', path: `${STEP}/raw`, family: 'ci', access: 'read', queryToken: true, summary: "the raw text's length", handle: rawTail }),
+  route({ method: 'PATCH', path: `${STEP}/raw`, family: 'ci', access: 'write', summary: 'append text at a byte offset', handle: patchRaw }),
+  route({ method: 'PUT', path: `${STEP}/raw`, family: 'ci', access: 'write', summary: 'append text as it arrives', handle: putRaw }),
 
   // Blobs, Harness addressing
   route({ method: 'POST', path: '/blob', family: 'harness', access: 'write', summary: 'upload a blob', handle: upload }),

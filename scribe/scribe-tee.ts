@@ -22,6 +22,7 @@ import {
   type StreamCursor,
   type StreamInfo,
   type StreamMemoryUsage,
+  type TextState,
 } from '../stream/log-stream.ts';
 import { rowsOf, type SnapshotRows } from '../stream/snapshot-rows.ts';
 import { truncateOut } from '../stream/line-codec.ts';
@@ -92,6 +93,10 @@ export class ScribeTee implements LogStream {
 
   exists(name: string): Promise<boolean> {
     return this.inner.exists(name);
+  }
+
+  async textState(name: string): Promise<TextState | null> {
+    return (await this.inner.textState?.(name)) ?? null;
   }
 
   cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {

@@ -61,6 +61,29 @@ export interface PushOptions {
    * are remembered), and push answers the first seq it got then.
    */
   pushId?: string;
+  /**
+   * A byte append's lines (stream/text-append.ts): stored only when the
+   * stream's text end and held partial line are still `textEnd` and
+   * `pending`, atomically with setting the held partial line to `next`;
+   * otherwise the push throws TextGuardConflict and stores nothing.
+   */
+  textGuard?: TextGuard;
+}
+
+interface TextGuard {
+  textEnd: number;
+  pending: Buffer;
+  next: Buffer;
+}
+
+/** Where a stream's text ends, for byte appends and byte ranges. */
+export interface TextState {
+  /** Open (false: closed, within its grace period). */
+  open: boolean;
+  /** Bytes of the lines' text: what raw readers can read. */
+  textEnd: number;
+  /** The held partial line of byte appends (no newline yet); empty for line pushes. */
+  pending: Buffer;
 }
 
 /** Lines a viewer needed that are no longer retained (inclusive seq range). */
@@ -167,6 +190,11 @@ export interface LogStream {
   cursor(name: string, start: CursorStart, options?: CursorOptions): Promise<StreamCursor | null>;
   /** Every retained line of an open or just-closed stream, in order (for snapshots). */
   lines(name: string): AsyncIterable<StoredLine>;
+  /**
+   * The text end and held partial line of an open or just-closed stream, or
+   * null when there is none. Absent on a backend that takes no byte appends.
+   */
+  textState?(name: string): Promise<TextState | null>;
   /** Open streams whose names start with `prefix`. */
   info(prefix: string): Promise<Map<string, StreamInfo>>;
   /** Names of open streams under `prefix` (for DELETE ?prefix=true). */

@@ -18,7 +18,11 @@ import type {
   StreamCursor,
   StreamInfo,
   StreamLimits,
+  TextState,
 } from './log-stream.ts';
+import { TextGuardConflict } from './text-append.ts';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;
@@ -40,6 +44,8 @@ class MemoryLog {
   expiresAt: number;
   /** Byte offset of the next line's text. */
   textOffset = 0;
+  /** A byte append's partial last line, held until its newline or the close (stream/text-append.ts). */
+  pending: Buffer = EMPTY;
   /** The stream that replaced this one when the name was opened again while open. */
   replacedBy: MemoryLog | undefined;
   /** Push ids taken (X-Push-Id) → the first seq their batch got; the last PUSH_IDS_KEPT, oldest first. */
@@ -224,6 +230,16 @@ export class MemoryLogStream implements LogStream {
       const seen = log.pushIds.get(options.pushId);
       if (seen !== undefined) return seen;
     }
+    const guard = options.textGuard;
+    if (guard !== undefined) {
+      if (log.textOffset !== guard.textEnd || !log.pending.equals(guard.pending)) throw new TextGuardConflict();
+      log.pending = guard.next;
+    }
+    return this.store(log, lines, options);
+  }
+
+  /** Appends lines to an open stream (synchronously: nothing else runs between the checks and the append). */
+  private store(log: MemoryLog, lines: LineInput[], options: PushOptions = {}): number {
     const heldBefore = log.ring.retainedBytes;
     const skipped = options.skipped;
     if (skipped !== undefined && skipped.lines > 0) {
@@ -282,6 +298,13 @@ export class MemoryLogStream implements LogStream {
     }
   }
 
+  async textState(name: string): Promise<TextState | null> {
+    const open = this.open_.get(name);
+    const log = open ?? this.closed_.get(name)?.log;
+    if (log === undefined) return null;
+    return { open: open !== undefined, textEnd: log.textOffset, pending: log.pending };
+  }
+
   async info(prefix: string): Promise<Map<string, StreamInfo>> {
     const result = new Map<string, StreamInfo>();
     const now = Date.now();
@@ -308,6 +331,12 @@ export class MemoryLogStream implements LogStream {
   }
 
   private retire(name: string, log: MemoryLog): void {
+    // A byte append's partial last line is the log's last line (docs/PROTOCOL.md §7.2).
+    if (log.pending.length > 0) {
+      const out = log.pending.toString('utf8');
+      log.pending = EMPTY;
+      this.store(log, [{ out }]);
+    }
     log.closed = true;
     this.open_.delete(name);
     this.closed_.set(name, { log, until: Date.now() + this.limits.closedGraceSeconds * 1000 });

@@ -18,6 +18,7 @@ import type {
   StreamCursor,
   StreamInfo,
   StreamLimits,
+  TextState,
 } from './log-stream.ts';
 import { NotifyFanout } from './redis-cluster-fanout.ts';
 import type { RedisClient, RedisClientFactory } from './redis-connection.ts';
@@ -25,6 +26,11 @@ import { BlockingFanout, type Fanout } from './redis-fanout.ts';
 import { RedisKeys, lineId } from './redis-keys.ts';
 import { StreamScripts } from './redis-scripts.ts';
 import { StreamWatch, lineOfEntry } from './redis-stream-watch.ts';
+import { TextGuardConflict } from './text-append.ts';
+
+const EMPTY = Buffer.alloc(0);
+/** A close pushes a held partial line first; another appender may win that race a few times. */
+const CLOSE_ATTEMPTS = 16;
 
 export interface RedisLogStreamOptions {
   /** Namespace of every key (default `logsvc:`); no braces. */
@@ -202,13 +208,16 @@ export class RedisLogStream implements LogStream {
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
     const now = new Date().toISOString();
     const skipped = options.skipped ?? { lines: 0, textBytes: 0 };
-    const args: (string | number)[] = [
+    const args: (string | number | Buffer)[] = [
       this.limits.maxLines,
       this.limits.maxBytes,
       this.fanout.notifyChannel,
       skipped.lines,
       skipped.textBytes,
       options.pushId ?? '',
+      options.textGuard === undefined ? '' : options.textGuard.textEnd,
+      options.textGuard?.pending ?? '',
+      options.textGuard?.next ?? '',
     ];
     const parts: [head: string, tail: string, textBytes: number][] = [];
     for (const input of lines) {
@@ -247,8 +256,29 @@ export class RedisLogStream implements LogStream {
 
   async close(name: string): Promise<boolean> {
     const graceMs = Math.max(1, Math.round(this.limits.closedGraceSeconds * 1000));
-    const final = await this.call(() => this.scripts.close(this.keys.meta(name), this.keys.stream(name), graceMs, this.fanout.notifyChannel));
-    return final >= 0;
+    for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
+      // A byte append's held partial line is the log's last line (docs/PROTOCOL.md §7.2): pushed
+      // first, under the same guard as an append, and the close refuses while one is held.
+      const state = await this.textState(name);
+      if (state !== null && state.open && state.pending.length > 0) {
+        const textGuard = { textEnd: state.textEnd, pending: state.pending, next: EMPTY };
+        try {
+          await this.push(name, [{ out: state.pending.toString('utf8') }], { textGuard });
+        } catch (err) {
+          if (err instanceof TextGuardConflict) continue;
+          throw err;
+        }
+      }
+      const final = await this.call(() => this.scripts.close(this.keys.meta(name), this.keys.stream(name), graceMs, this.fanout.notifyChannel));
+      if (final !== -2) return final >= 0;
+    }
+    throw new ServiceError('LOGSVC_CONFLICT', `"${name}" is still being appended to: close it again when its producer stops`);
+  }
+
+  async textState(name: string): Promise<TextState | null> {
+    const [gen, closed, text, pend] = await this.call(() => this.command.hmgetBuffer(this.keys.meta(name), 'gen', 'closed', 'text', 'pend'));
+    if (gen === null || gen === undefined) return null;
+    return { open: closed?.toString() !== '1', textEnd: Number(text?.toString() ?? 0), pending: pend ?? EMPTY };
   }
 
   async exists(name: string): Promise<boolean> {
@@ -348,6 +378,7 @@ export class RedisLogStream implements LogStream {
     try {
       return await op();
     } catch (err) {
+      if (err instanceof TextGuardConflict) throw err;
       throw toServiceError(err);
     }
   }

@@ -6,6 +6,7 @@
 //
 // KEYS[1] = meta hash, KEYS[2] = stream (see redis-keys.ts for the layout).
 import type { Cluster, Redis } from 'ioredis';
+import { TextGuardConflict } from './text-append.ts';
 
 /**
  * ARGV: ttlMs, nowMs, keepOpen ('1' or '0'). Returns 1, or 0 when keepOpen
@@ -35,7 +36,11 @@ return 1
  * skipTextBytes (older lines of the push left out: seqs and text offsets
  * jump by them, and every retained line is trimmed), pushId ('' for none:
  * a push whose id this generation already took is not stored again, and
- * answers {-2, its first seq}; the last 256 ids are remembered), then per line
+ * answers {-2, its first seq}; the last 256 ids are remembered), textEnd,
+ * pending, next (a byte append's guard, stream/text-append.ts: when textEnd is
+ * not '', the push is stored only if the stream's text end is textEnd and its
+ * held partial line ('pend') is pending, and 'pend' becomes next; otherwise
+ * it answers {-3} and stores nothing), then per line
  * (head, tail, textBytes): the line JSON is head .. seq .. tail when tail is
  * not empty (the producer gave no pos, so pos = seq), else head alone.
  * Returns {first seq, text offset of the first line, gen}, or {-1} when the
@@ -55,12 +60,18 @@ if pushId ~= '' then
   local seen = redis.call('HGET', KEYS[1], 'p:' .. pushId)
   if seen then return {-2, tonumber(seen)} end
 end
+if ARGV[7] ~= '' then
+  local pend = redis.call('HGET', KEYS[1], 'pend')
+  if not pend then pend = '' end
+  if tonumber(m[4]) ~= tonumber(ARGV[7]) or pend ~= ARGV[8] then return {-3} end
+  redis.call('HSET', KEYS[1], 'pend', ARGV[9])
+end
 local skip = tonumber(ARGV[4])
 local first = tonumber(m[3]) + skip
 local result = {first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(gen)}
 redis.call('PEXPIRE', KEYS[1], m[8])
 redis.call('PEXPIRE', KEYS[2], m[8])
-if #ARGV < 9 then return result end
+if #ARGV < 12 then return result end
 local seq, text, eb = first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(m[5])
 -- Safety cap (docs/BACKENDS.md "XADD … MAXLEN ~"): bounds the stream while a batch
 -- larger than maxLines is being added, before the exact trim below runs. It
@@ -77,7 +88,7 @@ local seq, text, eb = first, tonumber(m[4]) + tonumber(ARGV[5]), tonumber(m[5])
 -- markers is never touched by the cap, even if it were exact (no '~'). The
 -- exact MINID trim stays the authority on retention, and 'lo' with it.
 local cap = string.format('%d', tonumber(ARGV[1]) + 2)
-for i = 7, #ARGV, 3 do
+for i = 10, #ARGV, 3 do
   local s = string.format('%d', seq)
   local json = ARGV[i]
   if ARGV[i + 1] ~= '' then json = json .. s .. ARGV[i + 1] end
@@ -129,13 +140,18 @@ return result
 `;
 
 /**
- * ARGV: graceMs, notifyChannel. Marks the stream closed, appends the close
+ * ARGV: graceMs, notifyChannel, whole ('1': refuse with -2 while a byte
+ * append's partial line is held, so the caller pushes it first). Marks the stream closed, appends the close
  * marker (which wakes every blocking reader) and shortens every key's expiry
  * to the grace period. Returns the final seq count, or -1 when not open.
  */
 const CLOSE = `
 local m = redis.call('HMGET', KEYS[1], 'gen', 'closed', 'next')
 if not m[1] or m[2] == '1' then return -1 end
+if ARGV[3] == '1' then
+  local pend = redis.call('HGET', KEYS[1], 'pend')
+  if pend and pend ~= '' then return -2 end
+end
 redis.call('HSET', KEYS[1], 'closed', '1')
 redis.call('XADD', KEYS[2], 'NOMKSTREAM', string.format('%d', tonumber(m[1]) + 1) .. '-0', 'k', 'close', 'n', m[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -144,7 +160,7 @@ if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], KEYS[2]) end
 return tonumber(m[3])
 `;
 
-type ScriptArg = string | number;
+type ScriptArg = string | number | Buffer;
 type ScriptFn = (...args: ScriptArg[]) => Promise<unknown>;
 
 /** The three scripts, loaded once per client (ioredis sends EVALSHA, falling back to EVAL on NOSCRIPT). */
@@ -174,12 +190,14 @@ export class StreamScripts {
   async push(meta: string, stream: string, args: ScriptArg[]): Promise<{ first: number; textStart: number; gen: number } | { duplicate: number } | undefined> {
     const reply = (await this.fns.push(meta, stream, ...args)) as number[];
     const [first, textStart, gen] = reply.map(Number);
+    if (first === -3) throw new TextGuardConflict();
     if (first === -2 && textStart !== undefined) return { duplicate: textStart };
     if (first === undefined || first < 0 || textStart === undefined || gen === undefined) return undefined;
     return { first, textStart, gen };
   }
 
+  /** The final seq count; -1 when not open, -2 while a partial line is held (it must be pushed first). */
   async close(meta: string, stream: string, graceMs: number, notify: string): Promise<number> {
-    return Number(await this.fns.close(meta, stream, graceMs, notify));
+    return Number(await this.fns.close(meta, stream, graceMs, notify, '1'));
   }
 }

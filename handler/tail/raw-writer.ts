@@ -16,6 +16,18 @@ export interface RawHead {
   flushHeaders(): void;
 }
 
+/** How a raw response starts and ends beyond the plain tail (a byte range, livelog's headers). */
+export interface RawResponseOptions {
+  /** The status (206 for a range; 200 otherwise). */
+  status?: number;
+  /** More headers for the start, given the offset the body starts at (Content-Range, CORS). */
+  headers?: (offset: number) => Record<string, string>;
+  /** One past the last byte to send: the response ends there (a closed byte range). */
+  stopAt?: number;
+  /** Asked at the stream's end: true when the log is cut short (its producer aborted), so the body ends without its terminator. */
+  truncated?: () => boolean;
+}
+
 export class RawWriter implements TailWriter {
   /** The next byte offset to send; before the start, the requested one (negative: from the end). */
   protected position: number;
@@ -27,6 +39,7 @@ export class RawWriter implements TailWriter {
     private readonly sink: TailSink,
     private readonly head: RawHead,
     requested: number,
+    private readonly options: RawResponseOptions = {},
   ) {
     this.position = requested;
   }
@@ -40,11 +53,12 @@ export class RawWriter implements TailWriter {
     if (this.started) return;
     this.started = true;
     this.position = offset;
-    this.head.writeHead(200, {
+    this.head.writeHead(this.options.status ?? 200, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Cache-Control': 'no-cache',
       'X-Accel-Buffering': 'no',
       'X-Log-Offset': String(offset),
+      ...this.options.headers?.(offset),
     });
     this.head.flushHeaders();
   }
@@ -53,9 +67,9 @@ export class RawWriter implements TailWriter {
     return this.started;
   }
 
-  /** Text bytes (a snapshot's). */
-  bytes(data: Buffer): Promise<void> {
-    return this.sink.write(data);
+  /** Text bytes (a snapshot's), from the current position. */
+  async bytes(data: Buffer): Promise<void> {
+    await this.write(data);
   }
 
   async lines(lines: StoredLine[]): Promise<void> {
@@ -108,7 +122,8 @@ export class RawWriter implements TailWriter {
 
   async terminal(): Promise<void> {
     await this.caughtUp();
-    this.sink.end();
+    if (this.options.truncated?.() === true) this.sink.destroy();
+    else this.sink.end();
   }
 
   async lifetime(): Promise<void> {
@@ -138,7 +153,21 @@ export class RawWriter implements TailWriter {
     const last = lines[lines.length - 1]!;
     const text = joinText(from === 0 ? lines : lines.slice(from));
     const skip = Math.max(0, this.position - first.offset);
-    this.position = last.offset + last.textBytes;
-    await this.sink.write(skip === 0 ? text : text.subarray(skip));
+    this.position = last.offset + last.textBytes - (text.length - skip);
+    await this.write(skip === 0 ? text : text.subarray(skip));
+  }
+
+  /** Writes text from `position` on, up to stopAt, where the response ends. */
+  private async write(text: Buffer): Promise<void> {
+    const stopAt = this.options.stopAt;
+    if (stopAt !== undefined && this.position + text.length >= stopAt) {
+      const piece = text.subarray(0, Math.max(0, stopAt - this.position));
+      this.position += piece.length;
+      await this.sink.write(piece);
+      this.sink.end();
+      return;
+    }
+    this.position += text.length;
+    await this.sink.write(text);
   }
 }

@@ -83,6 +83,13 @@ export class SnapshotReader {
     yield* cached ?? this.decodeTexts();
   }
 
+  /** The log text's length (its end offset): one pass over the texts, shared with other readers when cached. */
+  async length(): Promise<number> {
+    let end = this.firstOffset;
+    for await (const { offset, text } of this.texts()) end = offset + text.length;
+    return end;
+  }
+
   /** The byte offset in the log of the row with this seq (the first row's when the seq is older); undefined past the end. */
   async offsetOfRow(seq: number): Promise<number | undefined> {
     let offset = this.firstOffset;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { decodeLine } from '../../stream/line-codec.ts';
 import type { LogStream, StoredLine, StreamCursor, StreamLimits } from '../../stream/log-stream.ts';
+import { appendText } from '../../stream/text-append.ts';
 
 interface LogStreamHarness {
   stream: LogStream;
@@ -479,6 +480,85 @@ export function logStreamContract(label: string, factory: LogStreamFactory): voi
       assert.equal(batch.dropped.from, 1);
       assert.equal(batch.lines[0]!.seq, batch.dropped.to + 1);
       stuck.release();
+    });
+
+    describe('byte appends (stream/text-append.ts)', () => {
+      const text = async (s: LogStream, name: string) => {
+        const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
+        const { lines } = await readAll(cursor);
+        cursor.release();
+        return lines.map((l) => decodeLine(l).out).join('');
+      };
+
+      it('turns bytes cut anywhere into whole lines, holds the partial last line, and makes it the last line at close', async () => {
+        const s = await make();
+        const name = uniqueName();
+        await s.open(name);
+        const log = 'alpha\nbeta\n\u00e9t\u00e9\ngamma without newline';
+        const bytes = Buffer.from(log);
+        let length = 0;
+        // Cut inside a line and inside the two-byte é.
+        for (const [a, b] of [
+          [0, 3],
+          [3, 14],
+          [14, 15],
+          [15, bytes.length],
+        ] as const) {
+          const result = await appendText(s, name, bytes.subarray(a, b), DEFAULT_TEST_LIMITS.maxLineBytes, length);
+          assert.equal(result.appended, true);
+          length = result.length;
+          assert.equal(length, b);
+        }
+        const state = (await s.textState!(name))!;
+        assert.equal(state.textEnd, Buffer.byteLength('alpha\nbeta\n\u00e9t\u00e9\n'));
+        assert.equal(state.pending.toString(), 'gamma without newline');
+        const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
+        assert.deepEqual(
+          (await readUntil(cursor, 3)).lines.map((l) => decodeLine(l).out),
+          ['alpha\n', 'beta\n', '\u00e9t\u00e9\n'],
+        );
+        cursor.release();
+        await s.close(name);
+        assert.equal(await text(s, name), log);
+      });
+
+      it('refuses an append at any offset but the length, storing nothing', async () => {
+        const s = await make();
+        const name = uniqueName();
+        await s.open(name);
+        await appendText(s, name, Buffer.from('one\ntw'), DEFAULT_TEST_LIMITS.maxLineBytes, 0);
+        assert.deepEqual(await appendText(s, name, Buffer.from('x'), DEFAULT_TEST_LIMITS.maxLineBytes, 3), { appended: false, length: 6 });
+        assert.deepEqual(await appendText(s, name, Buffer.from('x'), DEFAULT_TEST_LIMITS.maxLineBytes, 9), { appended: false, length: 6 });
+        assert.deepEqual(await appendText(s, name, Buffer.from('o\n'), DEFAULT_TEST_LIMITS.maxLineBytes, 6), { appended: true, length: 8 });
+        await s.close(name);
+        assert.equal(await text(s, name), 'one\ntwo\n');
+      });
+
+      it('lets exactly one of many appends racing on one offset win', async () => {
+        const s = await make();
+        const name = uniqueName();
+        await s.open(name);
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => appendText(s, name, Buffer.from(`writer ${i}\n`), DEFAULT_TEST_LIMITS.maxLineBytes, 0)),
+        );
+        assert.equal(results.filter((r) => r.appended).length, 1);
+        await s.close(name);
+        assert.match(await text(s, name), /^writer \d\n$/);
+      });
+
+      it('cuts a line longer than the line limit into pieces on character boundaries, never truncating it', async () => {
+        const s = await make({ maxLineBytes: 256 });
+        const name = uniqueName();
+        await s.open(name);
+        const long = '\u20ac'.repeat(300) + '\n';
+        await appendText(s, name, Buffer.from(long), 256);
+        await s.close(name);
+        const cursor = (await s.cursor(name, { kind: 'beginning' }))!;
+        const { lines } = await readAll(cursor);
+        cursor.release();
+        assert.ok(lines.length > 1 && lines.every((l) => l.textBytes <= 256 && !decodeLine(l).out.includes('\ufffd')));
+        assert.equal(lines.map((l) => decodeLine(l).out).join(''), long);
+      });
     });
   });
 }

@@ -5,6 +5,7 @@ import http from 'node:http';
 export interface RawSession {
   status: number;
   offset: string | undefined;
+  headers: http.IncomingHttpHeaders;
   code?: string;
   text(): string;
   done(): boolean;
@@ -14,9 +15,9 @@ export interface RawSession {
 }
 
 /** GET …/raw; resolves when the response headers arrive (rejects after `headersMs`). */
-export function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
+export function openRaw(url: string, headersMs = 10000, requestHeaders: Record<string, string> = {}): Promise<RawSession> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
+    const req = http.get(url, { headers: requestHeaders }, (res) => {
       let body = '';
       let done = false;
       res.setEncoding('utf8');
@@ -39,6 +40,7 @@ export function openRaw(url: string, headersMs = 10000): Promise<RawSession> {
       const session: RawSession = {
         status: res.statusCode ?? 0,
         offset: res.headers['x-log-offset'] as string | undefined,
+        headers: res.headers,
         text: () => body,
         done: () => done,
         ended: (ms = 5000) => waitFor(() => done, ms, 'end'),
