@@ -27,6 +27,8 @@ import { rowsOf, type SnapshotRows } from '../stream/snapshot-rows.ts';
 
 /** A push of more lines is appended in slices of this many (see push). */
 const PUSH_SLICE_LINES = 10_000;
+/** The longest a push waits for a slow store's archive writer; past it the push goes on (a store this slow is failing). */
+const ARCHIVE_WAIT_MS = 10_000;
 
 /** Lines per read when the whole log is listed (a snapshot). */
 const LIST_BATCH_LINES = 1000;
@@ -167,6 +169,7 @@ export class ArchivedLogStream implements LogStream {
 
   async push(name: string, lines: LineInput[], options?: PushOptions): Promise<number> {
     let first: number;
+    await this.archiveRoom(name);
     // A byte append (textGuard) is one atomic push: slices would let another appender in between.
     if (lines.length <= PUSH_SLICE_LINES || options?.textGuard !== undefined) first = await this.inner.push(name, lines, options);
     else {
@@ -175,11 +178,26 @@ export class ArchivedLogStream implements LogStream {
       first = await this.inner.push(name, lines.slice(0, PUSH_SLICE_LINES), options);
       for (let at = PUSH_SLICE_LINES; at < lines.length; at += PUSH_SLICE_LINES) {
         await new Promise((resolve) => setImmediate(resolve));
+        await this.archiveRoom(name);
         await this.inner.push(name, lines.slice(at, at + PUSH_SLICE_LINES));
       }
     }
     if (this.archiver.writer(name) === undefined) void this.archiver.ensure(name);
     return first;
+  }
+
+  /**
+   * Backpressure from the archive (docs/ARCHIVE.md §6): while this process's
+   * writer of `name` waits for a slow but working store, a push waits for its
+   * write queue (at most ARCHIVE_WAIT_MS), instead of pushing lines the ring
+   * would trim before the writer reads them.
+   */
+  private async archiveRoom(name: string): Promise<void> {
+    const backlog = this.archiver.writer(name)?.backlog();
+    if (backlog === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([backlog, new Promise<void>((resolve) => (timer = setTimeout(resolve, ARCHIVE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   close(name: string): Promise<boolean> {
@@ -272,8 +290,10 @@ export class ArchivedLogStream implements LogStream {
       const gen = probe.generation;
       probe.release();
       for (const entry of [...(await this.archive.entries(name, gen, true))]) {
-        // A chunk that overlaps the last (a new writer rewrote lines) ends the copy: the cursor reads on from `next`.
-        if (entry.firstSeq < next) break;
+        // A chunk that does not start where the last ended ends the copy, and the cursor reads on from `next`:
+        // one that overlaps it (a new writer rewrote lines), and one after a hole — a chunk whose write failed
+        // while later ones were stored is still pending in the writer, or its lines are a gap the cursor reports.
+        if (entry.firstSeq !== next) break;
         const rows = await this.archive.body(entry);
         if (rows === undefined) break;
         yield { rows, firstSeq: entry.firstSeq, lines: entry.lines, firstOffset: entry.firstOffset };

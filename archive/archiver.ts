@@ -1,9 +1,10 @@
 // The archive writer (docs/ARCHIVE.md §3): one follower per open stream that
 // this process writes, reading the stream with an ordinary cursor (the same
 // on the memory ring and on Redis) and writing its lines to the blob store in
-// chunks of CHUNK_BYTES or CHUNK_MS, whichever comes first. It never slows a
-// push: it reads what the ring already holds, one batch at a time, and writes
-// one blob per chunk. When the store is slow or full it stops reading (its
+// chunks of CHUNK_BYTES or CHUNK_MS, whichever comes first. It reads what the
+// ring already holds, one batch at a time, and writes one blob per chunk.
+// When a working store is slower than the pushes, the pushes wait for it
+// (backlog(), docs/ARCHIVE.md §6). When the store fails it stops reading (its
 // cursor waits; the ring goes on without it), retries with a backoff, and
 // what the ring trimmed meanwhile is a gap in the archive that readers see as
 // `dropped`. Nothing here throws into a request.
@@ -99,6 +100,8 @@ class StreamArchiver {
   private skipThrough = -1;
   /** Aborted by finish(): ends the current wait. */
   private readonly wake = new AbortController();
+  /** The last chunk write failed (a full disk, S3 down): pushes do not wait for this writer then. */
+  private failing = false;
 
   constructor(
     private readonly owner: Archiver,
@@ -126,6 +129,17 @@ class StreamArchiver {
       if (chunk.gen === gen && first !== undefined && first.seq > seq) return first.seq;
     }
     return undefined;
+  }
+
+  /**
+   * While this writer has stopped reading because a working store is slower
+   * than the pushes, the progress of its write queue: pushes wait on it
+   * (ArchivedLogStream.push), so the ring never has to trim lines the archive
+   * has not read. A failing store is not waited for (docs/ARCHIVE.md §6).
+   */
+  backlog(): Promise<void> | undefined {
+    if (this.failing || this.stopping || this.writing === undefined) return undefined;
+    return this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES ? this.writing : undefined;
   }
 
   halt(): void {
@@ -298,11 +312,13 @@ class StreamArchiver {
       try {
         await this.owner.archive.write(this.name, chunk.gen, chunk.lines);
         chunk.written = true;
+        this.failing = false;
         this.owner.chunksWritten++;
         return;
       } catch (err) {
         this.owner.options.onError?.(err, this.name);
         this.owner.failedWrites++;
+        this.failing = true;
       } finally {
         this.owner.slots.give();
       }

@@ -18,6 +18,7 @@ import { scribeLog } from './scenarios/scribe-log.ts';
 import { rawFanout } from './scenarios/raw-fanout.ts';
 import { lateJoiners } from './scenarios/late-joiners.ts';
 import { rateFanout } from './scenarios/rate-fanout.ts';
+import { livelogFanout } from './scenarios/livelog-fanout.ts';
 
 type Figures = Record<string, number | string | null>;
 
@@ -78,6 +79,12 @@ const SCENARIOS: Scenario[] = [
       num(f, 'raw_p99_ms') < 250 &&
       num(f, 'sse_p99_ms') < 250 &&
       num(f, 'publish_lines_per_s') >= 49_000,
+  },
+  {
+    key: 'livelog_fanout',
+    run: livelogFanout,
+    target: 'readers incomplete = 0, last byte ≤ 1.5 × a bare node:http PUT-to-100-responses pipe',
+    met: (f) => num(f, 'readers_incomplete') === 0 && num(f, 'ratio') <= 1.5,
   },
 ];
 

@@ -17,17 +17,19 @@ const SERVER_COMMANDS: Record<string, () => Promise<Registrar>> = {
   server: async () => (await import('./server-command.ts')).registerServerCommand,
   tailsrv: async () => (await import('./tailsrv-command.ts')).registerTailsrvCommand,
   scribe: async () => (await import('./scribe-command.ts')).registerScribeCommand,
+  livelog: async () => (await import('./livelog-command.ts')).registerLivelogCommand,
 };
 
 async function registrars(command: string | undefined): Promise<Registrar[]> {
   if (command !== undefined && Object.hasOwn(SERVER_COMMANDS, command)) return [await SERVER_COMMANDS[command]!()];
-  const [server, cistore, cistream, token, tailsrv, scribe, connection] = await Promise.all([
+  const [server, cistore, cistream, token, tailsrv, scribe, livelog, connection] = await Promise.all([
     import('./server-command.ts'),
     import('./cistore-command.ts'),
     import('./cistream-command.ts'),
     import('./token-command.ts'),
     import('./tailsrv-command.ts'),
     import('./scribe-command.ts'),
+    import('./livelog-command.ts'),
     import('./cli-connection.ts'),
   ]);
   return [
@@ -37,6 +39,7 @@ async function registrars(command: string | undefined): Promise<Registrar[]> {
     token.registerTokenCommand,
     tailsrv.registerTailsrvCommand,
     scribe.registerScribeCommand,
+    livelog.registerLivelogCommand,
     connection.registerClientHelp,
   ];
 }

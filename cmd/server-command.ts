@@ -76,7 +76,7 @@ export async function runServer(config: Config): Promise<void> {
  * cause (a full disk, a backend down) are answered by their handlers and
  * never reach this.
  */
-function exitOnStrayErrors(log: Logger): void {
+export function exitOnStrayErrors(log: Logger): void {
   const exit = (kind: string) => (err: unknown) => {
     try {
       log.fatal({ err }, `${kind}: exiting`);

@@ -2,6 +2,7 @@
 // (docs/PROTOCOL.md §7). A live stream is followed by the follow loop; a
 // finished one is served from its snapshot blob. HEAD says the length there
 // is now.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServiceError } from '../foundation/errors.ts';
 import { openAtOffset } from '../stream/log-stream.ts';
 import type { HandlerContext } from './context.ts';
@@ -19,46 +20,72 @@ export async function rawTail(call: RouteCall): Promise<void> {
   const { ctx, req, res, account, key } = call;
   const offset = parseOffset(call.query.get('offset'));
   const name = internalName(account, key);
-  const state = await ctx.stream.textState?.(name);
-  // The length is needed for HEAD and ranges only: a plain tail of a finished log does not read it twice.
-  let snapshot: SnapshotReader | undefined;
-  let length = state?.textEnd ?? 0;
-  if (state == null && (req.method === 'HEAD' || req.headers.range !== undefined)) {
-    snapshot = await finishedLog(ctx, name, key);
-    length = await snapshot.length();
-  }
-  const live = state?.open === true;
+  const source = await locateText(ctx, name, key, req.method === 'HEAD' || req.headers.range !== undefined);
   if (req.method === 'HEAD') {
     res.writeHead(200, {
       ...TEXT_HEADERS,
       'Accept-Ranges': 'bytes',
-      'Content-Length': String(length),
-      'X-Log-Length': String(length),
-      ...(live ? { 'X-Log-Live': 'true' } : {}),
+      'Content-Length': String(source.length),
+      'X-Log-Length': String(source.length),
+      ...(source.live ? { 'X-Log-Live': 'true' } : {}),
     });
     res.end();
     return;
   }
   let range: RawRange;
   try {
-    range = rawRange(req.headers.range, length, live, offset);
+    range = rawRange(req.headers.range, source.length, source.live, offset);
   } catch (err) {
-    res.setHeader('Content-Range', `bytes */${length}`);
+    res.setHeader('Content-Range', `bytes */${source.length}`);
     throw err;
   }
   const start = range.kind === 'range' ? range.start : range.offset;
-  const options = responseOptions(range);
-  const session = TailSession.forHttp(ctx, account, req, res);
+  await serveText(ctx, { account, name, key }, req, res, source, start, responseOptions(range));
+}
+
+/** Where a log's text is: its length now and whether it grows (a stream), or the finished log. */
+export interface TextSource {
+  /** The text's length now; 0 for a finished log unless asked for (reading it costs a pass). */
+  length: number;
+  live: boolean;
+  /** The finished log, when there is no stream (open or just closed). */
+  snapshot?: SnapshotReader;
+}
+
+/** The stream's text state, or the finished log (404 when there is neither); `needLength` reads a finished log's length. */
+export async function locateText(ctx: HandlerContext, name: string, key: string, needLength: boolean): Promise<TextSource> {
+  const state = await ctx.stream.textState?.(name);
+  if (state != null) return { length: state.textEnd, live: state.open };
+  // A plain tail of a finished log does not read it twice: the length only for HEAD and ranges.
+  if (!needLength) return { length: 0, live: false };
+  const snapshot = await finishedLog(ctx, name, key);
+  return { length: await snapshot.length(), live: false, snapshot };
+}
+
+/** Serves the text from byte `start` (negative: the last |start| bytes) as a raw tail: followed while live, from the snapshot when finished. */
+export async function serveText(
+  ctx: HandlerContext,
+  log: { account: string; name: string; key: string },
+  req: IncomingMessage,
+  res: ServerResponse,
+  source: TextSource,
+  start: number,
+  options: RawResponseOptions,
+): Promise<void> {
+  const session = TailSession.forHttp(ctx, log.account, req, res);
+  // While live, the held partial last line's bytes too (PROTOCOL.md §7.2).
+  const textState = ctx.stream.textState?.bind(ctx.stream);
+  if (source.live && options.heldText === undefined && textState !== undefined) options = { ...options, heldText: () => textState(log.name) };
   try {
-    if (snapshot === undefined) {
+    if (source.snapshot === undefined) {
       // Starts at the archived chunk that holds the offset, not at seq 0 (docs/ARCHIVE.md §4).
-      const opened = await openAtOffset(ctx.stream, name, start);
+      const opened = await openAtOffset(ctx.stream, log.name, start);
       if (opened !== null) {
         await followStream(opened.cursor, new RawWriter(session.sink(res), res, opened.offset, options), session);
         return;
       }
     }
-    const finished = snapshot ?? (await finishedLog(ctx, name, key));
+    const finished = source.snapshot ?? (await finishedLog(ctx, log.name, log.key));
     await snapshotToRaw(finished, start, new RawWriter(session.sink(res), res, start, options));
   } finally {
     session.close();

@@ -259,7 +259,8 @@ export class MemoryLogStream implements LogStream {
     this.held += log.ring.retainedBytes - heldBefore;
     if (this.held > this.budgetBytes) this.enforceBudget();
     log.expiresAt = Date.now() + log.ttlMs;
-    if (lines.length > 0) log.notifySoon();
+    // A byte append that only grew the held partial line wakes the raw readers too (they send held bytes).
+    if (lines.length > 0 || options.textGuard !== undefined) log.notifySoon();
     return first;
   }
 

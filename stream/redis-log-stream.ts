@@ -26,7 +26,7 @@ import { BlockingFanout, type Fanout } from './redis-fanout.ts';
 import { RedisKeys, lineId } from './redis-keys.ts';
 import { StreamScripts } from './redis-scripts.ts';
 import { StreamWatch, lineOfEntry } from './redis-stream-watch.ts';
-import { TextGuardConflict } from './text-append.ts';
+import { isTextGuardConflict } from './text-append.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** A close pushes a held partial line first; another appender may win that race a few times. */
@@ -265,7 +265,7 @@ export class RedisLogStream implements LogStream {
         try {
           await this.push(name, [{ out: state.pending.toString('utf8') }], { textGuard });
         } catch (err) {
-          if (err instanceof TextGuardConflict) continue;
+          if (isTextGuardConflict(err)) continue;
           throw err;
         }
       }
@@ -378,7 +378,7 @@ export class RedisLogStream implements LogStream {
     try {
       return await op();
     } catch (err) {
-      if (err instanceof TextGuardConflict) throw err;
+      if (isTextGuardConflict(err)) throw err;
       throw toServiceError(err);
     }
   }

@@ -22,11 +22,21 @@ export interface TextAppendResult {
   length: number;
 }
 
+/** Marks a TextGuardConflict across module copies (a backend loaded by a dynamic import may hold its own copy of this class). */
+const TEXT_GUARD_CONFLICT = Symbol.for('log-service.TextGuardConflict');
+
 /** Thrown by a backend's push when its textGuard no longer holds: the appender reads the state again. */
 export class TextGuardConflict extends Error {
+  readonly [TEXT_GUARD_CONFLICT] = true;
+
   constructor() {
     super('the stream text changed since it was read');
   }
+}
+
+/** Whether `err` is a TextGuardConflict (by its mark, not instanceof: see TEXT_GUARD_CONFLICT). */
+export function isTextGuardConflict(err: unknown): err is TextGuardConflict {
+  return err instanceof Error && (err as unknown as Record<symbol, unknown>)[TEXT_GUARD_CONFLICT] === true;
 }
 
 /** The length an appender sees: the lines' text and the held partial line. */
@@ -51,7 +61,7 @@ export async function appendText(stream: LogStream, name: string, bytes: Buffer,
     try {
       await stream.push(name, lines, { textGuard: { textEnd: state.textEnd, pending: state.pending, next: pending } });
     } catch (err) {
-      if (err instanceof TextGuardConflict) continue;
+      if (isTextGuardConflict(err)) continue;
       throw err;
     }
     return { appended: true, length: state.textEnd + textBytesOf(lines) + pending.length };

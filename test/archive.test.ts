@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { countSse, readRawBytes } from './support/log-readers.ts';
+import { startS3Recorder, type S3Recorder } from './support/s3-recorder.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
 
 const LINES = 200_000;
@@ -137,6 +138,17 @@ describe("the live archive at the end of a closed stream's grace period", functi
   });
 });
 
+/** The server's settings for the S3 store of `s3`, reached at `endpoint` (s3rver itself, or a proxy in front of it). */
+function s3Settings(s3: S3rverHandle, endpoint: string): Record<string, string> {
+  return {
+    LOG_SERVICE_S3_BUCKET: s3.bucket,
+    LOG_SERVICE_S3_ENDPOINT: endpoint,
+    LOG_SERVICE_S3_PATH_STYLE: 'true',
+    LOG_SERVICE_S3_ACCESS_KEY_ID: s3.config.accessKeyId!,
+    LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey!,
+  };
+}
+
 describe('', function () {
   let s3: S3rverHandle | undefined;
   before(async function () {
@@ -144,11 +156,128 @@ describe('', function () {
     s3 = await startS3rver();
   });
   after(async () => s3?.stop());
-  suite('S3', () => ({
-    LOG_SERVICE_S3_BUCKET: s3!.bucket,
-    LOG_SERVICE_S3_ENDPOINT: s3!.endpoint,
-    LOG_SERVICE_S3_PATH_STYLE: 'true',
-    LOG_SERVICE_S3_ACCESS_KEY_ID: s3!.config.accessKeyId!,
-    LOG_SERVICE_S3_SECRET_ACCESS_KEY: s3!.config.secretAccessKey!,
-  }));
+  suite('S3', () => s3Settings(s3!, s3!.endpoint));
+});
+
+describe('the live archive on a slow S3', function () {
+  this.timeout(60_000);
+  let s3: S3rverHandle | undefined;
+  let slow: S3Recorder | undefined;
+  let server: TestServer | undefined;
+  before(async function () {
+    this.timeout(30_000);
+    s3 = await startS3rver();
+    // Every write takes 500 ms: with 4 chunk writes in flight the archive takes ~2 MiB of line JSON a second.
+    slow = await startS3Recorder(s3.endpoint, undefined, (req) => (req.method === 'PUT' ? 500 : 0));
+    server = await startTestServer({
+      LOG_SERVICE_STREAM_MAX_LINES: '1000',
+      // A 1 MiB ring: without backpressure it trims what the stalled writer has not read.
+      LOG_SERVICE_STREAM_MAX_BYTES: '1048576',
+      ...s3Settings(s3, slow.endpoint),
+    });
+  });
+  after(async () => {
+    await server?.destroy();
+    await slow?.close();
+    await s3?.stop();
+  });
+
+  it('slows the pushes to what the store takes instead of losing lines the ring let go (docs/ARCHIVE.md §6)', async () => {
+    const url = `${server!.url}/ci/p/slow-store/s/t/stream`;
+    assert.equal((await fetch(url, { method: 'POST' })).status, 204);
+    // ~9 MB of line JSON as fast as the pushes are answered: far past the writer's 4 MiB and the ring's 1 MiB.
+    const lines = 60_000;
+    for (let seq = 0; seq < lines; seq += PUSH_LINES) {
+      const res = await fetch(url, { method: 'PUT', body: logText(seq, seq + PUSH_LINES), headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(res.status, 204);
+    }
+    const sse = await countSse(url);
+    await sse.until(lines, 30_000);
+    assert.deepEqual(sse.dropped, [], 'every acknowledged line is in the ring or the archive');
+    assert.equal(sse.outOfOrder, undefined);
+    assert.equal(sse.next, lines);
+    sse.close();
+    const total = Buffer.byteLength(logText(0, lines));
+    const raw = await readRawBytes(`${server!.url}/ci/p/slow-store/s/t/raw?offset=0`);
+    await raw.until(total, 30_000);
+    assert.ok(raw.bytes().equals(Buffer.from(logText(0, lines))), 'raw from 0 is the whole log');
+    raw.close();
+  });
+});
+
+describe('the live archive when one chunk write fails and the next ones succeed', function () {
+  this.timeout(60_000);
+  let s3: S3rverHandle | undefined;
+  let proxy: S3Recorder | undefined;
+  let server: TestServer | undefined;
+  // The second chunk is refused with 503 while this holds; the writer retries it with a backoff.
+  let refuseSecond = true;
+  let refused = 0;
+  let secondSeq: number | undefined;
+  let laterWritten = false;
+  /** [firstSeq, lines] of the chunk a request writes, or undefined for any other request. */
+  function chunkOf(req: { method?: string; url?: string }): [number, number] | undefined {
+    const m = req.method === 'PUT' ? /~\d{16}\/(\d{16})-(\d{8})-/.exec(decodeURIComponent(req.url ?? '')) : null;
+    return m === null ? undefined : [Number(m[1]), Number(m[2])];
+  }
+  before(async function () {
+    this.timeout(30_000);
+    s3 = await startS3rver();
+    proxy = await startS3Recorder(
+      s3.endpoint,
+      (req, res) => {
+        const chunk = chunkOf(req);
+        if (chunk === undefined) return false;
+        const [firstSeq, lines] = chunk;
+        if (firstSeq === 0) secondSeq = lines;
+        if (secondSeq !== undefined && firstSeq > secondSeq && refuseSecond) laterWritten = true;
+        if (firstSeq !== secondSeq || !refuseSecond) return false;
+        refused++;
+        req.resume();
+        res.writeHead(503, { 'Content-Type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>test</Message></Error>');
+        return true;
+      },
+      // The first chunk is written alone (the writer starts on the first sealed chunk) and slowly, so the
+      // next write group holds several chunks: the second is refused while the ones after it are stored.
+      (req) => (chunkOf(req)?.[0] === 0 ? 500 : 0),
+    );
+    server = await startTestServer({
+      LOG_SERVICE_STREAM_MAX_LINES: '1000',
+      ...s3Settings(s3, proxy.endpoint),
+    });
+  });
+  after(async () => {
+    await server?.destroy();
+    await proxy?.close();
+    await s3?.stop();
+  });
+
+  it('snapshots every line while the archive has a hole where the failing chunk goes (docs/ARCHIVE.md §6)', async () => {
+    const url = `${server!.url}/ci/p/hole/s/t/stream`;
+    assert.equal((await fetch(url, { method: 'POST' })).status, 204);
+    // ~8 chunks of 256 KiB of line JSON.
+    const lines = 12_000;
+    for (let seq = 0; seq < lines; seq += PUSH_LINES) {
+      const res = await fetch(url, { method: 'PUT', body: logText(seq, seq + PUSH_LINES), headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(res.status, 204);
+    }
+    // Three refusals (retries after 250 and 500 ms): the other chunks of its group are long stored by then.
+    for (let waited = 0; refused < 3; waited += 50) {
+      assert.ok(waited < 20_000, `the second chunk was refused ${refused} times only`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(laterWritten, 'a chunk after the refused one was written: the archive has a hole');
+    const closed = await fetch(`${url}?snapshot=true`, { method: 'DELETE' });
+    assert.equal(closed.status, 204, await closed.text());
+    assert.ok(refuseSecond && refused >= 3);
+    refuseSecond = false;
+    const blob = await fetch(`${server!.url}/ci/p/hole/s/t/blob`);
+    assert.equal(blob.status, 200);
+    const rows = (await blob.text())
+      .trimEnd()
+      .split('\n')
+      .map((row) => JSON.parse(row) as { out: string });
+    assert.equal(rows.length, lines, 'the snapshot holds every line');
+    assert.equal(rows.map((r) => r.out).join(''), logText(0, lines));
+  });
 });

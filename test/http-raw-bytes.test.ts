@@ -219,7 +219,7 @@ for (const backend of ['memory', 'redis'] as const) {
       assert.equal(await s.text(id), 'one\ntwo\nthree');
     });
 
-    it('PUT appends a chunked body as it arrives: a reader sees the bytes before the body ends; 202 with the length at the end', async () => {
+    it('PUT appends a chunked body as it arrives: a reader sees every byte before the body ends, a partial line too; 202 with the length at the end', async () => {
       const id = newId();
       await s.open(id);
       const raw = await openRaw(s.at(id, 'raw'));
@@ -228,8 +228,12 @@ for (const backend of ['memory', 'redis'] as const) {
         const req = http.request(url, { method: 'PUT' }, resolve);
         req.on('error', reject);
         req.write('first li');
-        setTimeout(() => req.write('ne\nsecond '), 100);
-        void raw.until((t) => t === 'first line\n').then(() => req.end('line\n'), reject);
+        // The held partial line wakes raw readers on the memory ring; on Redis they get it with the next whole line.
+        const partial = backend === 'memory' ? raw.until((t) => t === 'first li') : new Promise((r) => setTimeout(r, 100));
+        void partial
+          .then(() => req.write('ne\nsecond '))
+          .then(() => raw.until((t) => t === 'first line\nsecond '))
+          .then(() => req.end('line\n'), reject);
       });
       const res = await answer;
       res.resume();
@@ -258,7 +262,10 @@ for (const backend of ['memory', 'redis'] as const) {
       );
       const won = replies.filter((r) => r.status === 202);
       assert.equal(won.length, 1, replies.map((r) => r.status).join(','));
-      assert.ok(replies.every((r) => r.status === 202 || r.status === 416));
+      assert.ok(
+        replies.every((r) => r.status === 202 || r.status === 416),
+        replies.map((r) => `${r.status} ${r.text}`).join('; '),
+      );
       await s.close(id);
       assert.match(await s.text(id), /^writer \d\d\n$/);
     });

@@ -3,10 +3,14 @@
 // paused while any response's buffer is full, as `pipe` to several
 // destinations would. POST answers 204; DELETE ends every response. No
 // stream, no ring, no offsets: the floor of fanning the writer's bytes out in
-// Node over loopback. Usage: node --import=tsx bench/baseline/put-fanout-server.ts <port>
+// Node over loopback. With `end-with-put`, livelog_fanout's baseline: one long
+// PUT whose end ends the readers.
+// Usage: node --import=tsx bench/baseline/put-fanout-server.ts <port> [end-with-put]
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
+/** `end-with-put` (livelog_fanout's baseline): the PUT's end ends every reader, and is answered 201, as livelog does. */
+const endWithPut = process.argv[3] === 'end-with-put';
 const readers = new Set<http.ServerResponse>();
 http
   .createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -36,7 +40,8 @@ http
         if (waiting > 0) req.pause();
       });
       req.on('end', () => {
-        res.writeHead(204);
+        if (endWithPut) for (const r of readers) r.end();
+        res.writeHead(endWithPut ? 201 : 204);
         res.end();
       });
       return;

@@ -1,5 +1,5 @@
-// Raw readers (raw_fanout, late_joiners, rate_fanout): `readers` HTTP GETs of
-// `path` + `&offset=N` on raw sockets, each counting and hashing the body
+// Raw readers (raw_fanout, late_joiners, rate_fanout, livelog_fanout): `readers` HTTP GETs of
+// `path` + `&offset=N` (or `path` alone, `resumes: false`) on raw sockets, each counting and hashing the body
 // bytes (chunked transfer coding decoded here, or a Content-Length body).
 // A reader is done once it has `expectedBytes` (given at the start or, when
 // the writer runs at a rate and the length is known only at its end, in an
@@ -24,6 +24,8 @@ interface Config {
   expectedBytes?: number;
   epochMs: number;
   timeoutMs: number;
+  /** false: `path` as it is, one request (livelog's readers cannot resume); a cut reader is incomplete. */
+  resumes?: boolean;
 }
 const cfg = generatorConfig<Config>();
 const BUCKET_MS = 0.5;
@@ -75,7 +77,8 @@ function request(r: Reader, first: boolean): Promise<number> {
       socket.destroy();
       done(n);
     };
-    socket.on('connect', () => socket.write(`GET ${cfg.path}&offset=${r.received} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
+    const target = cfg.resumes === false ? cfg.path : `${cfg.path}&offset=${r.received}`;
+    socket.on('connect', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
     let head: Buffer | undefined = Buffer.alloc(0);
     let chunked = false;
     let length = Infinity;
@@ -177,7 +180,7 @@ async function read(): Promise<void> {
     r.requests++;
     const got = await request(r, first);
     first = false;
-    if (r.doneAt !== undefined) break;
+    if (r.doneAt !== undefined || cfg.resumes === false) break;
     if (cfg.expectedBytes !== undefined && r.received >= cfg.expectedBytes) {
       r.doneAt = r.lastByteAt ?? nowMs();
       break;

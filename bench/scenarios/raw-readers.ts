@@ -38,7 +38,7 @@ export function startRawReaders(
   port: number,
   path: string,
   readers: number,
-  config: { epochMs: number; expectedBytes?: number; timeoutMs: number },
+  config: { epochMs: number; expectedBytes?: number; timeoutMs: number; resumes?: boolean },
 ): GeneratorChild<ReadersResult>[] {
   return Array.from({ length: READER_PROCESSES }, () =>
     startGenerator<ReadersResult>('raw-readers.ts', { port, path, readers: readers / READER_PROCESSES, ...config }, config.timeoutMs + 30_000),

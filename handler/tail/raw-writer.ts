@@ -24,8 +24,17 @@ export interface RawResponseOptions {
   headers?: (offset: number) => Record<string, string>;
   /** One past the last byte to send: the response ends there (a closed byte range). */
   stopAt?: number;
-  /** Asked at the stream's end: true when the log is cut short (its producer aborted), so the body ends without its terminator. */
+  /**
+   * For readers that cannot resume (livelog's): asked at the stream's end, true when the log
+   * is cut short (its producer aborted), so the body ends without its terminator; any other
+   * end (shutdown, lifetime) is a cut too.
+   */
   truncated?: () => boolean;
+  /**
+   * The stream's held partial last line (docs/PROTOCOL.md §7.2): raw readers get every byte
+   * as it arrives, also the bytes of a line whose newline has not come yet.
+   */
+  heldText?: () => Promise<{ textEnd: number; pending: Buffer } | null | undefined>;
 }
 
 export class RawWriter implements TailWriter {
@@ -105,9 +114,9 @@ export class RawWriter implements TailWriter {
   }
 
   async caughtUp(): Promise<void> {
-    if (this.started) return;
-    if (this.position >= 0) {
+    if (this.started || this.position >= 0) {
       this.start(this.position);
+      await this.sendHeld();
       return;
     }
     // The last |N| bytes of what is there now.
@@ -118,12 +127,28 @@ export class RawWriter implements TailWriter {
     const first = held[0];
     this.start(Math.max(0, end + this.position, first ? first.offset : 0));
     await this.send(held);
+    await this.sendHeld();
+  }
+
+  /** The held partial line's bytes past what was sent; the line, once whole, is sent from there on (send skips what was). */
+  private async sendHeld(): Promise<void> {
+    if (this.options.heldText === undefined || this.sink.closed) return;
+    const held = await this.options.heldText();
+    if (held == null || this.sink.closed) return;
+    const { textEnd, pending } = held;
+    if (this.position >= textEnd && this.position < textEnd + pending.length) await this.write(pending.subarray(this.position - textEnd));
   }
 
   async terminal(): Promise<void> {
     await this.caughtUp();
-    if (this.options.truncated?.() === true) this.sink.destroy();
+    if (this.options.truncated?.() === true) this.cut();
     else this.sink.end();
+  }
+
+  /** Ends the body without its terminator, after the bytes sent so far. */
+  private cut(): void {
+    if (this.sink.cut !== undefined) this.sink.cut();
+    else this.sink.destroy();
   }
 
   async lifetime(): Promise<void> {
@@ -137,7 +162,9 @@ export class RawWriter implements TailWriter {
 
   end(): void {
     if (!this.started) this.start(Math.max(0, this.position));
-    this.sink.end();
+    // A reader that cannot resume (livelog's) must not take a cut for the log's end.
+    if (this.options.truncated !== undefined) this.cut();
+    else this.sink.end();
   }
 
   fail(): void {

@@ -3,6 +3,7 @@
 // the tail waits for 'drain' (bounded by the stall window, drain-wait.ts)
 // before it reads more, so a slow viewer never slows the producer or anyone
 // else, and never holds more than one batch.
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { waitForDrain } from './drain-wait.ts';
 
@@ -17,6 +18,8 @@ export interface TailSink {
   end(): void;
   /** Cuts the connection (the viewer sees an incomplete body and resumes). */
   destroy(): void;
+  /** Cuts the connection after the bytes written so far reach the viewer (a reader that cannot resume must get them). */
+  cut?(): void;
 }
 
 /** A sink over any Node writable: a ServerResponse, a net.Socket. */
@@ -53,5 +56,19 @@ export class WritableSink implements TailSink {
 
   destroy(): void {
     this.out.destroy();
+  }
+
+  cut(): void {
+    // A response's socket is ended (its buffered bytes go first, then FIN) without the response's own end:
+    // no chunked terminator, no full Content-Length. A reader that stops reading is cut for good after the stall window.
+    const socket = (this.out as { socket?: Socket | null }).socket ?? undefined;
+    if (socket === undefined || socket.destroyed) {
+      this.out.destroy();
+      return;
+    }
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), this.stallMs());
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 }
