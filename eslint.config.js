@@ -22,9 +22,11 @@ const LAYERS = {
   grpc: { role: 'the gRPC layer (a peer of handler/)', may: ['handler', 'stream', 'store', 'foundation', 'scribe', 'client/wire.ts'] },
   app: { role: 'the composition root', may: ['archive', 'handler', 'grpc', 'tailsrv', 'scribe', 'stream', 'store', 'foundation', 'client'] },
   cmd: { role: 'the executable', may: ['app', 'tailsrv', 'scribe', 'client', 'foundation'] },
+  // The web viewer runs in the browser and speaks HTTP to the server: it imports nothing of the server's.
+  ui: { role: 'the web log viewer (browser code, bundled by bin/build-ui.js)', may: [] },
 };
 // Every folder of ours that a layer could reach with a relative import.
-const FOLDERS = [...Object.keys(LAYERS), 'test', 'bench', 'bin', 'build', 'dist', 'proto'];
+const FOLDERS = [...Object.keys(LAYERS), 'test', 'bench', 'bin', 'build', 'dist', 'dist-ui', 'proto'];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -63,7 +65,7 @@ function forbiddenSyntax(layer) {
 
 const layerRules = Object.keys(LAYERS).map((layer) => ({
   name: `log-service/layers/${layer}`,
-  files: [`${layer}/**/*.ts`],
+  files: [`${layer}/**/*.ts`, `${layer}/**/*.tsx`],
   rules: {
     'no-restricted-imports': ['error', { patterns: forbidden(layer) }],
     'no-restricted-syntax': ['error', ...forbiddenSyntax(layer)],
@@ -71,12 +73,17 @@ const layerRules = Object.keys(LAYERS).map((layer) => ({
 }));
 
 export default defineConfig(
-  { name: 'log-service/ignores', ignores: ['node_modules/', 'dist/', 'build/', 'data/', 'bench/results/'] },
+  { name: 'log-service/ignores', ignores: ['node_modules/', 'dist/', 'dist-ui/', 'build/', 'data/', 'bench/results/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
     name: 'log-service/node',
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { ...globals.node } },
+  },
+  {
+    name: 'log-service/browser',
+    files: ['ui/**/*.ts', 'ui/**/*.tsx'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     name: 'log-service/conventions',

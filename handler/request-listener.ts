@@ -12,6 +12,7 @@ import type { RouteSpec } from './route-call.ts';
 import { RouteMatcher } from './route-matcher.ts';
 import { resolveCall } from './route-resolver.ts';
 import { ROUTES } from './routes.ts';
+import { serveUi } from './ui-assets.ts';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -47,6 +48,8 @@ async function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: Incomin
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
+  // The web viewer's pages and files (docs/VIEWER.md §1): public, outside the route table.
+  if (serveUi(req, res, path)) return;
   let match = matcher.match(req.method ?? 'GET', path);
   // RFC 9110 §9.3.2: HEAD is GET without the body; offered on the service's own routes
   // (node:http sends no body for HEAD). Tails, downloads and zips declare what they do.
