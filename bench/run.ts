@@ -19,6 +19,7 @@ import { rawFanout } from './scenarios/raw-fanout.ts';
 import { lateJoiners } from './scenarios/late-joiners.ts';
 import { rateFanout } from './scenarios/rate-fanout.ts';
 import { livelogFanout } from './scenarios/livelog-fanout.ts';
+import { viewerLarge, viewerLive } from './scenarios/viewer.ts';
 
 type Figures = Record<string, number | string | null>;
 
@@ -85,6 +86,18 @@ const SCENARIOS: Scenario[] = [
     run: livelogFanout,
     target: 'readers incomplete = 0, last byte ≤ 1.5 × a bare node:http PUT-to-100-responses pipe',
     met: (f) => num(f, 'readers_incomplete') === 0 && num(f, 'ratio') <= 1.5,
+  },
+  {
+    key: 'viewer_large',
+    run: viewerLarge,
+    target: 'first row < 1 s after navigation, no task > 200 ms while scrolling, JS heap < 300 MB (1,000,000 lines)',
+    met: (f) => num(f, 'first_row_ms') < 1000 && num(f, 'longest_task_scrolling_ms') <= 200 && num(f, 'js_heap_mb') < 300,
+  },
+  {
+    key: 'viewer_live',
+    run: viewerLive,
+    target: '5,000 lines/s followed: newest row on screen p99 < 250 ms after its push',
+    met: (f) => num(f, 'p99_ms') < 250 && num(f, 'lines_per_s') >= 4_500,
   },
 ];
 

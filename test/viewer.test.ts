@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
+import { startRedis, type TestRedis } from './support/redis-server.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
 // Functions passed to page.evaluate run in the page: these are the browser globals they use.
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
 declare function getComputedStyle(element: unknown): { color: string; fontWeight: string };
 declare const sessionStorage: { length: number; setItem(key: string, value: string): void };
+declare const navigator: { clipboard: { readText(): Promise<string> } };
 
 const TOKEN = 'viewer-test-token';
 
@@ -40,6 +42,21 @@ async function waitForLineCount(page: Page, count: number, timeout = 15_000): Pr
   await page.waitForFunction((n) => Number((document.querySelector('[data-testid=line-count]')?.textContent ?? '').replace(/[^0-9]/g, '')) >= n, count, {
     timeout,
   });
+}
+
+/** A server and a Chromium for one describe block: started before its tests, stopped after them. */
+function serverAndBrowser(env: Record<string, string> = {}): { server: TestServer; browser: Browser } {
+  const the = {} as { server: TestServer; browser: Browser };
+  before(async function () {
+    this.timeout(60_000);
+    the.server = await startTestServer(env);
+    the.browser = await launchChromium();
+  });
+  after(async () => {
+    await the.browser?.close();
+    await the.server?.destroy();
+  });
+  return the;
 }
 
 describe('the web log viewer in Chromium', function () {
@@ -256,29 +273,192 @@ describe('the web log viewer in Chromium', function () {
   });
 });
 
-describe('the web log viewer with auth on', function () {
+describe('the web log viewer: follow, keys, wrap, copy, downloads, narrow screens', function () {
+  this.timeout(60_000);
+  const the = serverAndBrowser();
+  let page: Page;
+  afterEach(async () => page?.close());
+
+  it('follows the end only while at the bottom: scrolling up stops it, "jump to end" and f bring it back', async () => {
+    const step = 'keys/1/build/follow';
+    await open(the.server.url, step);
+    await push(the.server.url, step, lines(0, 500));
+    page = await the.browser.newPage({ viewport: { width: 900, height: 500 } });
+    await page.goto(`${the.server.url}/ui/ci/${step}`);
+    await page.locator('.row[data-line="500"]').waitFor();
+    await page.locator('[data-testid=log]').hover();
+    await page.mouse.wheel(0, -3000);
+    await page.getByTestId('jump-to-end').waitFor();
+    assert.equal(await page.getByTestId('follow').getAttribute('aria-pressed'), 'false');
+    await push(the.server.url, step, lines(500, 600));
+    await waitForLineCount(page, 600);
+    assert.equal(await page.locator('.row[data-line="600"]').count(), 0, 'not following: the new end is not scrolled to');
+    await page.getByTestId('jump-to-end').click();
+    await page.locator('.row[data-line="600"]').waitFor();
+    assert.equal(await page.getByTestId('follow').getAttribute('aria-pressed'), 'true');
+    await page.keyboard.press('g');
+    await page.locator('.row[data-line="1"]').waitFor();
+    await page.keyboard.press('f');
+    await page.locator('.row[data-line="600"]').waitFor();
+    await push(the.server.url, step, lines(600, 700));
+    await page.locator('.row[data-line="700"]').waitFor();
+  });
+
+  it('wraps long lines on demand, copies the selected lines, and downloads the raw log and the build zip', async () => {
+    const step = 'keys/2/build/wrap';
+    await open(the.server.url, step);
+    await push(
+      the.server.url,
+      step,
+      lines(0, 30, (i) => (i === 3 ? `long ${'word '.repeat(300)}end` : `\x1b[31mline ${i}\x1b[0m`)),
+    );
+    const context = await the.browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 600 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: the.server.url });
+    page = await context.newPage();
+    await page.goto(`${the.server.url}/ui/ci/${step}#L2-L4`);
+    await page.locator('.row[data-line="4"]').waitFor();
+    const height = async () => (await page.locator('.row[data-line="4"]').boundingBox())!.height;
+    assert.ok((await height()) <= 24, 'one line high unwrapped');
+    await page.getByTestId('wrap').click();
+    await page.waitForFunction(
+      () => (document.querySelector('.row[data-line="4"]') as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height > 60,
+    );
+    assert.ok(
+      (await page.locator('.row[data-line="5"]').boundingBox())!.y >= (await page.locator('.row[data-line="4"]').boundingBox())!.y + (await height()) - 1,
+      'the next row starts below the wrapped one',
+    );
+
+    await page.getByTestId('copy').click();
+    await page.getByRole('status').filter({ hasText: 'copied 3 lines' }).waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(copied, `line 1\nline 2\nlong ${'word '.repeat(300)}end\n`);
+
+    const [raw] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-raw').click()]);
+    assert.equal(raw.suggestedFilename(), 'keys-2-build-wrap.log');
+    const rawPath = await raw.path();
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(
+      await readFile(rawPath, 'utf8'),
+      lines(0, 30, (i) => (i === 3 ? `long ${'word '.repeat(300)}end` : `\x1b[31mline ${i}\x1b[0m`)),
+    );
+    // The build's zip holds its stored logs: this step's, once it is closed with a snapshot.
+    assert.equal((await fetch(`${the.server.url}/ci/${step}/stream?snapshot=true`, { method: 'DELETE' })).status, 204);
+    const [zip] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+    assert.equal(zip.suggestedFilename(), 'keys-2-build-wrap-build.zip');
+    assert.equal((await readFile(await zip.path())).subarray(0, 2).toString(), 'PK');
+    await context.close();
+  });
+
+  it('is usable 320 px wide: nothing wider than the screen but the log, which scrolls', async () => {
+    const step = 'keys/3/build/narrow';
+    await open(the.server.url, step);
+    await push(
+      the.server.url,
+      step,
+      lines(0, 50, (i) => `line ${i} ${'x'.repeat(200)}`),
+    );
+    page = await the.browser.newPage({ viewport: { width: 320, height: 640 } });
+    await page.goto(`${the.server.url}/ui/ci/${step}`);
+    await page.locator('.row[data-line="50"]').waitFor();
+    const widths = await page.evaluate(() => {
+      const d = document as unknown as { documentElement: { scrollWidth: number } };
+      return d.documentElement.scrollWidth;
+    });
+    assert.ok(widths <= 320, `the page is ${widths} px wide`);
+    assert.ok(await page.getByTestId('find').isVisible());
+    assert.ok(await page.getByTestId('follow').isVisible());
+  });
+});
+
+describe('the web log viewer on Redis streams, Harness routes', function () {
   this.timeout(60_000);
   let browser: Browser;
+  let redis: TestRedis | null = null;
   let server: TestServer;
+  let other: TestServer;
 
   before(async function () {
     this.timeout(60_000);
-    server = await startTestServer({ LOG_SERVICE_GLOBAL_TOKEN: TOKEN });
+    redis = await startRedis();
+    if (redis === null) this.skip();
+    server = await startTestServer({ LOG_SERVICE_REDIS_URL: redis.url });
+    other = await startTestServer({ LOG_SERVICE_REDIS_URL: redis.url });
     browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
     await server?.destroy();
+    await other?.destroy();
+    await redis?.stop();
   });
+
+  it('shows a Harness key pushed through another instance, live, then finished', async () => {
+    const q = 'accountID=acme&key=pipeline%2F7%2Fcompile';
+    assert.equal((await fetch(`${other.url}/stream?${q}`, { method: 'POST' })).status, 204);
+    const pushHarness = async (body: string) =>
+      assert.equal((await fetch(`${other.url}/stream?${q}`, { method: 'PUT', body, headers: { 'Content-Type': 'text/plain' } })).status, 204);
+    await pushHarness(lines(0, 40));
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/ui/`);
+    await page.getByLabel('Harness account ID').fill('acme');
+    await page.getByLabel('Harness key').fill('pipeline/7/compile');
+    await page.getByRole('button', { name: 'open' }).click();
+    await page.waitForURL('**/ui/stream?accountID=acme&key=pipeline%2F7%2Fcompile');
+    await waitForLineCount(page, 40);
+    assert.equal(await page.getByTestId('state').textContent(), 'live');
+    await pushHarness(lines(40, 60));
+    await waitForLineCount(page, 60);
+    assert.equal((await fetch(`${other.url}/stream?${q}&snapshot=true`, { method: 'DELETE' })).status, 204);
+    await page.getByTestId('state').filter({ hasText: 'finished' }).waitFor({ timeout: 10_000 });
+    assert.equal(await lineCount(page), 60);
+    assert.equal(await page.getByTestId('download-zip').count(), 0, 'Harness keys have no build zip');
+    await page.close();
+  });
+});
+
+describe('the web log viewer with a 1,000,000-line log', function () {
+  this.timeout(180_000);
+  const the = serverAndBrowser();
+
+  it('loads every line of a finished ~100 MB log in a JS heap under 300 MB, and shows its last line (the timings are in npm run bench: viewer_large)', async () => {
+    const count = 1_000_000;
+    const rows: string[] = [];
+    for (let i = 0; i < count; i++)
+      rows.push(`${JSON.stringify({ level: 'info', pos: i, out: `${String(i).padStart(7, '0')} ${'y'.repeat(90)}\n`, time: '2026-12-05T10:00:00.000Z' })}\n`);
+    const upload = await fetch(`${the.server.url}/ci/big/1/build/log/blob`, {
+      method: 'PUT',
+      body: rows.join(''),
+      headers: { 'Content-Type': 'application/x-ndjson' },
+    });
+    assert.equal(upload.status, 204);
+    rows.length = 0;
+    const page = await the.browser.newPage();
+    await page.goto(`${the.server.url}/ui/ci/big/1/build/log`);
+    await page.getByTestId('state').filter({ hasText: 'finished' }).waitFor({ timeout: 150_000 });
+    await waitForLineCount(page, count, 30_000);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+    assert.ok(usedSize < 300 * 2 ** 20, `JS heap ${(usedSize / 2 ** 20).toFixed(1)} MB`);
+    await page.keyboard.press('G');
+    await page.locator(`.row[data-line="${count}"]`).waitFor();
+    assert.equal(await page.locator(`.row[data-line="${count}"] .txt`).textContent(), `0999999 ${'y'.repeat(90)}`);
+    await page.close();
+  });
+});
+
+describe('the web log viewer with auth on', function () {
+  this.timeout(60_000);
+  const the = serverAndBrowser({ LOG_SERVICE_GLOBAL_TOKEN: TOKEN });
 
   it('asks for a token once, keeps it out of every URL, and says so when a token may not read the log', async () => {
     const auth = { Authorization: `Bearer ${TOKEN}` };
-    await open(server.url, 'sec/1/build/test', auth);
-    await push(server.url, 'sec/1/build/test', lines(0, 20), auth);
-    const page = await browser.newPage();
+    await open(the.server.url, 'sec/1/build/test', auth);
+    await push(the.server.url, 'sec/1/build/test', lines(0, 20), auth);
+    const page = await the.browser.newPage();
     const urls: string[] = [];
     page.on('request', (req) => urls.push(req.url()));
-    await page.goto(`${server.url}/ui/ci/sec/1/build/test`);
+    await page.goto(`${the.server.url}/ui/ci/sec/1/build/test`);
     await page.getByTestId('auth-message').filter({ hasText: '401' }).waitFor({ timeout: 10_000 });
     await page.getByTestId('token').fill('wrong');
     await page.getByTestId('token').press('Enter');
@@ -293,7 +473,7 @@ describe('the web log viewer with auth on', function () {
     assert.ok(!page.url().includes(TOKEN));
 
     // A token scoped to another prefix gets a 403 and a message that says what to do.
-    const scoped = await (await fetch(`${server.url}/token?accountID=default&key=other/&access=read`, { headers: auth })).text();
+    const scoped = await (await fetch(`${the.server.url}/token?accountID=default&key=other/&access=read`, { headers: auth })).text();
     await page.evaluate((t) => sessionStorage.setItem('log-service.token', t), scoped.trim());
     await page.reload();
     await page.getByTestId('auth-message').filter({ hasText: '403' }).waitFor({ timeout: 10_000 });

@@ -50,12 +50,34 @@ export async function getJson<T>(path: string): Promise<T> {
   throw new Error(message);
 }
 
-/** Fetches `path` and saves it as `filename` (a link could not carry the Bearer header). */
-export async function download(path: string, filename: string): Promise<void> {
-  const res = await fetch(path, { headers: authHeaders() });
-  if (res.status === 401 || res.status === 403) throw new AuthError(res.status, `HTTP ${res.status}`);
+/**
+ * Fetches `path` and saves it as `filename` (a link could not carry the Bearer
+ * header). `upToNow`: a live log's raw view follows the log forever, so its
+ * length now is asked first (HEAD) and that many bytes are fetched (Range).
+ */
+export async function download(path: string, filename: string, upToNow = false): Promise<void> {
+  const headers = authHeaders();
+  if (upToNow) {
+    const head = await fetch(path, { method: 'HEAD', headers });
+    refuseAuth(head);
+    const length = Number(head.headers.get('x-log-length') ?? head.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(length)) {
+      if (length === 0) return save(new Blob([]), filename);
+      Object.assign(headers, { Range: `bytes=0-${length - 1}` });
+    }
+  }
+  const res = await fetch(path, { headers });
+  refuseAuth(res);
   if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
-  const url = URL.createObjectURL(await res.blob());
+  save(await res.blob(), filename);
+}
+
+function refuseAuth(res: Response): void {
+  if (res.status === 401 || res.status === 403) throw new AuthError(res.status, `HTTP ${res.status}`);
+}
+
+function save(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;

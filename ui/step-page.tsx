@@ -175,9 +175,9 @@ export function StepPage({ address }: { address: StepAddress }) {
     }
   }
 
-  async function save(path: string, filename: string) {
+  async function save(path: string, filename: string, upToNow = false) {
     try {
-      await download(path, filename);
+      await download(path, filename, upToNow);
     } catch (err) {
       if (err instanceof AuthError) reportAuth(err);
       else setNotice((err as Error).message);
@@ -297,7 +297,7 @@ export function StepPage({ address }: { address: StepAddress }) {
         <button disabled={selection === undefined} onClick={() => void copySelection()} data-testid="copy">
           copy lines
         </button>
-        <button onClick={() => void save(address.raw, `${address.filename}.log`)} data-testid="download-raw">
+        <button onClick={() => void save(address.raw, `${address.filename}.log`, true)} data-testid="download-raw">
           raw
         </button>
         {address.zip !== undefined && (
