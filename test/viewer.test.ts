@@ -400,6 +400,13 @@ describe('the web log viewer on Redis streams, Harness routes', function () {
     await pushHarness(lines(0, 40));
     const page = await browser.newPage();
     await page.goto(`${server.url}/ui/`);
+    // The account alone lists its streams (from /stream/info); a key opens its log.
+    await page.getByLabel('Harness account ID').fill('acme');
+    await page.getByRole('button', { name: 'open' }).click();
+    await page.waitForURL('**/ui/?accountID=acme');
+    await page.getByRole('link', { name: 'compile' }).click();
+    await page.waitForURL('**/ui/stream?accountID=acme&key=pipeline%2F7%2Fcompile');
+    await page.goto(`${server.url}/ui/`);
     await page.getByLabel('Harness account ID').fill('acme');
     await page.getByLabel('Harness key').fill('pipeline/7/compile');
     await page.getByRole('button', { name: 'open' }).click();

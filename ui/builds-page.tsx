@@ -1,7 +1,8 @@
 // The builds page (docs/VIEWER.md §1): the open streams of the account,
 // grouped project → build → stage → step, refreshed every two seconds;
 // streams that were open and are gone since are shown as closed. A search box
-// filters the keys and jumps to one; a form opens a Harness key.
+// filters the keys and jumps to one; a form opens a Harness key, or lists a
+// Harness account's streams (`/ui/?accountID=`, from `/stream/info`).
 import { useEffect, useState } from 'preact/hooks';
 import { AuthError, getJson, reportAuth, tokenVersion } from './api.ts';
 
@@ -18,11 +19,25 @@ interface Listed extends StreamEntry {
 
 const REFRESH_MS = 2000;
 
+/** Where the list comes from and where its keys lead: the CI routes, or a Harness account's. */
+function listing(accountID: string | null): { source: string; href(key: string): string; title: string } {
+  if (accountID === null || accountID === '') {
+    return { source: '/ci/streams', href: (key) => `/ui/ci/${key.split('/').map(encodeURIComponent).join('/')}`, title: 'Builds' };
+  }
+  return {
+    source: `/stream/info?${new URLSearchParams({ accountID }).toString()}`,
+    href: (key) => `/ui/stream?${new URLSearchParams({ accountID, key }).toString()}`,
+    title: `Streams of account ${accountID}`,
+  };
+}
+
 export function BuildsPage() {
+  const accountID = new URLSearchParams(location.search).get('accountID');
+  const list = listing(accountID);
   const [streams, setStreams] = useState<Map<string, Listed>>(new Map());
   const [error, setError] = useState<string | undefined>(undefined);
   const [filter, setFilter] = useState('');
-  const [account, setAccount] = useState('');
+  const [account, setAccount] = useState(accountID ?? '');
   const [harnessKey, setHarnessKey] = useState('');
 
   useEffect(() => {
@@ -30,7 +45,7 @@ export function BuildsPage() {
     let timer: ReturnType<typeof setTimeout> | undefined;
     async function refresh() {
       try {
-        const body = await getJson<{ streams: Record<string, StreamEntry> }>('/ci/streams');
+        const body = await getJson<{ streams: Record<string, StreamEntry> }>(list.source);
         if (stopped) return;
         setStreams((old) => {
           const next = new Map<string, Listed>();
@@ -63,7 +78,7 @@ export function BuildsPage() {
         <a href="/ui/" class="home">
           log-service
         </a>
-        <h1 class="title">Builds</h1>
+        <h1 class="title">{list.title}</h1>
       </header>
       <nav class="tools" aria-label="find a step">
         <form
@@ -71,12 +86,12 @@ export function BuildsPage() {
           onSubmit={(e) => {
             e.preventDefault();
             const key = filter.replace(/^\/+|\/+$/g, '');
-            if (key.split('/').length === 4) location.assign(`/ui/ci/${key.split('/').map(encodeURIComponent).join('/')}`);
+            if (accountID !== null || key.split('/').length === 4) location.assign(list.href(key));
           }}
         >
           <input
             type="search"
-            placeholder="project/build/stage/step"
+            placeholder={accountID === null ? 'project/build/stage/step' : 'key'}
             aria-label="filter or open a key"
             value={filter}
             data-testid="key-search"
@@ -87,11 +102,18 @@ export function BuildsPage() {
           class="harness"
           onSubmit={(e) => {
             e.preventDefault();
-            if (account !== '' && harnessKey !== '') location.assign(`/ui/stream?${new URLSearchParams({ accountID: account, key: harnessKey }).toString()}`);
+            if (account === '') return;
+            // A key opens its log; an account alone lists its streams.
+            location.assign(harnessKey !== '' ? listing(account).href(harnessKey) : `/ui/?${new URLSearchParams({ accountID: account }).toString()}`);
           }}
         >
           <input placeholder="accountID" aria-label="Harness account ID" value={account} onInput={(e) => setAccount(e.currentTarget.value)} />
-          <input placeholder="key" aria-label="Harness key" value={harnessKey} onInput={(e) => setHarnessKey(e.currentTarget.value)} />
+          <input
+            placeholder="key (empty: list the account)"
+            aria-label="Harness key"
+            value={harnessKey}
+            onInput={(e) => setHarnessKey(e.currentTarget.value)}
+          />
           <button type="submit">open</button>
         </form>
       </nav>
@@ -107,12 +129,10 @@ export function BuildsPage() {
                 <ul>
                   {steps.map((key) => {
                     const entry = streams.get(key)!;
-                    const [, , stage, step] = key.split('/');
+                    const rest = key.split('/').slice(2).join(' / ') || key;
                     return (
                       <li key={key} data-testid="build-step">
-                        <a href={`/ui/ci/${key.split('/').map(encodeURIComponent).join('/')}`}>
-                          {stage} / {step}
-                        </a>{' '}
+                        <a href={list.href(key)}>{rest}</a>{' '}
                         <span class={entry.open ? 'state state-live' : 'state state-finished'}>{entry.open ? 'live' : 'closed'}</span>{' '}
                         <span class="size">{entry.size.toLocaleString('en')} lines</span>
                       </li>
