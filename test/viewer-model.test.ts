@@ -8,7 +8,7 @@ import { collapseCarriageReturns } from '../ui/carriage-return.ts';
 import { LogModel } from '../ui/log-model.ts';
 import { compileQuery, LogSearch, matchRanges, SearchError } from '../ui/log-search.ts';
 import { parseHash } from '../ui/permalink.ts';
-import { plainText } from '../ui/plain-text.ts';
+import { onlySgr, plainText } from '../ui/plain-text.ts';
 import { parseSectionMarker } from '../ui/sections.ts';
 
 function modelOf(texts: string[], time = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()): LogModel {
@@ -37,7 +37,9 @@ describe('the web viewer, pure parts', () => {
         name: 'build_step',
         title: 'Building',
         atMs: 1_700_000_000_000,
+        collapsed: true,
       });
+      assert.deepEqual(parseSectionMarker('section_start:1700000000:s\r\x1b[0KS'), { kind: 'start', name: 's', title: 'S', atMs: 1_700_000_000_000 });
       assert.deepEqual(parseSectionMarker('\x1b[0Ksection_end:1700000042:build_step\r\x1b[0K'), {
         kind: 'end',
         name: 'build_step',
@@ -146,8 +148,17 @@ describe('the web viewer, pure parts', () => {
       assert.equal(compileQuery({ text: '', regex: true, caseSensitive: false }), undefined);
       assert.deepEqual(matchRanges(compileQuery({ text: 'x*', regex: true, caseSensitive: false })!, 'ab'), []);
     });
-    it('matches the text without its ANSI escapes', () => {
-      assert.equal(plainText('\x1b[31mred\x1b[0m and \x1b[38;2;1;2;3mtrue\x1b[0m \x1b]0;title\x07'), 'red and true ');
+    it('matches the text without its ANSI escapes, and renders the same characters (only SGR reaches anser)', () => {
+      const text = '\x1b[31mred\x1b[0m and \x1b]8;;https://x.example\x1b\\link\x1b]8;;\x1b\\ \x1b(B\x1b[Kend \x1b]0;title\x07';
+      assert.equal(plainText(text), 'red and link end ');
+      assert.equal(onlySgr(text), '\x1b[31mred\x1b[0m and link end ');
+    });
+    it('does not count the words of a dropped marker as matches', () => {
+      const model = modelOf(['a lost line']);
+      model.appendDropped(1, 5);
+      const search = new LogSearch(model, compileQuery({ text: 'lost', regex: false, caseSensitive: false })!);
+      search.step();
+      assert.equal(search.total, 1);
     });
   });
 

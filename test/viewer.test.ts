@@ -163,6 +163,9 @@ describe('the web log viewer in Chromium', function () {
     await page.locator('.row[data-line="1206"] .ln').click({ modifiers: ['Shift'] });
     assert.equal(new URL(page.url()).hash, '#L1203-L1206');
     assert.equal(await page.locator('.row.selected').count(), 4);
+    // Shift-click extends from the anchor (the line clicked first), in either direction.
+    await page.locator('.row[data-line="1201"] .ln').click({ modifiers: ['Shift'] });
+    assert.equal(new URL(page.url()).hash, '#L1201-L1203');
   });
 
   it('finds with a regular expression across lines not rendered, counts them, and jumps to each', async () => {
@@ -202,7 +205,7 @@ describe('the web log viewer in Chromium', function () {
     const body = [
       '\x1b[0Ksection_start:1700000000:setup\r\x1b[0KSetting up',
       'plain \x1b[31mred\x1b[0m \x1b[38;5;208morange\x1b[0m \x1b[38;2;10;200;30mtrue\x1b[0m \x1b[1mbold\x1b[0m',
-      'see https://example.com/docs for more',
+      'see https://example.com/docs for more \x1b]8;;https://osc.example\x1b\\osc link\x1b]8;;\x1b\\ \x1b[30mblack\x1b[0m\x1b(B',
       'progress 10%\rprogress 50%\rprogress 100%',
       '\x1b[0Ksection_end:1700000042:setup\r\x1b[0K',
       '::group::Compile',
@@ -220,6 +223,12 @@ describe('the web log viewer in Chromium', function () {
     assert.equal(await page.locator('.row[data-line="2"] span', { hasText: /^bold$/ }).evaluate((el) => getComputedStyle(el).fontWeight), '700');
     assert.equal(await page.locator('.row[data-line="3"] .txt a').getAttribute('href'), 'https://example.com/docs');
     assert.equal(await page.locator('.row[data-line="4"] .txt').textContent(), 'progress 100%');
+    // OSC sequences (an OSC 8 hyperlink) and charset switches leave their text only.
+    assert.equal(await page.locator('.row[data-line="3"] .txt').textContent(), 'see https://example.com/docs for more osc link black');
+    // The 16 colours come from the theme: black text is readable on the dark one.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await page.locator('.row[data-line="3"] span', { hasText: /^black$/ }).evaluate((el) => getComputedStyle(el).color), 'rgb(139, 148, 158)');
+    await page.emulateMedia({ colorScheme: 'light' });
     assert.equal(await page.locator('.row[data-line="1"] .txt').textContent(), 'Setting up');
     assert.equal(await page.locator('.row[data-line="1"] .duration').textContent(), '42.0 s');
     assert.equal(await page.locator('.row[data-line="5"]').count(), 0, "the end marker's row is not shown");
@@ -243,7 +252,7 @@ describe('the web log viewer in Chromium', function () {
     });
     assert.equal(upload.status, 204);
     await page.goto(`${proxy.url}/ui/ci/${step}`);
-    await waitForLineCount(page, 1001);
+    await waitForLineCount(page, 1000);
     await page.getByTestId('state').filter({ hasText: 'finished' }).waitFor();
     await page.keyboard.press('g');
     const marker = page.getByTestId('dropped');

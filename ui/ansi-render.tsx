@@ -5,6 +5,7 @@
 import Anser from 'anser';
 import { find as findLinks } from 'linkifyjs';
 import type { ComponentChild, JSX } from 'preact';
+import { onlySgr } from './plain-text.ts';
 
 const DECORATION_STYLE: Record<string, JSX.CSSProperties> = {
   bold: { fontWeight: 'bold' },
@@ -24,14 +25,38 @@ interface Entry {
   isInverted?: boolean;
 }
 
+/**
+ * anser's 16 colours (its fixed palette, also what 256-colour indexes 0–15 give) drawn from the
+ * theme instead, so black text stays readable on the dark theme and white on the light one.
+ */
+const THEMED_FG: Record<string, string> = {
+  '0, 0, 0': 'var(--ansi-black)',
+  '187, 0, 0': 'var(--ansi-red)',
+  '0, 187, 0': 'var(--ansi-green)',
+  '187, 187, 0': 'var(--ansi-yellow)',
+  '0, 0, 187': 'var(--ansi-blue)',
+  '187, 0, 187': 'var(--ansi-magenta)',
+  '0, 187, 187': 'var(--ansi-cyan)',
+  '255,255,255': 'var(--ansi-white)',
+  '85, 85, 85': 'var(--ansi-bright-black)',
+  '255, 85, 85': 'var(--ansi-bright-red)',
+  '0, 255, 0': 'var(--ansi-bright-green)',
+  '255, 255, 85': 'var(--ansi-bright-yellow)',
+  '85, 85, 255': 'var(--ansi-bright-blue)',
+  '255, 85, 255': 'var(--ansi-bright-magenta)',
+  '85, 255, 255': 'var(--ansi-bright-cyan)',
+  '255, 255, 255': 'var(--ansi-bright-white)',
+};
+
 function styleOf(entry: Entry): JSX.CSSProperties | undefined {
-  let fg = entry.fg;
-  let bg = entry.bg;
-  if (entry.isInverted || entry.decorations.includes('reverse')) [fg, bg] = [bg, fg];
-  if (fg === null && bg === null && entry.decorations.length === 0) return undefined;
+  let fg = entry.fg === null ? undefined : (THEMED_FG[entry.fg] ?? `rgb(${entry.fg})`);
+  let bg = entry.bg === null ? undefined : `rgb(${entry.bg})`;
+  // Inverse video swaps the colours, the theme's own when none is set.
+  if (entry.isInverted || entry.decorations.includes('reverse')) [fg, bg] = [bg ?? 'var(--bg)', fg ?? 'var(--fg)'];
+  if (fg === undefined && bg === undefined && entry.decorations.length === 0) return undefined;
   const style: JSX.CSSProperties = {};
-  if (fg !== null) style.color = `rgb(${fg})`;
-  if (bg !== null) style.backgroundColor = `rgb(${bg})`;
+  if (fg !== undefined) style.color = fg;
+  if (bg !== undefined) style.backgroundColor = bg;
   for (const decoration of entry.decorations) Object.assign(style, DECORATION_STYLE[decoration]);
   return style;
 }
@@ -42,7 +67,7 @@ function styleOf(entry: Entry): JSX.CSSProperties | undefined {
  */
 export function renderText(text: string, matches: readonly [number, number][], current: number): ComponentChild[] {
   const entries: Entry[] = text.includes('\x1b')
-    ? (Anser.ansiToJson(text, { json: true, remove_empty: true, use_classes: false }) as unknown as Entry[])
+    ? (Anser.ansiToJson(onlySgr(text), { json: true, remove_empty: true, use_classes: false }) as unknown as Entry[])
     : [{ content: text, fg: null, bg: null, decorations: [] }];
   const out: ComponentChild[] = [];
   let base = 0;

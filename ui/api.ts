@@ -68,8 +68,17 @@ export async function download(path: string, filename: string, upToNow = false):
   }
   const res = await fetch(path, { headers });
   refuseAuth(res);
-  if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
+  if (!res.ok) throw new Error(`download failed: ${await errorText(res)}`);
   save(await res.blob(), filename);
+}
+
+/** The service's error message (`error_msg`), or the status. */
+async function errorText(res: Response): Promise<string> {
+  try {
+    return ((await res.json()) as { error_msg?: string }).error_msg ?? `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
 }
 
 function refuseAuth(res: Response): void {

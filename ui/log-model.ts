@@ -37,6 +37,8 @@ export interface Section {
   depth: number;
   /** The enclosing section, or -1. */
   parent: number;
+  /** Folded when it appears (GitLab's `[collapsed=true]`). */
+  startsCollapsed: boolean;
 }
 
 export interface ViewFilter {
@@ -47,7 +49,10 @@ export interface ViewFilter {
 }
 
 export class LogModel {
+  /** Rows, markers included. */
   count = 0;
+  /** Log lines taken (rows that are not `dropped` markers). */
+  lines = 0;
   readonly texts: string[] = [];
   seqs = new Float64Array(1024);
   times = new Float64Array(1024);
@@ -70,6 +75,7 @@ export class LogModel {
   appendLine(line: TailLine): boolean {
     if (line.seq <= this.lastSeq) return false;
     this.lastSeq = line.seq;
+    this.lines++;
     const time = line.time === undefined ? NaN : Date.parse(line.time);
     let text = line.out.endsWith('\n') ? line.out.slice(0, line.out.endsWith('\r\n') ? -2 : -1) : line.out;
     const row = this.count;
@@ -87,6 +93,7 @@ export class LogModel {
         startMs: marker.atMs ?? time,
         depth: this.open.length,
         parent: sectionOf,
+        startsCollapsed: marker.collapsed === true,
       });
       this.open.push(id);
       text = marker.title;
@@ -120,6 +127,7 @@ export class LogModel {
   /** Everything goes (a reopened stream starts again at seq 0). */
   clear(): void {
     this.count = 0;
+    this.lines = 0;
     this.texts.length = 0;
     this.sections.length = 0;
     this.open.length = 0;
@@ -150,6 +158,11 @@ export class LogModel {
     if (kind === ROW_LINE && this.filter.hiddenLevels.has(this.levels[row]!)) return false;
     for (let s = this.sectionOf[row]!; s !== -1; s = this.sections[s]!.parent) if (this.filter.collapsed.has(s)) return false;
     return true;
+  }
+
+  /** True for a row of the log's text (not a `dropped` marker, not a section's end marker). */
+  isText(row: number): boolean {
+    return this.kinds[row] === ROW_LINE;
   }
 
   /** The section whose header `row` is, or undefined. */

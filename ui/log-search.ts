@@ -74,6 +74,7 @@ export class LogSearch {
   step(): void {
     const end = Math.min(this.model.count, this.searched + SLICE_ROWS);
     for (let row = this.searched; row < end; row++) {
+      if (!this.model.isText(row)) continue; // a dropped marker's words are not the log's
       const count = matchRanges(this.pattern, plainText(this.model.texts[row]!)).length;
       for (let i = 0; i < count; i++) this.keep(row);
       this.total += count;

@@ -39,6 +39,7 @@ export function LogView(props: LogViewProps) {
   const { model } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const lastTop = useRef(0);
+  const lastHeight = useRef(0);
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const virtualizer = useMemo(
     () =>
@@ -63,13 +64,15 @@ export function LogView(props: LogViewProps) {
   useLayoutEffect(() => virtualizer._willUpdate());
   useLayoutEffect(() => virtualizer.measure(), [props.wrap, virtualizer]);
 
-  // Follow: keep the end in view while following.
+  // Follow: keep the end in view while following. A log that fits on screen is always at its end.
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (props.follow && el !== null && model.visibleCount > 0) {
+    if (el === null) return;
+    if (props.follow && model.visibleCount > 0) {
       el.scrollTop = el.scrollHeight;
       lastTop.current = el.scrollTop;
-    }
+    } else if (!props.follow && props.scrollTo === undefined && el.scrollHeight <= el.clientHeight) props.onFollowChange(true);
+    lastHeight.current = el.scrollHeight;
   });
   useLayoutEffect(() => {
     if (props.scrollTo === undefined) return;
@@ -80,8 +83,11 @@ export function LogView(props: LogViewProps) {
   function onScroll() {
     const el = scroller.current!;
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_PX;
-    // Programmatic scrolls only go down: a scroll up is the viewer's, and ends follow.
-    if (el.scrollTop < lastTop.current - 1 && props.follow) props.onFollowChange(false);
+    // Programmatic scrolls only go down: a scroll up is the viewer's, and ends follow — unless the
+    // content shrank under it (a filter hid rows), which moves scrollTop without the viewer.
+    const shrank = el.scrollHeight < lastHeight.current;
+    lastHeight.current = el.scrollHeight;
+    if (el.scrollTop < lastTop.current - 1 && props.follow && !shrank) props.onFollowChange(false);
     else if (atBottom && !props.follow) props.onFollowChange(true);
     lastTop.current = el.scrollTop;
   }

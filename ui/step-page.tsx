@@ -39,6 +39,7 @@ export function StepPage({ address }: { address: StepAddress }) {
   const [query, setQuery] = useState({ text: '', regex: false, caseSensitive: false });
   const [currentMatch, setCurrentMatch] = useState(-1);
   const [selection, setSelection] = useState(parseHash(location.hash));
+  const anchorLine = useRef(selection?.from ?? 0);
   const [scrollTo, setScrollTo] = useState<{ index: number; align: 'start' | 'center' | 'end' } | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const pendingPermalink = useRef(selection !== undefined);
@@ -114,6 +115,14 @@ export function StepPage({ address }: { address: StepAddress }) {
     return () => clearTimeout(timer);
   }, [search, version]);
 
+  // Sections marked [collapsed=true] fold when they appear (the viewer may open them after).
+  const sectionsSeen = useRef(0);
+  useEffect(() => {
+    const fresh = model.sections.slice(sectionsSeen.current).filter((s) => s.startsCollapsed);
+    sectionsSeen.current = model.sections.length;
+    if (fresh.length > 0) setCollapsed(new Set([...collapsed, ...fresh.map((s) => s.id)]));
+  }, [version]);
+
   // A permalink: once its line is here, show it.
   useEffect(() => {
     if (!pendingPermalink.current || selection === undefined) return;
@@ -138,11 +147,14 @@ export function StepPage({ address }: { address: StepAddress }) {
     setCurrentMatch(next);
     const row = search.matchRows[next]!;
     if (!model.isShown(row)) {
-      // A match inside a collapsed section opens it.
+      // A match inside a collapsed section opens it; one on a hidden level shows that level.
       const open = new Set(collapsed);
       for (let s = model.sectionOf[row]!; s !== -1; s = model.sections[s]!.parent) open.delete(s);
+      const levels = new Set(hiddenLevels);
+      levels.delete(model.levels[row]!);
       setCollapsed(open);
-      model.setFilter({ hiddenLevels, collapsed: open });
+      setHiddenLevels(levels);
+      model.setFilter({ hiddenLevels: levels, collapsed: open });
     }
     setFollow(false);
     setScrollTo({ index: model.visibleIndexOf(row), align: 'center' });
@@ -157,7 +169,10 @@ export function StepPage({ address }: { address: StepAddress }) {
   }
 
   function onLineClick(line: number, extend: boolean) {
-    const next = extend && selection !== undefined ? { from: Math.min(selection.from, line), to: Math.max(selection.from, line) } : { from: line, to: line };
+    // Shift-click extends from the line clicked first (the anchor), as in a list of files.
+    const anchor = extend && selection !== undefined ? anchorLine.current : line;
+    if (!extend || selection === undefined) anchorLine.current = line;
+    const next = { from: Math.min(anchor, line), to: Math.max(anchor, line) };
     setSelection(next);
     history.replaceState(null, '', `#L${next.from}${next.to !== next.from ? `-L${next.to}` : ''}`);
   }
@@ -165,8 +180,9 @@ export function StepPage({ address }: { address: StepAddress }) {
   async function copySelection() {
     if (selection === undefined) return;
     const lines: string[] = [];
-    for (let row = model.rowOfSeq(selection.from - 1); row < model.count && model.seqs[row]! <= selection.to - 1; row++)
-      lines.push(plainText(model.texts[row]!));
+    for (let row = model.rowOfSeq(selection.from - 1); row < model.count && model.seqs[row]! <= selection.to - 1; row++) {
+      if (model.isText(row)) lines.push(plainText(model.texts[row]!));
+    }
     try {
       await navigator.clipboard.writeText(`${lines.join('\n')}\n`);
       setNotice(`copied ${lines.length} line${lines.length === 1 ? '' : 's'}`);
@@ -219,7 +235,7 @@ export function StepPage({ address }: { address: StepAddress }) {
           {STATE_TEXT[state]}
         </span>
         <span class="count" data-testid="line-count">
-          {model.count.toLocaleString('en')} lines
+          {model.lines.toLocaleString('en')} lines
         </span>
       </header>
       <nav class="tools" aria-label="log tools">
@@ -315,6 +331,12 @@ export function StepPage({ address }: { address: StepAddress }) {
         {state === 'not-found' && (
           <p class="empty" role="alert">
             No stream and no stored log under this key. {stateDetail}
+          </p>
+        )}
+        {state === 'finished' && model.count === 0 && (
+          <p class="empty" role="alert" data-testid="empty-log">
+            No lines: nothing is open or stored under this key, or its log is empty. (The Harness route answers a key it does not know as an empty, finished
+            log.)
           </p>
         )}
         <LogView
