@@ -111,7 +111,7 @@ describe('the web log viewer in Chromium', function () {
     await open(server.url, 'web/1/build/compile');
     await push(server.url, 'web/1/build/compile', lines(0, 10));
     await page.goto(`${proxy.url}/ui/`);
-    const link = page.getByRole('link', { name: 'build / compile' });
+    const link = page.getByRole('list', { name: 'stage build' }).getByRole('link', { name: 'compile' });
     await link.waitFor({ timeout: 10_000 });
     assert.equal(await page.getByRole('region', { name: 'project web' }).count(), 1);
     await link.click();

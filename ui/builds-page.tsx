@@ -126,19 +126,26 @@ export function BuildsPage() {
             {[...builds].map(([build, steps]) => (
               <details key={build} open>
                 <summary>build {build}</summary>
-                <ul>
-                  {steps.map((key) => {
-                    const entry = streams.get(key)!;
-                    const rest = key.split('/').slice(2).join(' / ') || key;
-                    return (
-                      <li key={key} data-testid="build-step">
-                        <a href={list.href(key)}>{rest}</a>{' '}
-                        <span class={entry.open ? 'state state-live' : 'state state-finished'}>{entry.open ? 'live' : 'closed'}</span>{' '}
-                        <span class="size">{entry.size.toLocaleString('en')} lines</span>
-                      </li>
-                    );
-                  })}
-                </ul>
+                {[...byStage(steps)].map(([stage, keys]) => (
+                  <ul key={stage} aria-label={stage === '' ? `build ${build}` : `stage ${stage}`}>
+                    {stage !== '' && <li class="stage">{stage}</li>}
+                    {keys.map((key) => {
+                      const entry = streams.get(key)!;
+                      const name =
+                        key
+                          .split('/')
+                          .slice(stage === '' ? 2 : 3)
+                          .join(' / ') || key;
+                      return (
+                        <li key={key} data-testid="build-step" class={stage === '' ? undefined : 'step'}>
+                          <a href={list.href(key)}>{name}</a>{' '}
+                          <span class={entry.open ? 'state state-live' : 'state state-finished'}>{entry.open ? 'live' : 'closed'}</span>{' '}
+                          <span class="size">{entry.size.toLocaleString('en')} lines</span>
+                        </li>
+                      );
+                    })}
+                  </ul>
+                ))}
               </details>
             ))}
           </section>
@@ -146,6 +153,17 @@ export function BuildsPage() {
       </main>
     </>
   );
+}
+
+/** A build's keys by stage (the third segment); keys with no step after it go under ''. */
+function byStage(keys: string[]): Map<string, string[]> {
+  const stages = new Map<string, string[]>();
+  for (const key of keys) {
+    const parts = key.split('/');
+    const stage = parts.length >= 4 ? parts[2]! : '';
+    stages.set(stage, [...(stages.get(stage) ?? []), key]);
+  }
+  return stages;
 }
 
 /** project → build → keys (keys of other shapes go under their first segments). */

@@ -11,10 +11,12 @@
 // server sends the file as text/plain): its first contentful paint.
 //
 // viewer_live: a stream pushed at 5,000 lines/s (50 lines every 10 ms) for
-// 10 s (quick: 4 s) with the page following it; each line carries its push
-// time. Figure: on every frame the page reads its newest row's push time;
-// p50/p99 of now − push time. Baseline, same run: an EventSource on the same
-// stream in the same browser, measuring each message's arrival (no rendering).
+// 10 s (quick: 4 s) with the page following it; each line's push
+// time (kept by the pusher, by seq). Figure: every line's latency, from its
+// push to the first frame whose line count covers it (the page renders the
+// count and the rows together); p50/p99, and lines never shown. Baseline,
+// same run: an EventSource on the same stream in the same browser, each
+// line's message arrival (no rendering).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +27,7 @@ import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 
 // Functions passed to page.evaluate run in the page: these are the browser globals they use.
-declare const window: { __firstRowMs?: number; __longTasks: number[]; __latencies: number[] };
+declare const window: { __firstRowMs?: number; __longTasks: number[]; __seen: [number, number][] };
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
 
 /** Line `i` of the large log: ~100 bytes, a colour on every tenth. */
@@ -140,50 +142,62 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Pushes 50 lines every 10 ms for `seconds`, each line carrying its push time. */
-async function pushAtRate(url: string, key: string, seconds: number): Promise<number> {
+/** Pushes 50 lines every 10 ms for `seconds`; the wall-clock time each line was pushed, by seq. */
+async function pushAtRate(url: string, key: string, seconds: number): Promise<number[]> {
   const end = performance.now() + seconds * 1000;
-  let seq = 0;
+  const sent: number[] = [];
   let next = performance.now();
   while (performance.now() < end) {
-    const sent = Date.now();
+    const at = Date.now();
     let body = '';
-    for (let i = 0; i < 50; i++) body += `sent=${sent} line ${seq++} ${'z'.repeat(60)}\n`;
+    for (let i = 0; i < 50; i++) {
+      body += `line ${sent.length} ${'z'.repeat(60)}\n`;
+      sent.push(at);
+    }
     const res = await fetch(`${url}/ci/${key}/stream`, { method: 'PUT', body, headers: { 'Content-Type': 'text/plain' } });
     if (res.status !== 204) throw new Error(`push: HTTP ${res.status}`);
     next += 10;
     const wait = next - performance.now();
     if (wait > 0) await sleep(wait);
   }
-  return seq;
+  return sent;
 }
 
-/** In the page: on every frame, now − the push time of the newest row shown. */
-const FRAME_LATENCY = `
-  window.__latencies = [];
-  let lastLine = -1;
+/**
+ * In the page: on every frame, [wall-clock ms, lines the page holds], when that grew. A line
+ * counts as shown at the first frame whose count covers it: every line is measured, not only
+ * the rows that happened to be on screen.
+ */
+const FRAME_COUNTS = `
+  window.__seen = [];
+  let last = 0;
   const frame = () => {
-    const rows = document.querySelectorAll('.row[data-line]');
-    const last = rows[rows.length - 1];
-    if (last !== undefined) {
-      const line = Number(last.getAttribute('data-line'));
-      const m = /sent=(\\d+)/.exec(last.textContent ?? '');
-      if (m !== null && line !== lastLine) { window.__latencies.push(performance.timeOrigin + performance.now() - Number(m[1])); lastLine = line; }
-    }
+    const count = Number((document.querySelector('[data-testid=line-count]')?.textContent ?? '').replace(/[^0-9]/g, ''));
+    if (count > last) { window.__seen.push([performance.timeOrigin + performance.now(), count]); last = count; }
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
 `;
 
-/** The baseline: an EventSource on the same stream, each message's arrival time. */
-const EVENTSOURCE_LATENCY = (path: string) => `
-  window.__latencies = [];
+/** The baseline: an EventSource on the same stream; [wall-clock ms, lines received] at each message. */
+const EVENTSOURCE_COUNTS = (path: string) => `
+  window.__seen = [];
+  let count = 0;
   const source = new EventSource(${JSON.stringify(path)});
-  source.onmessage = (event) => {
-    const m = /sent=(\\d+)/.exec(event.data);
-    if (m !== null) window.__latencies.push(performance.timeOrigin + performance.now() - Number(m[1]));
-  };
+  source.onmessage = () => { count++; window.__seen.push([performance.timeOrigin + performance.now(), count]); };
 `;
+
+/** Each line's latency (first time seen − push time); lines never seen are counted apart. */
+function latencies(sent: number[], seen: [number, number][]): { sorted: number[]; unseen: number } {
+  const out: number[] = [];
+  let frame = 0;
+  for (let seq = 0; seq < sent.length; seq++) {
+    while (frame < seen.length && seen[frame]![1] <= seq) frame++;
+    if (frame === seen.length) return { sorted: out.sort((a, b) => a - b), unseen: sent.length - seq };
+    out.push(seen[frame]![0] - sent[seq]!);
+  }
+  return { sorted: out.sort((a, b) => a - b), unseen: 0 };
+}
 
 export async function viewerLive(options: BenchOptions): Promise<Record<string, number | string>> {
   const seconds = options.quick ? 4 : 10;
@@ -196,28 +210,30 @@ export async function viewerLive(options: BenchOptions): Promise<Record<string, 
       if (opened.status !== 204) throw new Error(`open: HTTP ${opened.status}`);
       const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
       await setup(page);
-      const pushed = await pushAtRate(server.url, key, seconds);
-      await sleep(500);
-      const latencies = (await page.evaluate(() => window.__latencies)).sort((a, b) => a - b);
+      const sent = await pushAtRate(server.url, key, seconds);
+      await sleep(1000);
+      const seen = await page.evaluate(() => window.__seen);
       await page.close();
-      return { pushed, latencies };
+      return { pushed: sent.length, ...latencies(sent, seen) };
     };
     const ours = await measure('bench/2/build/live', async (page) => {
       await page.goto(`${server.url}/ui/ci/bench/2/build/live`);
       await page.getByTestId('state').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 });
-      await page.evaluate(FRAME_LATENCY);
+      await page.evaluate(FRAME_COUNTS);
     });
     const base = await measure('bench/3/build/live', async (page) => {
       await page.goto(`${server.url}/ui/`);
-      await page.evaluate(EVENTSOURCE_LATENCY('/ci/bench/3/build/live/stream'));
+      await page.evaluate(EVENTSOURCE_COUNTS('/ci/bench/3/build/live/stream'));
     });
     return {
       lines_per_s: round(ours.pushed / seconds, 0),
-      frames_measured: ours.latencies.length,
-      p50_ms: round(percentile(ours.latencies, 50), 1),
-      p99_ms: round(percentile(ours.latencies, 99), 1),
-      baseline_p50_ms: round(percentile(base.latencies, 50), 1),
-      baseline_p99_ms: round(percentile(base.latencies, 99), 1),
+      lines_measured: ours.sorted.length,
+      unseen: ours.unseen,
+      p50_ms: round(percentile(ours.sorted, 50), 1),
+      p99_ms: round(percentile(ours.sorted, 99), 1),
+      baseline_p50_ms: round(percentile(base.sorted, 50), 1),
+      baseline_p99_ms: round(percentile(base.sorted, 99), 1),
+      baseline_unseen: base.unseen,
     };
   } finally {
     await browser?.close();
