@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
 import { countSse, readRawBytes } from './support/log-readers.ts';
-import { startS3Recorder, type S3Recorder } from './support/s3-recorder.ts';
+import { startS3Recorder, type S3Delay, type S3Intercept, type S3Recorder } from './support/s3-recorder.ts';
 import { startS3rver, type S3rverHandle } from './support/s3rver.ts';
 
 const LINES = 200_000;
@@ -159,31 +159,43 @@ describe('', function () {
   suite('S3', () => s3Settings(s3!, s3!.endpoint));
 });
 
-describe('the live archive on a slow S3', function () {
-  this.timeout(60_000);
+/**
+ * For one describe block: s3rver, the S3 recorder in front of it (answering some requests
+ * itself, or holding them), and a server whose store is S3 through that proxy.
+ */
+function serverOnProxiedS3(env: Record<string, string>, intercept?: S3Intercept, delay?: S3Delay): { server: TestServer } {
+  const the = {} as { server: TestServer };
   let s3: S3rverHandle | undefined;
-  let slow: S3Recorder | undefined;
-  let server: TestServer | undefined;
+  let proxy: S3Recorder | undefined;
   before(async function () {
     this.timeout(30_000);
     s3 = await startS3rver();
-    // Every write takes 500 ms: with 4 chunk writes in flight the archive takes ~2 MiB of line JSON a second.
-    slow = await startS3Recorder(s3.endpoint, undefined, (req) => (req.method === 'PUT' ? 500 : 0));
-    server = await startTestServer({
+    proxy = await startS3Recorder(s3.endpoint, intercept, delay);
+    the.server = await startTestServer({ ...env, ...s3Settings(s3, proxy.endpoint) });
+  });
+  after(async () => {
+    await the.server?.destroy();
+    await proxy?.close();
+    await s3?.stop();
+  });
+  return the;
+}
+
+describe('the live archive on a slow S3', function () {
+  this.timeout(60_000);
+  const the = serverOnProxiedS3(
+    {
       LOG_SERVICE_STREAM_MAX_LINES: '1000',
       // A 1 MiB ring: without backpressure it trims what the stalled writer has not read.
       LOG_SERVICE_STREAM_MAX_BYTES: '1048576',
-      ...s3Settings(s3, slow.endpoint),
-    });
-  });
-  after(async () => {
-    await server?.destroy();
-    await slow?.close();
-    await s3?.stop();
-  });
+    },
+    undefined,
+    // Every write takes 500 ms: with 4 chunk writes in flight the archive takes ~2 MiB of line JSON a second.
+    (req) => (req.method === 'PUT' ? 500 : 0),
+  );
 
   it('slows the pushes to what the store takes instead of losing lines the ring let go (docs/ARCHIVE.md §6)', async () => {
-    const url = `${server!.url}/ci/p/slow-store/s/t/stream`;
+    const url = `${the.server.url}/ci/p/slow-store/s/t/stream`;
     assert.equal((await fetch(url, { method: 'POST' })).status, 204);
     // ~9 MB of line JSON as fast as the pushes are answered: far past the writer's 4 MiB and the ring's 1 MiB.
     const lines = 60_000;
@@ -198,7 +210,7 @@ describe('the live archive on a slow S3', function () {
     assert.equal(sse.next, lines);
     sse.close();
     const total = Buffer.byteLength(logText(0, lines));
-    const raw = await readRawBytes(`${server!.url}/ci/p/slow-store/s/t/raw?offset=0`);
+    const raw = await readRawBytes(`${the.server.url}/ci/p/slow-store/s/t/raw?offset=0`);
     await raw.until(total, 30_000);
     assert.ok(raw.bytes().equals(Buffer.from(logText(0, lines))), 'raw from 0 is the whole log');
     raw.close();
@@ -207,9 +219,6 @@ describe('the live archive on a slow S3', function () {
 
 describe('the live archive when one chunk write fails and the next ones succeed', function () {
   this.timeout(60_000);
-  let s3: S3rverHandle | undefined;
-  let proxy: S3Recorder | undefined;
-  let server: TestServer | undefined;
   // The second chunk is refused with 503 while this holds; the writer retries it with a backoff.
   let refuseSecond = true;
   let refused = 0;
@@ -220,40 +229,27 @@ describe('the live archive when one chunk write fails and the next ones succeed'
     const m = req.method === 'PUT' ? /~\d{16}\/(\d{16})-(\d{8})-/.exec(decodeURIComponent(req.url ?? '')) : null;
     return m === null ? undefined : [Number(m[1]), Number(m[2])];
   }
-  before(async function () {
-    this.timeout(30_000);
-    s3 = await startS3rver();
-    proxy = await startS3Recorder(
-      s3.endpoint,
-      (req, res) => {
-        const chunk = chunkOf(req);
-        if (chunk === undefined) return false;
-        const [firstSeq, lines] = chunk;
-        if (firstSeq === 0) secondSeq = lines;
-        if (secondSeq !== undefined && firstSeq > secondSeq && refuseSecond) laterWritten = true;
-        if (firstSeq !== secondSeq || !refuseSecond) return false;
-        refused++;
-        req.resume();
-        res.writeHead(503, { 'Content-Type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>test</Message></Error>');
-        return true;
-      },
-      // The first chunk is written alone (the writer starts on the first sealed chunk) and slowly, so the
-      // next write group holds several chunks: the second is refused while the ones after it are stored.
-      (req) => (chunkOf(req)?.[0] === 0 ? 500 : 0),
-    );
-    server = await startTestServer({
-      LOG_SERVICE_STREAM_MAX_LINES: '1000',
-      ...s3Settings(s3, proxy.endpoint),
-    });
-  });
-  after(async () => {
-    await server?.destroy();
-    await proxy?.close();
-    await s3?.stop();
-  });
+  const the = serverOnProxiedS3(
+    { LOG_SERVICE_STREAM_MAX_LINES: '1000' },
+    (req, res) => {
+      const chunk = chunkOf(req);
+      if (chunk === undefined) return false;
+      const [firstSeq, lines] = chunk;
+      if (firstSeq === 0) secondSeq = lines;
+      if (secondSeq !== undefined && firstSeq > secondSeq && refuseSecond) laterWritten = true;
+      if (firstSeq !== secondSeq || !refuseSecond) return false;
+      refused++;
+      req.resume();
+      res.writeHead(503, { 'Content-Type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>test</Message></Error>');
+      return true;
+    },
+    // The first chunk is written alone (the writer starts on the first sealed chunk) and slowly, so the
+    // next write group holds several chunks: the second is refused while the ones after it are stored.
+    (req) => (chunkOf(req)?.[0] === 0 ? 500 : 0),
+  );
 
   it('snapshots every line while the archive has a hole where the failing chunk goes (docs/ARCHIVE.md §6)', async () => {
-    const url = `${server!.url}/ci/p/hole/s/t/stream`;
+    const url = `${the.server.url}/ci/p/hole/s/t/stream`;
     assert.equal((await fetch(url, { method: 'POST' })).status, 204);
     // ~8 chunks of 256 KiB of line JSON.
     const lines = 12_000;
@@ -271,7 +267,7 @@ describe('the live archive when one chunk write fails and the next ones succeed'
     assert.equal(closed.status, 204, await closed.text());
     assert.ok(refuseSecond && refused >= 3);
     refuseSecond = false;
-    const blob = await fetch(`${server!.url}/ci/p/hole/s/t/blob`);
+    const blob = await fetch(`${the.server.url}/ci/p/hole/s/t/blob`);
     assert.equal(blob.status, 200);
     const rows = (await blob.text())
       .trimEnd()

@@ -130,6 +130,11 @@ describe('the web log viewer in Chromium', function () {
     const step = 'web/2/build/cut';
     await open(server.url, step);
     await push(server.url, step, lines(0, 100));
+    // The Last-Event-ID of every tail request: the page drops replays too, so the count alone would not show a resume from 0.
+    const resumedFrom: (string | undefined)[] = [];
+    page.on('request', (req) => {
+      if (req.url().endsWith(`/ci/${step}/stream`)) resumedFrom.push(req.headers()['last-event-id']);
+    });
     await page.goto(`${proxy.url}/ui/ci/${step}`);
     await waitForLineCount(page, 100);
     const before = proxy.connections;
@@ -139,6 +144,7 @@ describe('the web log viewer in Chromium', function () {
     assert.ok(proxy.connections > before, 'the page connected again');
     await page.waitForTimeout(300); // anything duplicated would have arrived by now
     assert.equal(await lineCount(page), 300, 'no line twice, none missing');
+    assert.deepEqual(resumedFrom, [undefined, '99'], 'the reconnect resumed after the last line taken');
     assert.equal(await page.getByTestId('dropped').count(), 0);
     await page.keyboard.press('G');
     await page.locator('.row[data-line="300"]').waitFor();
@@ -212,10 +218,17 @@ describe('the web log viewer in Chromium', function () {
       'compiling',
       '::endgroup::',
       'after',
+      '\x1b[0Ksection_start:1700000100:folded[collapsed=true]\r\x1b[0KFolded',
+      'inside the folded section',
+      '\x1b[0Ksection_end:1700000101:folded\r\x1b[0K',
     ].join('\n');
     await push(server.url, step, `${body}\n`);
     await page.goto(`${proxy.url}/ui/ci/${step}`);
-    await waitForLineCount(page, 9);
+    await waitForLineCount(page, 12);
+    // GitLab's [collapsed=true]: the section comes folded.
+    assert.equal(await page.locator('.row[data-line="10"] .txt').textContent(), 'Folded');
+    assert.equal(await page.locator('.row[data-line="10"] [data-testid=fold]').getAttribute('aria-expanded'), 'false');
+    assert.equal(await page.locator('.row[data-line="11"]').count(), 0);
     const color = (text: string) => page.locator('.row[data-line="2"] span', { hasText: new RegExp(`^${text}$`) }).evaluate((el) => getComputedStyle(el).color);
     assert.equal(await color('red'), 'rgb(187, 0, 0)');
     assert.equal(await color('orange'), 'rgb(255, 135, 0)');

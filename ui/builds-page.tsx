@@ -5,6 +5,7 @@
 // Harness account's streams (`/ui/?accountID=`, from `/stream/info`).
 import { useEffect, useState } from 'preact/hooks';
 import { AuthError, getJson, reportAuth, tokenVersion } from './api.ts';
+import { TopBar } from './top-bar.tsx';
 
 interface StreamEntry {
   size: number;
@@ -74,12 +75,7 @@ export function BuildsPage() {
   const tree = groupKeys(keys);
   return (
     <>
-      <header class="bar" role="banner">
-        <a href="/ui/" class="home">
-          log-service
-        </a>
-        <h1 class="title">{list.title}</h1>
-      </header>
+      <TopBar title={list.title} />
       <nav class="tools" aria-label="find a step">
         <form
           role="search"

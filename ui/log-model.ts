@@ -61,6 +61,8 @@ export class LogModel {
   /** The innermost section a row is inside (a header row: its enclosing one); -1 for none. */
   sectionOf = new Int32Array(1024);
   readonly sections: Section[] = [];
+  /** The section each header row starts, by row: found at once for every rendered row. */
+  private readonly headers = new Map<number, Section>();
   readonly levelNames: string[] = [];
   private readonly levelIndex = new Map<string, number>();
   private readonly open: number[] = [];
@@ -96,6 +98,7 @@ export class LogModel {
         startsCollapsed: marker.collapsed === true,
       });
       this.open.push(id);
+      this.headers.set(row, this.sections[id]!);
       text = marker.title;
     } else if (marker?.kind === 'end') {
       // GitLab names the section it ends; GitHub's ::endgroup:: ends the innermost.
@@ -130,6 +133,7 @@ export class LogModel {
     this.lines = 0;
     this.texts.length = 0;
     this.sections.length = 0;
+    this.headers.clear();
     this.open.length = 0;
     this.visibleCount = 0;
     this.lastSeq = -1;
@@ -167,8 +171,7 @@ export class LogModel {
 
   /** The section whose header `row` is, or undefined. */
   sectionHeadedBy(row: number): Section | undefined {
-    const inner = this.sections.findLast((s) => s.headerRow <= row);
-    return inner?.headerRow === row ? inner : undefined;
+    return this.headers.get(row);
   }
 
   private levelOf(name: string): number {

@@ -10,6 +10,7 @@ import { LogTail, type TailState } from './log-tail.ts';
 import { LogView, type TimeMode } from './log-view.tsx';
 import { parseHash } from './permalink.ts';
 import { plainText } from './plain-text.ts';
+import { TopBar } from './top-bar.tsx';
 
 /** Renders at most this often while a large log loads (virtual-core lays out every row on a count change). */
 function renderDelay(rows: number): number {
@@ -226,18 +227,14 @@ export function StepPage({ address }: { address: StepAddress }) {
   const levels = model.levelNames;
   return (
     <>
-      <header class="bar" role="banner">
-        <a href="/ui/" class="home">
-          log-service
-        </a>
-        <h1 class="title">{address.title}</h1>
+      <TopBar title={address.title}>
         <span class={`state state-${state}`} data-testid="state" title={stateDetail}>
           {STATE_TEXT[state]}
         </span>
         <span class="count" data-testid="line-count">
           {model.lines.toLocaleString('en')} lines
         </span>
-      </header>
+      </TopBar>
       <nav class="tools" aria-label="log tools">
         <div class="find" role="search">
           <input
