@@ -146,7 +146,7 @@ export async function startLivelog(options: LivelogOptions, config: Config, log:
   });
   const getServer = tls === undefined ? http.createServer({ requestTimeout: 0 }, onGet) : https.createServer({ ...tls, requestTimeout: 0 }, onGet);
 
-  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
     const url = req.url ?? '/';
     if (!url.startsWith('/log/')) return plain(res, 404, GO_NOT_FOUND);
     // livelog compared everything after "/log/" with the token: another segment or a query is denied.
@@ -161,7 +161,8 @@ export async function startLivelog(options: LivelogOptions, config: Config, log:
       res.end();
       return;
     }
-    await serveText(ctx, { account: 'livelog', name, key }, req, res, source, plan.start, plan.options);
+    // Returned, not awaited: a following reader then holds the follow loop's state only (handler/tail/follow.ts).
+    return serveText(ctx, { account: 'livelog', name, key }, req, res, source, plan.start, plan.options);
   }
 
   function readerPlan(

@@ -18,6 +18,7 @@ import type {
   StreamInfo,
   StreamMemoryUsage,
   TextState,
+  WaitSignal,
 } from '../stream/log-stream.ts';
 import { Archiver, type ArchiverOptions } from './archiver.ts';
 import { ChunkArchive, seqAtOffset } from './chunk-archive.ts';
@@ -102,7 +103,7 @@ class ArchivedCursor implements StreamCursor {
     return out;
   }
 
-  waitForMore(signal: AbortSignal): Promise<void> {
+  waitForMore(signal: WaitSignal): Promise<void> {
     if (this.fill !== undefined || this.held !== undefined) return Promise.resolve();
     return this.inner.waitForMore(signal);
   }

@@ -7,6 +7,7 @@ import { ServiceError } from '../foundation/errors.ts';
 import type { HandlerContext } from '../handler/context.ts';
 import { SNAPSHOT_BATCH_CHARS, SNAPSHOT_BATCH_ROWS } from '../handler/tail/batch.ts';
 import { followStream } from '../handler/tail/follow.ts';
+import { LeaveSignal } from '../handler/tail/leave-signal.ts';
 import { TailSession } from '../handler/tail/session.ts';
 import { MAX_LAST_LINES, MAX_START_SEQ } from '../handler/tail-start.ts';
 import { SnapshotReader } from '../handler/tail/snapshot.ts';
@@ -36,15 +37,15 @@ function tailStart(request: TailRequest): CursorStart {
 
 export async function tailCall(ctx: HandlerContext, call: ServerWritableStream<TailRequest, TailResponse>): Promise<void> {
   // The viewer left: it cancelled, its deadline passed, or its connection went.
-  const left = new AbortController();
-  const leave = () => left.abort();
+  const left = new LeaveSignal();
+  const leave = left.abort;
   call.once('cancelled', leave);
   call.once('close', leave);
   let writer: GrpcTailWriter | undefined;
   try {
     const target = authorizeKey(ctx, call.metadata, 'read', call.request.accountId, call.request.key);
     const start = tailStart(call.request);
-    const session = TailSession.forCall(ctx, target.account, left.signal);
+    const session = TailSession.forCall(ctx, target.account, left);
     writer = new GrpcTailWriter(session.messageSink<TailResponse>(call), call);
     try {
       const cursor = await ctx.stream.cursor(target.name, start);

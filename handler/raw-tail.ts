@@ -16,7 +16,7 @@ import { snapshotToRaw } from './tail/snapshot-tail.ts';
 import { SnapshotReader } from './tail/snapshot.ts';
 import { parseOffset } from './tail-start.ts';
 
-export async function rawTail(call: RouteCall): Promise<void> {
+export async function rawTail(call: RouteCall): Promise<unknown> {
   const { ctx, req, res, account, key } = call;
   const offset = parseOffset(call.query.get('offset'));
   const name = internalName(account, key);
@@ -40,7 +40,7 @@ export async function rawTail(call: RouteCall): Promise<void> {
     throw err;
   }
   const start = range.kind === 'range' ? range.start : range.offset;
-  await serveText(ctx, { account, name, key }, req, res, source, start, responseOptions(range));
+  return serveText(ctx, { account, name, key }, req, res, source, start, responseOptions(range));
 }
 
 /** Where a log's text is: its length now and whether it grows (a stream), or the finished log. */
@@ -71,25 +71,26 @@ export async function serveText(
   source: TextSource,
   start: number,
   options: RawResponseOptions,
-): Promise<void> {
+): Promise<unknown> {
   const session = TailSession.forHttp(ctx, log.account, req, res);
   // While live, the held partial last line's bytes too (PROTOCOL.md §7.2).
   const textState = ctx.stream.textState?.bind(ctx.stream);
   if (source.live && options.heldText === undefined && textState !== undefined) options = { ...options, heldText: () => textState(log.name) };
+  let following: Promise<unknown> | undefined;
   try {
-    if (source.snapshot === undefined) {
-      // Starts at the archived chunk that holds the offset, not at seq 0 (docs/ARCHIVE.md §4).
-      const opened = await openAtOffset(ctx.stream, log.name, start);
-      if (opened !== null) {
-        await followStream(opened.cursor, new RawWriter(session.sink(res), res, opened.offset, options), session);
-        return;
-      }
+    // Starts at the archived chunk that holds the offset, not at seq 0 (docs/ARCHIVE.md §4).
+    const opened = source.snapshot === undefined ? await openAtOffset(ctx.stream, log.name, start) : null;
+    if (opened !== null) {
+      // Handed off, not awaited: the follow loop closes the session, and this frame (the request's state) ends now.
+      following = followStream(opened.cursor, new RawWriter(session.sink(res), res, opened.offset, options), session);
+    } else {
+      const finished = source.snapshot ?? (await finishedLog(ctx, log.name, log.key));
+      await snapshotToRaw(finished, start, new RawWriter(session.sink(res), res, start, options));
     }
-    const finished = source.snapshot ?? (await finishedLog(ctx, log.name, log.key));
-    await snapshotToRaw(finished, start, new RawWriter(session.sink(res), res, start, options));
   } finally {
-    session.close();
+    if (following === undefined) session.close();
   }
+  return following;
 }
 
 const TEXT_HEADERS = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' };

@@ -40,11 +40,23 @@ export function createRequestListener(ctx: HandlerContext, routes: readonly Rout
       return;
     }
     if (applyCors(ctx.config.cors, req, res)) return;
-    dispatch(ctx, matcher, req, res).catch((err: unknown) => sendError(res, err, ctx.log));
+    let handled: Promise<unknown> | void;
+    try {
+      handled = dispatch(ctx, matcher, req, res);
+    } catch (err) {
+      sendError(res, err, ctx.log);
+      return;
+    }
+    handled?.catch((err: unknown) => sendError(res, err, ctx.log));
   };
 }
 
-async function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Not async: its promise would be one more link that every idle tail keeps
+ * (docs/ARCHITECTURE.md, "An idle tail's memory"). Throws what it refuses;
+ * returns the handler's promise, if any.
+ */
+function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: IncomingMessage, res: ServerResponse): Promise<unknown> | void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -65,7 +77,7 @@ async function dispatch(ctx: HandlerContext, matcher: RouteMatcher, req: Incomin
   const rawQuery = q === -1 ? '' : url.slice(q + 1);
   checkQueryEncoding(rawQuery);
   const query = new URLSearchParams(rawQuery);
-  await match.route.handle(resolveCall(ctx, match.route, req, res, match.params, query));
+  return match.route.handle(resolveCall(ctx, match.route, req, res, match.params, query));
 }
 
 /** Parameters that name keys: a bad encoding there is a bad key. */
@@ -107,7 +119,8 @@ function isLoopbackHost(host: string | undefined): boolean {
 function logAccess(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): void {
   const start = performance.now();
   const log = ctx.log;
-  res.once('close', () => {
+  // 'close' comes once: `on`, not `once`, which would wrap the listener (kept by every idle tail).
+  res.on('close', () => {
     const status = res.statusCode;
     ctx.metrics.countRequest(req.method ?? 'GET', status);
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';

@@ -48,7 +48,8 @@ export interface RouteCall {
   authorizePrefix(prefix: string): void;
 }
 
-type RouteHandler = (call: RouteCall) => Promise<void> | void;
+/** A handler's promise may carry a result (a tail's outcome); only its failure is used. */
+type RouteHandler = (call: RouteCall) => Promise<unknown> | void;
 
 export interface RouteSpec {
   method: Method;

@@ -6,21 +6,23 @@ export class TailCounter {
 
   constructor(private readonly maxPerAccount: number) {}
 
-  /** Counts a new tail; returns the function that uncounts it. */
-  acquire(account: string): () => void {
+  /**
+   * Counts a new tail; `release` uncounts it, once. (No closure to give back:
+   * a tail session holds the account and calls `release`, one object fewer
+   * per idle tail.)
+   */
+  acquire(account: string): void {
     const n = this.open.get(account) ?? 0;
     if (n >= this.maxPerAccount) {
       throw new ServiceError('LOGSVC_TOO_MANY_TAILS', `account "${account}" already has ${n} open tails (limit ${this.maxPerAccount})`);
     }
     this.open.set(account, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.open.get(account) ?? 1) - 1;
-      if (left === 0) this.open.delete(account);
-      else this.open.set(account, left);
-    };
+  }
+
+  release(account: string): void {
+    const left = (this.open.get(account) ?? 1) - 1;
+    if (left <= 0) this.open.delete(account);
+    else this.open.set(account, left);
   }
 
   total(): number {

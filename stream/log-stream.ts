@@ -134,6 +134,17 @@ export interface CursorOptions {
  * One viewer's position in one stream. It reads the stream's shared history at
  * its own pace; it holds no copy of lines it has not read yet.
  */
+/**
+ * What ends a cursor's wait early: an AbortSignal, or something as small that
+ * says so and calls one listener back (the follow loop's, handler/tail/follow.ts:
+ * an idle tail then holds no AbortController of its own).
+ */
+export interface WaitSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface StreamCursor {
   /** Next seq this cursor will return. */
   readonly position: number;
@@ -146,7 +157,7 @@ export interface StreamCursor {
   /** Lines from the cursor on, at most `maxLines` / about `maxBytes`; advances the cursor. */
   read(maxLines: number, maxBytes: number): Promise<ReadBatch>;
   /** Resolves when there may be something new to read (lines, close) or `signal` aborts. */
-  waitForMore(signal: AbortSignal): Promise<void>;
+  waitForMore(signal: WaitSignal): Promise<void>;
   /** Stops counting this viewer as a subscriber. Idempotent. */
   release(): void;
 }

@@ -19,6 +19,7 @@ import type {
   StreamInfo,
   StreamLimits,
   TextState,
+  WaitSignal,
 } from './log-stream.ts';
 import { TextGuardConflict } from './text-append.ts';
 
@@ -143,7 +144,7 @@ class MemoryCursor implements StreamCursor {
     return batch;
   }
 
-  waitForMore(signal: AbortSignal): Promise<void> {
+  waitForMore(signal: WaitSignal): Promise<void> {
     if (this.position < this.log.ring.nextSeq || this.log.closed || this.log.replacedBy !== undefined || signal.aborted) return Promise.resolve();
     // A waiter list rather than a shared promise: an interrupted wait (ping,
     // viewer gone) leaves nothing behind on an idle stream.

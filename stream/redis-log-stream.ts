@@ -19,6 +19,7 @@ import type {
   StreamInfo,
   StreamLimits,
   TextState,
+  WaitSignal,
 } from './log-stream.ts';
 import { NotifyFanout } from './redis-cluster-fanout.ts';
 import type { RedisClient, RedisClientFactory } from './redis-connection.ts';
@@ -146,7 +147,7 @@ class RedisCursor implements StreamCursor {
     return batch;
   }
 
-  waitForMore(signal: AbortSignal): Promise<void> {
+  waitForMore(signal: WaitSignal): Promise<void> {
     const w = this.watch;
     if (this.position < w.nextSeq || w.ended || w.replacedBy !== undefined || signal.aborted || this.owner.fanout.down) return Promise.resolve();
     return w.waitForChange(signal);

@@ -4,7 +4,7 @@
 // line costs the same with 1 or 1000 local viewers (as in memory-log-stream.ts).
 import { storedLineFromJson } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
-import type { StoredLine } from './log-stream.ts';
+import type { StoredLine, WaitSignal } from './log-stream.ts';
 import { lineId, parseId } from './redis-keys.ts';
 
 export type StreamEntry = [id: string, fields: string[]];
@@ -62,7 +62,7 @@ export class StreamWatch {
   }
 
   /** Resolves at the next change, or when `signal` aborts; leaves nothing behind either way. */
-  waitForChange(signal: AbortSignal): Promise<void> {
+  waitForChange(signal: WaitSignal): Promise<void> {
     if (signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {

@@ -8,18 +8,28 @@
 // (or the whole lifetime, when that is shorter). Then the connection is
 // dropped, and the viewer reconnects and resumes by id / offset.
 import type { Writable } from 'node:stream';
+import type { WaitSignal } from '../../stream/log-stream.ts';
 
 /** The shortest wait for a drain, unless the tail lifetime itself is shorter. */
 export const TAIL_STALL_MS = 60_000;
 
 /** How long a wait for a drain may last, from now: to the lifetime's end, at least min(TAIL_STALL_MS, lifetime). */
 export function stallWindow(deadline: number, lifetimeMs: number): () => number {
-  const floor = Math.min(TAIL_STALL_MS, lifetimeMs);
-  return () => Math.max(deadline - Date.now(), floor);
+  return () => stallMsNow(deadline, lifetimeMs);
+}
+
+/** stallWindow's figure now, without a closure to keep (a tail session asks it of itself). */
+export function stallMsNow(deadline: number, lifetimeMs: number): number {
+  return Math.max(deadline - Date.now(), Math.min(TAIL_STALL_MS, lifetimeMs));
+}
+
+/** Says how long a wait for a drain may last from now (a tail session, or stallWindow's closure). */
+export interface StallClock {
+  stallMs(): number;
 }
 
 /** Resolves when `res` drains (or the viewer left); destroys `res` when it has not drained within `stallMs`. */
-export function waitForDrain(res: Writable, signal: AbortSignal, stallMs: number): Promise<void> {
+export function waitForDrain(res: Writable, signal: WaitSignal, stallMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

@@ -4,7 +4,7 @@
 // previous batch (its sink has drained), so a slow viewer never holds more
 // than one batch and never slows anyone else. What the lines become on the
 // wire (SSE events, raw bytes, …) is the writer's business.
-import type { DroppedRange, StoredLine, StreamCursor } from '../../stream/log-stream.ts';
+import type { DroppedRange, ReadBatch, StoredLine, StreamCursor, WaitSignal } from '../../stream/log-stream.ts';
 import { TAIL_BATCH_BYTES, TAIL_BATCH_LINES } from './batch.ts';
 import type { TailSession } from './session.ts';
 
@@ -63,79 +63,128 @@ function offShutdown(signal: AbortSignal, wake: () => void): void {
 }
 
 /**
- * What interrupts a wait for new lines: the viewer leaving, the server
- * stopping, or the idle timer (ping / lifetime). One per tail, not one per
- * wait: a busy stream wakes each viewer many times a second, and a fresh
- * AbortSignal.timeout + AbortSignal.any per wake cost a timer and a composite
- * signal each. The single timer is only re-armed when it fires.
+ * Tails whose wait is due to end (a ping or the lifetime's end) at about the
+ * same time share one timer: one per DUE_SLOT_MS of due times, not one per
+ * tail, since thousands of idle tails would each hold a Timeout and its
+ * closure (docs/ARCHITECTURE.md, "An idle tail's memory"). A ping is at most
+ * one slot late.
  */
-class WaitInterrupt {
-  private controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
+const DUE_SLOT_MS = 25;
+const dueSlots = new Map<number, Set<WaitInterrupt>>();
+
+function dueAt(at: number, tail: WaitInterrupt): number {
+  const slot = Math.ceil(at / DUE_SLOT_MS) * DUE_SLOT_MS;
+  let tails = dueSlots.get(slot);
+  if (tails === undefined) {
+    const due = new Set<WaitInterrupt>();
+    tails = due;
+    dueSlots.set(slot, due);
+    setTimeout(
+      () => {
+        dueSlots.delete(slot);
+        for (const t of due) t.due();
+      },
+      Math.max(1, slot - Date.now()),
+    ).unref();
+  }
+  tails.add(tail);
+  return slot;
+}
+
+/**
+ * What interrupts a wait for new lines: the viewer leaving, the server
+ * stopping, or the idle clock (ping / lifetime). One per tail, reused by
+ * every wait: a busy stream wakes each viewer many times a second. It is the
+ * wait's signal itself (a WaitSignal, not an AbortController: one listener
+ * slot, since one wait at a time listens), and it is re-armed only when its
+ * slot comes due.
+ */
+class WaitInterrupt implements WaitSignal {
+  /** The viewer left, the server stops, or the idle clock ended the current wait. */
+  aborted = false;
+  /** Set when the idle clock interrupted the current wait. */
+  timedOut = false;
+  private listener: (() => void) | undefined;
+  /** The due slot this tail is in (undefined: none). */
+  private slot: number | undefined;
   /** When the current wait started (undefined: not waiting). */
   private waitingSince: number | undefined;
-  /** Set when the timer interrupted the current wait. */
-  timedOut = false;
-  private readonly abort = () => this.controller.abort();
+  private readonly interrupt = () => this.fire();
 
   constructor(
-    private readonly viewerLeft: AbortSignal,
+    private readonly viewerLeft: WaitSignal,
     private readonly shutdown: AbortSignal,
     private readonly pingIntervalMs: number,
     private readonly deadline: number,
   ) {
-    viewerLeft.addEventListener('abort', this.abort, { once: true });
-    onShutdown(shutdown, this.abort);
+    viewerLeft.addEventListener('abort', this.interrupt, { once: true });
+    onShutdown(shutdown, this.interrupt);
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.listener === listener) this.listener = undefined;
   }
 
   /** The signal for the next wait (already aborted when the viewer left or the server stops); starts the idle clock. */
-  begin(): AbortSignal {
-    if (this.timedOut) {
-      this.timedOut = false;
-      this.controller = new AbortController();
-    }
-    if (this.viewerLeft.aborted || this.shutdown.aborted) this.controller.abort();
+  begin(): WaitSignal {
+    this.timedOut = false;
+    this.aborted = this.viewerLeft.aborted || this.shutdown.aborted;
     this.waitingSince = Date.now();
-    if (this.timer === undefined) this.arm(Math.min(this.pingIntervalMs, this.deadline - this.waitingSince));
-    return this.controller.signal;
+    if (this.slot === undefined) this.slot = dueAt(Math.min(this.waitingSince + this.pingIntervalMs, this.deadline), this);
+    return this;
   }
 
   end(): void {
     this.waitingSince = undefined;
   }
 
-  private arm(ms: number): void {
-    this.timer = setTimeout(() => this.fire(), Math.max(1, ms));
-    this.timer.unref();
+  /** Its slot came due: interrupt the wait if it has lasted a ping interval (or reached the deadline), else wait on. */
+  due(): void {
+    this.slot = undefined;
+    if (this.waitingSince === undefined) return; // busy: the next wait re-arms
+    const due = Math.min(this.waitingSince + this.pingIntervalMs, this.deadline);
+    if (Date.now() >= due) {
+      this.timedOut = true;
+      this.fire();
+      return;
+    }
+    this.slot = dueAt(due, this);
   }
 
   private fire(): void {
-    this.timer = undefined;
-    if (this.waitingSince === undefined) return; // busy: the next wait re-arms
-    const now = Date.now();
-    const due = Math.min(this.waitingSince + this.pingIntervalMs, this.deadline);
-    if (now >= due) {
-      this.timedOut = true;
-      this.controller.abort();
-      return;
-    }
-    this.arm(due - now);
+    this.aborted = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
   }
 
   dispose(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.viewerLeft.removeEventListener('abort', this.abort);
-    offShutdown(this.shutdown, this.abort);
+    if (this.slot !== undefined) dueSlots.get(this.slot)?.delete(this);
+    this.slot = undefined;
+    this.viewerLeft.removeEventListener('abort', this.interrupt);
+    offShutdown(this.shutdown, this.interrupt);
   }
 }
 
-/** Follows `cursor` into `writer` until the stream ends, the viewer leaves, the lifetime ends or the server stops. */
+/**
+ * Follows `cursor` into `writer` until the stream ends, the viewer leaves, the
+ * lifetime ends or the server stops; then releases the cursor and closes the
+ * session (its tail slot). Callers return this promise rather than await it:
+ * an idle tail then holds this loop's few locals only, not its handler's
+ * request state (docs/ARCHITECTURE.md, "An idle tail's memory").
+ */
 export async function followStream(cursor: StreamCursor, writer: TailWriter, session: TailSession): Promise<TailOutcome> {
   const interrupt = new WaitInterrupt(session.viewerLeft, session.shutdown, session.pingIntervalMs, session.deadline);
   try {
+    // Outside the loop so that it can be let go before a wait: an idle tail would keep its last batch.
+    let batch: ReadBatch | undefined;
     for (;;) {
       if (writer.closed) return 'viewer-left';
-      const batch = await cursor.read(TAIL_BATCH_LINES, TAIL_BATCH_BYTES);
+      batch = await cursor.read(TAIL_BATCH_LINES, TAIL_BATCH_BYTES);
       if (batch.restart !== undefined && (await writer.restart(batch.restart)) === 'stop') {
         writer.end();
         return 'restart';
@@ -155,6 +204,7 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
         return 'lifetime';
       }
       if (batch.lines.length > 0) continue;
+      batch = undefined;
       if (writer.caughtUp !== undefined) await writer.caughtUp();
       if (session.shutdown.aborted) {
         writer.end();
@@ -172,5 +222,6 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
   } finally {
     interrupt.dispose();
     cursor.release();
+    session.close();
   }
 }

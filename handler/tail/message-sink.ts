@@ -7,13 +7,14 @@
 // flow control lets through; the wait is bounded by the stall window
 // (drain-wait.ts), after which the call is destroyed and the slot freed.
 import type { Writable } from 'node:stream';
+import type { WaitSignal } from '../../stream/log-stream.ts';
 
 export class MessageSink<T> {
   private left = false;
 
   constructor(
     private readonly out: Writable,
-    readonly signal: AbortSignal,
+    readonly signal: WaitSignal,
     private readonly stallMs: () => number,
   ) {
     signal.addEventListener(

@@ -5,28 +5,34 @@
 // the next: TCP, gRPC, livelog) opens one and closes it when done.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
+import type { WaitSignal } from '../../stream/log-stream.ts';
 import type { HandlerContext } from '../context.ts';
-import { stallWindow } from './drain-wait.ts';
+import type { TailCounter } from '../tail-counter.ts';
+import { stallMsNow, stallWindow, type StallClock } from './drain-wait.ts';
+import { LeaveSignal } from './leave-signal.ts';
 import { MessageSink } from './message-sink.ts';
 import { WritableSink, type TailSink } from './sink.ts';
 
 export interface TailSessionOptions {
-  /** Gives the tail's slot back (TailCounter.acquire's result). */
-  release: () => void;
-  viewerLeft: AbortSignal;
+  /** Where the tail's slot was taken (TailCounter.acquire), and for which account: given back on close. */
+  slots: TailCounter;
+  account: string;
+  viewerLeft: WaitSignal;
   shutdown: AbortSignal;
   lifetimeMs: number;
   pingIntervalMs: number;
 }
 
-export class TailSession {
+export class TailSession implements StallClock {
   /** When the connection's lifetime ends (epoch ms). */
   readonly deadline: number;
   readonly lifetimeMs: number;
   readonly pingIntervalMs: number;
-  readonly viewerLeft: AbortSignal;
+  readonly viewerLeft: WaitSignal;
   readonly shutdown: AbortSignal;
-  private readonly release: () => void;
+  private readonly slots: TailCounter;
+  private readonly account: string;
+  private released = false;
 
   constructor(options: TailSessionOptions) {
     this.lifetimeMs = options.lifetimeMs;
@@ -34,19 +40,21 @@ export class TailSession {
     this.pingIntervalMs = options.pingIntervalMs;
     this.viewerLeft = options.viewerLeft;
     this.shutdown = options.shutdown;
-    this.release = options.release;
+    this.slots = options.slots;
+    this.account = options.account;
   }
 
   /** A tail on an HTTP response. Throws 429 LOGSVC_TOO_MANY_TAILS when the account has no slot left. */
   static forHttp(ctx: HandlerContext, account: string, req: IncomingMessage, res: ServerResponse): TailSession {
-    const release = ctx.tails.acquire(account);
+    ctx.tails.acquire(account);
     // Tails are long-lived and quiet between pings: no idle timeout on their socket.
     req.socket.setTimeout(0);
-    const viewerLeft = new AbortController();
-    res.on('close', () => viewerLeft.abort());
+    const viewerLeft = new LeaveSignal();
+    res.on('close', viewerLeft.abort);
     return new TailSession({
-      release,
-      viewerLeft: viewerLeft.signal,
+      slots: ctx.tails,
+      account,
+      viewerLeft,
       shutdown: ctx.shutdown,
       lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
       pingIntervalMs: ctx.config.limits.pingIntervalSeconds * 1000,
@@ -57,9 +65,11 @@ export class TailSession {
    * A tail on a call that is not an HTTP response (a gRPC server stream): the
    * caller says when the viewer left. Throws LOGSVC_TOO_MANY_TAILS like forHttp.
    */
-  static forCall(ctx: HandlerContext, account: string, viewerLeft: AbortSignal): TailSession {
+  static forCall(ctx: HandlerContext, account: string, viewerLeft: WaitSignal): TailSession {
+    ctx.tails.acquire(account);
     return new TailSession({
-      release: ctx.tails.acquire(account),
+      slots: ctx.tails,
+      account,
       viewerLeft,
       shutdown: ctx.shutdown,
       lifetimeMs: ctx.config.limits.tailMaxSeconds * 1000,
@@ -74,7 +84,12 @@ export class TailSession {
 
   /** A sink on `out` that waits for drains at most until the lifetime ends (at least TAIL_STALL_MS). */
   sink(out: Writable): TailSink {
-    return new WritableSink(out, this.viewerLeft, stallWindow(this.deadline, this.lifetimeMs));
+    return new WritableSink(out, this.viewerLeft, this);
+  }
+
+  /** How long a wait for a drain may last from now (drain-wait.ts). */
+  stallMs(): number {
+    return stallMsNow(this.deadline, this.lifetimeMs);
   }
 
   get expired(): boolean {
@@ -83,6 +98,8 @@ export class TailSession {
 
   /** Gives the slot back. Idempotent. */
   close(): void {
-    this.release();
+    if (this.released) return;
+    this.released = true;
+    this.slots.release(this.account);
   }
 }

@@ -5,11 +5,12 @@
 // else, and never holds more than one batch.
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { waitForDrain } from './drain-wait.ts';
+import type { WaitSignal } from '../../stream/log-stream.ts';
+import { waitForDrain, type StallClock } from './drain-wait.ts';
 
 export interface TailSink {
   /** Aborted when the viewer left. */
-  readonly signal: AbortSignal;
+  readonly signal: WaitSignal;
   /** The viewer left or the sink was ended. */
   readonly closed: boolean;
   /** Writes bytes; resolves once the connection can take more (or the viewer left). */
@@ -24,30 +25,21 @@ export interface TailSink {
 
 /** A sink over any Node writable: a ServerResponse, a net.Socket. */
 export class WritableSink implements TailSink {
-  private left = false;
-
+  // No listener of its own on `signal`: it is read when asked (an idle tail holds less).
   constructor(
     private readonly out: Writable,
-    readonly signal: AbortSignal,
-    private readonly stallMs: () => number,
-  ) {
-    signal.addEventListener(
-      'abort',
-      () => {
-        this.left = true;
-      },
-      { once: true },
-    );
-  }
+    readonly signal: WaitSignal,
+    private readonly stall: StallClock,
+  ) {}
 
   get closed(): boolean {
-    return this.left || this.out.destroyed || this.out.writableEnded;
+    return this.signal.aborted || this.out.destroyed || this.out.writableEnded;
   }
 
   async write(data: Buffer | string): Promise<void> {
     if (data.length === 0 || this.closed) return;
     if (this.out.write(data)) return;
-    await waitForDrain(this.out, this.signal, this.stallMs());
+    await waitForDrain(this.out, this.signal, this.stall.stallMs());
   }
 
   end(): void {
@@ -67,7 +59,7 @@ export class WritableSink implements TailSink {
       return;
     }
     socket.end();
-    const timer = setTimeout(() => socket.destroy(), this.stallMs());
+    const timer = setTimeout(() => socket.destroy(), this.stall.stallMs());
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
   }

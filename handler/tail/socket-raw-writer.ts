@@ -4,7 +4,7 @@
 // where the HTTP tail would show a jump in X-Log-Offset on the next request,
 // this one says it in an `error:` line and closes, because a tailsrv client
 // has no other way to learn it.
-import type { DroppedRange, StoredLine } from '../../stream/log-stream.ts';
+import type { DroppedRange, StoredLine, WaitSignal } from '../../stream/log-stream.ts';
 import { errorLine } from '../../tailsrv/connection-end.ts';
 import type { TailStart } from '../../tailsrv/header-grammar.ts';
 import { RawWriter, type RawHead } from './raw-writer.ts';
@@ -20,7 +20,7 @@ class LastByteSink implements TailSink {
 
   constructor(private readonly inner: TailSink) {}
 
-  get signal(): AbortSignal {
+  get signal(): WaitSignal {
     return this.inner.signal;
   }
 

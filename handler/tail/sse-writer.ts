@@ -22,6 +22,7 @@ const RETRY_MS = 3000;
 /** What a response must offer to start an event stream (ServerResponse does). */
 interface EventStreamHead {
   writeHead(status: number, headers: Record<string, string>): unknown;
+  flushHeaders?(): void;
 }
 
 export class SseWriter implements TailWriter {
@@ -37,6 +38,10 @@ export class SseWriter implements TailWriter {
   /** The 200 and the first bytes: the retry delay and a comment, which clients ignore. */
   start(head: EventStreamHead): void {
     head.writeHead(200, { ...SSE_HEADERS });
+    // Sent on its own, the head is written as the very string node:http built it as (a rope of ~25
+    // pieces), which flattens it; glued to the first chunk instead, the rope is kept for the
+    // response's life: ~0.5 KB more for every idle tail (docs/ARCHITECTURE.md, "An idle tail's memory").
+    head.flushHeaders?.();
     void this.sink.write(`retry: ${RETRY_MS}\n: ping\n\n`);
   }
 

@@ -15,6 +15,7 @@ import { HeaderReader, type HeaderLimits } from '../../tailsrv/header-reader.ts'
 import type { Grant } from '../auth.ts';
 import type { HandlerContext } from '../context.ts';
 import { followStream } from '../tail/follow.ts';
+import { LeaveSignal } from '../tail/leave-signal.ts';
 import { TailSession } from '../tail/session.ts';
 import { SocketRawWriter } from '../tail/socket-raw-writer.ts';
 import { snapshotToRaw } from '../tail/snapshot-tail.ts';
@@ -64,10 +65,10 @@ export async function serveStreamTail(ctx: HandlerContext, socket: Socket, limit
 }
 
 async function tailStream(ctx: HandlerContext, socket: Socket, address: StreamAddress, start: TailStart): Promise<void> {
-  const left = new AbortController();
-  const leave = () => left.abort();
-  socket.once('close', leave);
-  const session = TailSession.forCall(ctx, address.account, left.signal);
+  const left = new LeaveSignal();
+  const leave = left.abort;
+  socket.on('close', leave);
+  const session = TailSession.forCall(ctx, address.account, left);
   try {
     const opened = await openCursor(ctx.stream, address.name, start);
     if (opened !== null) {
