@@ -4,7 +4,9 @@
 // (gaps, duplicates and `event: dropped` are losses) and records each line's
 // latency = receive time − the push time written in the line (`ts=`, µs
 // since an epoch the orchestrator gives both sides), into a
-// 0.1 ms histogram. Reports after every viewer got the terminal event.
+// 0.1 ms histogram — all lines, and those stamped `warmupMs` or more after the
+// first line (the steady state, past the server's JIT warm-up). Reports after
+// every viewer got the terminal event.
 import net from 'node:net';
 import { finish, generatorConfig, nowMs, post } from '../lib/generator.ts';
 
@@ -15,12 +17,18 @@ interface Config {
   timeoutMs: number;
   epochMs: number;
   minTail: number;
+  /** Lines stamped within this long after the first line seen count only in the `all` histogram. */
+  warmupMs?: number;
 }
 const cfg = generatorConfig<Config>();
 
 const BUCKET_MS = 0.1;
 const BUCKETS = 600_000; // 60 s
 const histogram = new Uint32Array(BUCKETS + 1);
+const steadyHistogram = new Uint32Array(BUCKETS + 1);
+const warmupUs = (cfg.warmupMs ?? 0) * 1000;
+/** The first stamp seen (µs since the epoch): the warm-up counts from it. */
+let firstStamp = -1;
 const ID = Buffer.from('id: ');
 const TS = Buffer.from('ts=');
 const END = Buffer.from('\n\n');
@@ -75,10 +83,14 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
       const t = buf[guess] === 116 && buf[guess + 1] === 115 && buf[guess + 2] === 61 ? guess : buf.indexOf(TS, after);
       let scanFrom = after;
       if (t !== -1) {
-        const us = now - digits(buf, t + TS.length);
+        const stamp = digits(buf, t + TS.length);
+        const us = now - stamp;
         // The producer's lines carry `minTail` more bytes after the stamp: skip them unscanned.
         scanFrom = t === guess ? parsedEnd + cfg.minTail : parsedEnd;
-        histogram[Math.min(BUCKETS, Math.max(0, Math.floor(us / (BUCKET_MS * 1000))))]!++;
+        const bucket = Math.min(BUCKETS, Math.max(0, Math.floor(us / (BUCKET_MS * 1000))));
+        histogram[bucket]!++;
+        if (firstStamp === -1) firstStamp = stamp;
+        if (stamp - firstStamp >= warmupUs) steadyHistogram[bucket]!++;
       }
       const end = eventEnd(buf, scanFrom);
       if (end === -1) return;
@@ -186,12 +198,16 @@ const all = Promise.all(Array.from({ length: cfg.viewers }, (_, i) => open(i)));
 const timeout = new Promise<void>((r) => setTimeout(r, cfg.timeoutMs).unref());
 await Promise.race([all, timeout]);
 
-const sparse: Record<string, number> = {};
-histogram.forEach((n, i) => {
-  if (n > 0) sparse[i] = n;
-});
+function sparse(h: Uint32Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  h.forEach((n, i) => {
+    if (n > 0) out[i] = n;
+  });
+  return out;
+}
 finish({
   viewers: viewers.map(({ next, received, missing, duplicates, dropped, ended, lastAt }) => ({ next, received, missing, duplicates, dropped, ended, lastAt })),
-  histogram: sparse,
+  histogram: sparse(histogram),
+  steady_histogram: sparse(steadyHistogram),
   bucket_ms: BUCKET_MS,
 });

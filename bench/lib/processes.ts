@@ -119,6 +119,8 @@ export async function startLogService(options: LogServiceOptions = {}): Promise<
     const url = `http://127.0.0.1:${port}`;
     let log = '';
     const nodeArgs = options.cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+    // BENCH_SERVER_NODE_ARGS (e.g. "--trace-gc"): more node options for the service's process, to see what it does.
+    if (process.env.BENCH_SERVER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean));
     const child = spawn(process.execPath, [...nodeArgs, BIN, 'server'], {
       cwd: dataDir,
       env: {
