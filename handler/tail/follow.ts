@@ -62,6 +62,13 @@ function offShutdown(signal: AbortSignal, wake: () => void): void {
   shutdownWaiters.get(signal)?.delete(wake);
 }
 
+/** Batches a tail sends in a row before it lets the event loop turn. */
+const CATCH_UP_STREAK = 2;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * Tails whose wait is due to end (a ping or the lifetime's end) at about the
  * same time share one timer: one per DUE_SLOT_MS of due times, not one per
@@ -182,6 +189,8 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
   try {
     // Outside the loop so that it can be let go before a wait: an idle tail would keep its last batch.
     let batch: ReadBatch | undefined;
+    /** Batches read since the last wait. */
+    let streak = 0;
     for (;;) {
       if (writer.closed) return 'viewer-left';
       batch = await cursor.read(TAIL_BATCH_LINES, TAIL_BATCH_BYTES);
@@ -193,7 +202,12 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
         writer.end();
         return 'gap';
       }
-      if (batch.lines.length > 0) await writer.lines(batch.lines);
+      if (batch.lines.length > 0) {
+        await writer.lines(batch.lines);
+        // A tail catching up batch after batch (its socket takes each at once) would hold the thread
+        // for all of them: every few batches it lets the next turn of the event loop come first.
+        if (++streak % CATCH_UP_STREAK === 0) await nextTurn();
+      }
       if (batch.end) {
         await writer.terminal();
         return 'ended';
@@ -210,6 +224,7 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
         writer.end();
         return 'shutdown';
       }
+      streak = 0;
       await cursor.waitForMore(interrupt.begin());
       interrupt.end();
       if (interrupt.timedOut && !writer.closed) await writer.ping();
