@@ -77,25 +77,41 @@ function nextTurn(): Promise<void> {
  * one slot late.
  */
 const DUE_SLOT_MS = 25;
-const dueSlots = new Map<number, Set<WaitInterrupt>>();
+
+interface DueSlot {
+  readonly tails: Set<WaitInterrupt>;
+  readonly timer: NodeJS.Timeout;
+}
+const dueSlots = new Map<number, DueSlot>();
 
 function dueAt(at: number, tail: WaitInterrupt): number {
-  const slot = Math.ceil(at / DUE_SLOT_MS) * DUE_SLOT_MS;
-  let tails = dueSlots.get(slot);
-  if (tails === undefined) {
-    const due = new Set<WaitInterrupt>();
-    tails = due;
-    dueSlots.set(slot, due);
-    setTimeout(
+  const at25 = Math.ceil(at / DUE_SLOT_MS) * DUE_SLOT_MS;
+  let slot = dueSlots.get(at25);
+  if (slot === undefined) {
+    const tails = new Set<WaitInterrupt>();
+    const timer = setTimeout(
       () => {
-        dueSlots.delete(slot);
-        for (const t of due) t.due();
+        dueSlots.delete(at25);
+        for (const t of tails) t.due();
       },
-      Math.max(1, slot - Date.now()),
-    ).unref();
+      Math.max(1, at25 - Date.now()),
+    );
+    timer.unref();
+    slot = { tails, timer };
+    dueSlots.set(at25, slot);
   }
-  tails.add(tail);
-  return slot;
+  slot.tails.add(tail);
+  return at25;
+}
+
+/** Takes `tail` out of its slot; the slot's timer goes with its last tail (viewers come and go under long ping intervals). */
+function notDue(at25: number, tail: WaitInterrupt): void {
+  const slot = dueSlots.get(at25);
+  if (slot === undefined) return;
+  slot.tails.delete(tail);
+  if (slot.tails.size > 0) return;
+  clearTimeout(slot.timer);
+  dueSlots.delete(at25);
 }
 
 /**
@@ -170,7 +186,7 @@ class WaitInterrupt implements WaitSignal {
   }
 
   dispose(): void {
-    if (this.slot !== undefined) dueSlots.get(this.slot)?.delete(this);
+    if (this.slot !== undefined) notDue(this.slot, this);
     this.slot = undefined;
     this.viewerLeft.removeEventListener('abort', this.interrupt);
     offShutdown(this.shutdown, this.interrupt);
