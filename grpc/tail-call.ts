@@ -50,14 +50,7 @@ export async function tailCall(ctx: HandlerContext, call: ServerWritableStream<T
     try {
       const cursor = await ctx.stream.cursor(target.name, start);
       if (cursor !== null) {
-        // A cursor asked to start after seq N that starts at or before N was reset to a newer stream.
-        try {
-          if (start.kind === 'after' && cursor.position <= start.seq) await writer.restart(cursor.position);
-        } catch (err) {
-          cursor.release(); // not handed to the follow loop, which releases it otherwise
-          throw err;
-        }
-        const outcome = await followStream(cursor, writer, session);
+        const outcome = await followStream(cursor, writer, session, start.kind === 'after' ? start.seq : undefined);
         ctx.log.debug({ name: target.name, outcome, surface: 'grpc' }, 'tail finished');
         return;
       }

@@ -25,15 +25,8 @@ export async function sseTail(call: RouteCall, style: TerminalStyle): Promise<un
     const cursor = await ctx.stream.cursor(name, start);
     if (cursor !== null) {
       sse.start(res);
-      try {
-        // A cursor asked to start after seq N that starts at or before N was reset to a newer stream.
-        if (start.kind === 'after' && cursor.position <= start.seq) await sse.restart(cursor.position);
-      } catch (err) {
-        cursor.release(); // not handed to the follow loop, which releases it otherwise
-        throw err;
-      }
       // Handed off, not awaited: the follow loop closes the session, and this frame (the request's state) ends now.
-      following = followStream(cursor, sse, session);
+      following = followStream(cursor, sse, session, start.kind === 'after' ? start.seq : undefined);
     } else {
       await finishedOrNothing(call, name, start, sse, style);
     }

@@ -131,10 +131,6 @@ export interface CursorOptions {
 }
 
 /**
- * One viewer's position in one stream. It reads the stream's shared history at
- * its own pace; it holds no copy of lines it has not read yet.
- */
-/**
  * What ends a cursor's wait early: an AbortSignal, or something as small that
  * says so and calls one listener back (the follow loop's, handler/tail/follow.ts:
  * an idle tail then holds no AbortController of its own).
@@ -145,6 +141,10 @@ export interface WaitSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
+/**
+ * One viewer's position in one stream. It reads the stream's shared history at
+ * its own pace; it holds no copy of lines it has not read yet.
+ */
 export interface StreamCursor {
   /** Next seq this cursor will return. */
   readonly position: number;

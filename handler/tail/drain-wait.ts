@@ -14,16 +14,11 @@ import type { WaitSignal } from '../../stream/log-stream.ts';
 export const TAIL_STALL_MS = 60_000;
 
 /** How long a wait for a drain may last, from now: to the lifetime's end, at least min(TAIL_STALL_MS, lifetime). */
-export function stallWindow(deadline: number, lifetimeMs: number): () => number {
-  return () => stallMsNow(deadline, lifetimeMs);
-}
-
-/** stallWindow's figure now, without a closure to keep (a tail session asks it of itself). */
 export function stallMsNow(deadline: number, lifetimeMs: number): number {
   return Math.max(deadline - Date.now(), Math.min(TAIL_STALL_MS, lifetimeMs));
 }
 
-/** Says how long a wait for a drain may last from now (a tail session, or stallWindow's closure). */
+/** Says how long a wait for a drain may last from now: a tail session (stallMsNow of its lifetime). */
 export interface StallClock {
   stallMs(): number;
 }

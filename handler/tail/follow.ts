@@ -199,10 +199,17 @@ class WaitInterrupt implements WaitSignal {
  * session (its tail slot). Callers return this promise rather than await it:
  * an idle tail then holds this loop's few locals only, not its handler's
  * request state (docs/ARCHITECTURE.md, "An idle tail's memory").
+ * `resumedAfter`: the seq a viewer asked to resume after (Last-Event-ID); a
+ * cursor that starts at or before it was reset to a newer stream, which the
+ * writer reports first.
  */
-export async function followStream(cursor: StreamCursor, writer: TailWriter, session: TailSession): Promise<TailOutcome> {
+export async function followStream(cursor: StreamCursor, writer: TailWriter, session: TailSession, resumedAfter?: number): Promise<TailOutcome> {
   const interrupt = new WaitInterrupt(session.viewerLeft, session.shutdown, session.pingIntervalMs, session.deadline);
   try {
+    if (resumedAfter !== undefined && cursor.position <= resumedAfter && (await writer.restart(cursor.position)) === 'stop') {
+      writer.end();
+      return 'restart';
+    }
     // Outside the loop so that it can be let go before a wait: an idle tail would keep its last batch.
     let batch: ReadBatch | undefined;
     /** Batches read since the last wait. */

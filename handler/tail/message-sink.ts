@@ -8,27 +8,19 @@
 // (drain-wait.ts), after which the call is destroyed and the slot freed.
 import type { Writable } from 'node:stream';
 import type { WaitSignal } from '../../stream/log-stream.ts';
+import type { StallClock } from './drain-wait.ts';
 
 export class MessageSink<T> {
-  private left = false;
-
+  // As WritableSink (sink.ts): the signal is read when asked, the stall window asked of the session.
   constructor(
     private readonly out: Writable,
     readonly signal: WaitSignal,
-    private readonly stallMs: () => number,
-  ) {
-    signal.addEventListener(
-      'abort',
-      () => {
-        this.left = true;
-      },
-      { once: true },
-    );
-  }
+    private readonly stall: StallClock,
+  ) {}
 
   /** The viewer left, or the call was ended or destroyed. */
   get closed(): boolean {
-    return this.left || this.out.destroyed || this.out.writableEnded;
+    return this.signal.aborted || this.out.destroyed || this.out.writableEnded;
   }
 
   /** Writes one message; resolves once the transport took it (or the viewer left, or the stall window passed). */
@@ -43,7 +35,7 @@ export class MessageSink<T> {
       const timer = setTimeout(() => {
         this.out.destroy();
         done();
-      }, this.stallMs());
+      }, this.stall.stallMs());
       timer.unref();
       this.signal.addEventListener('abort', done, { once: true });
       this.out.write(message, done);

@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import type { WaitSignal } from '../../stream/log-stream.ts';
 import type { HandlerContext } from '../context.ts';
 import type { TailCounter } from '../tail-counter.ts';
-import { stallMsNow, stallWindow, type StallClock } from './drain-wait.ts';
+import { stallMsNow, type StallClock } from './drain-wait.ts';
 import { LeaveSignal } from './leave-signal.ts';
 import { MessageSink } from './message-sink.ts';
 import { WritableSink, type TailSink } from './sink.ts';
@@ -79,7 +79,7 @@ export class TailSession implements StallClock {
 
   /** A sink of messages on an object-mode `out` (a gRPC call), with the same stall window as `sink`. */
   messageSink<T>(out: Writable): MessageSink<T> {
-    return new MessageSink<T>(out, this.viewerLeft, stallWindow(this.deadline, this.lifetimeMs));
+    return new MessageSink<T>(out, this.viewerLeft, this);
   }
 
   /** A sink on `out` that waits for drains at most until the lifetime ends (at least TAIL_STALL_MS). */

@@ -1,0 +1,108 @@
+// The follow loop (handler/tail/follow.ts) over a real memory stream: what
+// it owes the rest of the server while one tail catches up, and what it owns.
+import assert from 'node:assert/strict';
+import type { DroppedRange, StoredLine } from '../stream/log-stream.ts';
+import { MemoryLogStream } from '../stream/memory-log-stream.ts';
+import { TAIL_BATCH_LINES } from '../handler/tail/batch.ts';
+import { followStream, type TailWriter } from '../handler/tail/follow.ts';
+import { LeaveSignal } from '../handler/tail/leave-signal.ts';
+import { TailSession } from '../handler/tail/session.ts';
+import { TailCounter } from '../handler/tail-counter.ts';
+
+/** A writer whose socket takes every batch at once (the case that could hold the thread): it records what it got. */
+class InstantWriter implements TailWriter {
+  closed = false;
+  batches = 0;
+  lineCount = 0;
+  restartedAt: number | undefined;
+  constructor(private readonly onBatch: (batches: number) => void = () => {}) {}
+  lines(batch: StoredLine[]): Promise<void> {
+    this.batches++;
+    this.lineCount += batch.length;
+    this.onBatch(this.batches);
+    return Promise.resolve();
+  }
+  async restart(from: number): Promise<'continue'> {
+    this.restartedAt = from;
+    return 'continue';
+  }
+  async dropped(_range: DroppedRange): Promise<'continue'> {
+    return 'continue';
+  }
+  async terminal(): Promise<void> {}
+  async lifetime(): Promise<void> {}
+  async ping(): Promise<void> {}
+  end(): void {}
+  fail(): void {}
+}
+
+const limits = { maxLines: 100_000, maxBytes: 1 << 30, ttlSeconds: 60, maxLineBytes: 1024, closedGraceSeconds: 60 };
+
+function session(slots: TailCounter): TailSession {
+  slots.acquire('a');
+  return new TailSession({
+    slots,
+    account: 'a',
+    viewerLeft: new LeaveSignal(),
+    shutdown: new AbortController().signal,
+    lifetimeMs: 60_000,
+    pingIntervalMs: 60_000,
+  });
+}
+
+describe('the follow loop', () => {
+  let stream: MemoryLogStream;
+  beforeEach(async () => {
+    stream = new MemoryLogStream(limits);
+    await stream.open('s');
+  });
+  afterEach(() => stream.shutdown());
+
+  it('lets the event loop turn while a tail catches up batch after batch, instead of sending its whole backlog in one turn', async () => {
+    const batches = 10;
+    await stream.push(
+      's',
+      Array.from({ length: batches * TAIL_BATCH_LINES }, (_, i) => ({ out: `line ${i}\n` })),
+    );
+    await stream.close('s');
+    let batchesWhenTurned: number | undefined;
+    const writer = new InstantWriter((n) => {
+      // Queued at the first batch: it runs at the next turn of the event loop.
+      if (n === 1) setImmediate(() => (batchesWhenTurned = writer.batches));
+    });
+    const cursor = (await stream.cursor('s', { kind: 'beginning' }))!;
+    const outcome = await followStream(cursor, writer, session(new TailCounter(10)));
+    assert.equal(outcome, 'ended');
+    assert.equal(writer.lineCount, batches * TAIL_BATCH_LINES);
+    // Without the turn, every batch would be sent before anything else ran (batchesWhenTurned = 10).
+    assert.ok(
+      batchesWhenTurned !== undefined && batchesWhenTurned <= 2,
+      `the loop turned only after ${String(batchesWhenTurned ?? 'all')} of ${batches} batches`,
+    );
+  });
+
+  it('says restart first when the viewer resumes after a seq this stream (opened again) does not reach, and gives the slot back', async () => {
+    await stream.push('s', [{ out: 'a\n' }, { out: 'b\n' }]);
+    await stream.close('s');
+    const slots = new TailCounter(1);
+    const writer = new InstantWriter();
+    const cursor = (await stream.cursor('s', { kind: 'after', seq: 50 }))!;
+    const from = cursor.position;
+    assert.ok(from <= 50);
+    assert.equal(await followStream(cursor, writer, session(slots), 50), 'ended');
+    assert.equal(writer.restartedAt, from);
+    assert.equal(writer.lineCount, 2 - from);
+    // The follow loop closed the session: the account's one slot can be taken again.
+    assert.doesNotThrow(() => slots.acquire('a'));
+  });
+
+  it('says no restart when the viewer resumes inside the stream', async () => {
+    await stream.push('s', [{ out: 'a\n' }, { out: 'b\n' }, { out: 'c\n' }]);
+    await stream.close('s');
+    const writer = new InstantWriter();
+    const cursor = (await stream.cursor('s', { kind: 'after', seq: 0 }))!;
+    assert.equal(await followStream(cursor, writer, session(new TailCounter(1)), 0), 'ended');
+    assert.equal(writer.restartedAt, undefined);
+    assert.equal(writer.lineCount, 2);
+  });
+});
