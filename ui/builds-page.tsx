@@ -157,7 +157,9 @@ function byStage(keys: string[]): Map<string, string[]> {
   for (const key of keys) {
     const parts = key.split('/');
     const stage = parts.length >= 4 ? parts[2]! : '';
-    stages.set(stage, [...(stages.get(stage) ?? []), key]);
+    const inStage = stages.get(stage);
+    if (inStage === undefined) stages.set(stage, [key]);
+    else inStage.push(key);
   }
   return stages;
 }

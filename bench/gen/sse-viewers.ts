@@ -27,8 +27,8 @@ const BUCKETS = 600_000; // 60 s
 const histogram = new Uint32Array(BUCKETS + 1);
 const steadyHistogram = new Uint32Array(BUCKETS + 1);
 const warmupUs = (cfg.warmupMs ?? 0) * 1000;
-/** The first stamp seen (µs since the epoch): the warm-up counts from it. */
-let firstStamp = -1;
+/** Stamps from this one on (µs since the epoch) are the steady state: the first stamp seen plus the warm-up. */
+let steadyFrom = -1;
 const ID = Buffer.from('id: ');
 const TS = Buffer.from('ts=');
 const END = Buffer.from('\n\n');
@@ -89,8 +89,8 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
         scanFrom = t === guess ? parsedEnd + cfg.minTail : parsedEnd;
         const bucket = Math.min(BUCKETS, Math.max(0, Math.floor(us / (BUCKET_MS * 1000))));
         histogram[bucket]!++;
-        if (firstStamp === -1) firstStamp = stamp;
-        if (stamp - firstStamp >= warmupUs) steadyHistogram[bucket]!++;
+        if (steadyFrom === -1) steadyFrom = stamp + warmupUs;
+        if (warmupUs > 0 && stamp >= steadyFrom) steadyHistogram[bucket]!++;
       }
       const end = eventEnd(buf, scanFrom);
       if (end === -1) return;
@@ -208,6 +208,7 @@ function sparse(h: Uint32Array): Record<string, number> {
 finish({
   viewers: viewers.map(({ next, received, missing, duplicates, dropped, ended, lastAt }) => ({ next, received, missing, duplicates, dropped, ended, lastAt })),
   histogram: sparse(histogram),
-  steady_histogram: sparse(steadyHistogram),
+  // Without a warm-up every line is the steady state: one histogram, not two alike.
+  steady_histogram: warmupUs > 0 ? sparse(steadyHistogram) : undefined,
   bucket_ms: BUCKET_MS,
 });

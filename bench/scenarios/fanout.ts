@@ -8,6 +8,7 @@
 // the same run with the same producer and viewers.
 import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import { round } from './ingest.ts';
+import { histogramPercentile } from './raw-readers.ts';
 import type { BenchOptions } from './options.ts';
 
 interface ProducerResult {
@@ -31,7 +32,8 @@ interface ViewerStats {
 interface ViewersResult {
   viewers: ViewerStats[];
   histogram: Record<string, number>;
-  steady_histogram: Record<string, number>;
+  /** Absent when no warm-up was asked for. */
+  steady_histogram?: Record<string, number>;
   bucket_ms: number;
 }
 
@@ -50,10 +52,10 @@ const LINE_PAD = 60;
 interface Measured {
   produced: ProducerResult;
   stats: ViewerStats[];
-  /** Every line's latency. */
-  histogram: Map<number, number>;
+  /** Every line's latency, one histogram per viewer process. */
+  histograms: Record<string, number>[];
   /** Lines pushed after the warm-up. */
-  steady: Map<number, number>;
+  steady: Record<string, number>[];
   bucketMs: number;
   /** CPU seconds the serving process used from the first push until every viewer had the end. */
   cpuSeconds: number;
@@ -120,16 +122,11 @@ async function measure(target: ServerChild, label: string, durationMs: number, w
     const seen = await Promise.all(viewerGens.map((g) => g.result));
     const cpuSpent = cpuSeconds(target.pid) - cpu0.server;
 
-    const merged = (pick: (r: ViewersResult) => Record<string, number>) => {
-      const histogram = new Map<number, number>();
-      for (const s of seen) for (const [b, n] of Object.entries(pick(s))) histogram.set(Number(b), (histogram.get(Number(b)) ?? 0) + n);
-      return histogram;
-    };
     return {
       produced,
       stats: seen.flatMap((s) => s.viewers),
-      histogram: merged((s) => s.histogram),
-      steady: merged((s) => s.steady_histogram),
+      histograms: seen.map((s) => s.histogram),
+      steady: seen.map((s) => s.steady_histogram ?? s.histogram),
       bucketMs: seen[0]?.bucket_ms ?? 0.1,
       cpuSeconds: cpuSpent,
     };
@@ -151,22 +148,14 @@ function figures(m: Measured, label: string) {
   lost += (VIEWERS - stats.length) * produced.lines; // viewers that never connected
   const unended = stats.filter((v) => !v.ended).length;
   if (unended > 0) process.stderr.write(`\n  ${label}: ${unended} viewers did not get the terminal event\n`);
-  const percentile = (p: number, histogram = m.steady) => {
-    const total = [...histogram.values()].reduce((a, b) => a + b, 0);
-    let acc = 0;
-    for (const b of [...histogram.keys()].sort((x, y) => x - y)) {
-      acc += histogram.get(b)!;
-      if (acc >= total * p) return (b + 1) * bucketMs;
-    }
-    return NaN;
-  };
+  const percentile = (p: number, histograms = m.steady) => histogramPercentile(histograms, bucketMs, p);
   return {
     publish_lines_per_s: Math.round(produced.publish_lines_per_s),
     viewers: stats.length,
     delivered_lines_per_s: Math.round(received / ((lastAt - produced.start_ms) / 1000)),
     p50_ms: round(percentile(0.5), 1),
     p99_ms: round(percentile(0.99), 1),
-    p99_all_ms: round(percentile(0.99, m.histogram), 1),
+    p99_all_ms: round(percentile(0.99, m.histograms), 1),
     lost,
     cpu_s_per_m_lines: round(m.cpuSeconds / (received / 1e6), 3),
   };
