@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LogStream, StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import type { ChunkArchive } from './chunk-archive.ts';
+import { WriterWait } from './writer-wait.ts';
 
 /** A chunk is written once it holds this many bytes of line JSON… */
 /**
@@ -98,8 +99,8 @@ class StreamArchiver {
   /** Taking over: the listing of what the archive holds, and the last seq it holds (lines up to it are not written again). */
   private listing: Promise<void> | undefined;
   private skipThrough = -1;
-  /** Aborted by finish(): ends the current wait. */
-  private readonly wake = new AbortController();
+  /** The wait for more lines, ended by halt() and finish() too. */
+  private readonly wait = new WriterWait();
   /** The last chunk write failed (a full disk, S3 down): pushes do not wait for this writer then. */
   private failing = false;
 
@@ -144,12 +145,13 @@ class StreamArchiver {
 
   halt(): void {
     this.stop.abort();
+    this.wait.end();
   }
 
   /** Stops following after writing everything read so far (a graceful stop). */
   finish(): void {
     this.finishing = true;
-    this.wake.abort();
+    this.wait.end();
   }
 
   private get stopping(): boolean {
@@ -228,9 +230,9 @@ class StreamArchiver {
             this.seal();
             continue;
           }
-          await cursor.waitForMore(AbortSignal.any([this.stop.signal, this.wake.signal, AbortSignal.timeout(due)]));
+          await cursor.waitForMore(this.wait.begin(due));
         } else {
-          await cursor.waitForMore(AbortSignal.any([this.stop.signal, this.wake.signal, AbortSignal.timeout(LEASE_RENEW_MS)]));
+          await cursor.waitForMore(this.wait.begin(LEASE_RENEW_MS));
         }
       }
       await this.flushAll();

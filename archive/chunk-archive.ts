@@ -4,7 +4,6 @@
 // stream's chunks is one listing, cached and refreshed only when a reader
 // asks for a seq past what it knows, and decoded chunks are kept in one LRU
 // bounded by bytes, so a hundred late joiners decode each chunk once.
-import { Readable } from 'node:stream';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { StoredLine } from '../stream/log-stream.ts';
 import { chunkName, decodeChunk, encodeChunk, generationPrefix, parseChunkName, streamPrefix, type ChunkEntry } from './chunk-format.ts';
@@ -39,7 +38,7 @@ export class ChunkArchive {
     const last = lines[lines.length - 1]!;
     const textBytes = last.offset + last.textBytes - first.offset;
     const blob = chunkName(name, gen, first.seq, lines.length, first.offset, textBytes);
-    await this.store.put(blob, Readable.from([encodeChunk(lines)]), { contentType: 'application/x-ndjson', durable: false });
+    await this.store.putBytes(blob, encodeChunk(lines), { contentType: 'application/x-ndjson', durable: false });
     const entry: ChunkEntry = { blob, gen, firstSeq: first.seq, lines: lines.length, firstOffset: first.offset, textBytes };
     const index = this.indexes.get(indexKey(name, gen));
     if (index !== undefined) insertEntry(index.entries, entry);

@@ -48,6 +48,11 @@ export interface BlobStore {
    * nothing partial behind.
    */
   put(name: string, body: Readable, options?: PutOptions): Promise<BlobMeta>;
+  /**
+   * put() of a body already in memory (the live archive's chunks, many a
+   * second): the same guarantees, without a stream to pipe the bytes through.
+   */
+  putBytes(name: string, bytes: Buffer, options?: PutOptions): Promise<BlobMeta>;
   /** Metadata, or null when there is no such blob. */
   head(name: string): Promise<BlobMeta | null>;
   /** A stream of the blob (or of `range`), or null when there is no such blob. */

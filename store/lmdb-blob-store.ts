@@ -7,7 +7,7 @@
 // touches a live process's upload.
 // A full disk fails the write that hit it with LOGSVC_STORAGE_FULL (507) and
 // nothing else: see lmdb-write-errors.ts.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { finished, Readable } from 'node:stream';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -151,6 +151,41 @@ export class LmdbBlobStore implements BlobStore {
       await this.discard(uploadId);
       throw await describeWriteFailure(err, this.dir);
     }
+  }
+
+  /**
+   * One transaction writes the chunks and points the metadata at them: there
+   * is no upload record to sweep after a crash and no stream to pipe. A
+   * failed commit (a full disk) leaves nothing behind and the old blob in place.
+   */
+  async putBytes(name: string, bytes: Buffer, options: PutOptions = {}): Promise<BlobMeta> {
+    if (options.maxBytes !== undefined && bytes.length > options.maxBytes) {
+      throw new ServiceError('LOGSVC_BODY_TOO_LARGE', `the body is over the limit of ${options.maxBytes} bytes`);
+    }
+    const stored: StoredMeta = {
+      uploadId: randomBytes(12).toString('base64url'),
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      contentType: options.contentType ?? 'application/octet-stream',
+      created: new Date().toISOString(),
+      chunkSize: CHUNK_SIZE,
+    };
+    try {
+      await lmdbWrite(
+        this.root.transaction(() => {
+          for (let index = 0; index * CHUNK_SIZE < bytes.length; index++) {
+            this.chunks.put([stored.uploadId, index], bytes.subarray(index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE));
+          }
+          const previous = this.meta.get(name);
+          this.meta.put(name, stored);
+          if (previous) this.removeChunks(previous.uploadId);
+        }),
+      );
+      if (options.durable !== false) await lmdbWrite(this.root.flushed);
+    } catch (err) {
+      throw await describeWriteFailure(err, this.dir);
+    }
+    return toBlobMeta(stored);
   }
 
   async head(name: string): Promise<BlobMeta | null> {

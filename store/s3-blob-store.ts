@@ -65,6 +65,10 @@ class S3BlobStore implements BlobStore {
     return uploadObject({ client: this.client, bucket: this.bucket, key: this.key(name), stagingKey }, body, options);
   }
 
+  async putBytes(name: string, bytes: Buffer, options?: PutOptions): Promise<BlobMeta> {
+    return this.put(name, Readable.from([bytes]), options);
+  }
+
   async head(name: string): Promise<BlobMeta | null> {
     let headers: ObjectHeaders;
     try {

@@ -17,7 +17,7 @@ export async function grpcIngest(options: BenchOptions): Promise<Record<string, 
   const grpcPort = await freePort();
   const server = await startLogService({ env: { LOG_SERVICE_GRPC_BIND: `127.0.0.1:${grpcPort}` }, cpuProfDir: options.profileDir('grpc_ingest') });
   try {
-    const httpRate = await measurePush(server, load, 'http-ingest');
+    const httpRate = (await measurePush(server, load, 'http-ingest')).rate;
     const gen = startGenerator<GrpcPushResult>(
       'grpc-push-gen.ts',
       {

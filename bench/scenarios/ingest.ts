@@ -1,7 +1,7 @@
 // ingest: producers push batches of 100 lines × 100 bytes (JSON) over several
 // keep-alive connections; baseline: a bare node:http server parsing the same
 // bodies. Also used for redis_ingest (the same load, server on Redis).
-import { startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
+import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface PushLoad {
@@ -14,15 +14,31 @@ export interface PushLoad {
 interface PushResult {
   lines_per_s: number;
   requests: number;
+  /** Every 204 to a push, warm-up included. */
+  total_requests: number;
   errors: string[];
+}
+
+export interface PushFigures {
+  /** Lines acknowledged per second in the measurement window. */
+  rate: number;
+  /**
+   * The server's CPU time (user + system) per line acknowledged, over the
+   * generator's whole run: what a line costs the server, which the shared
+   * cores' noise moves far less than the rate.
+   */
+  cpuUsPerLine: number;
 }
 
 export function pushLoad(options: BenchOptions): PushLoad {
   return options.quick ? { connections: 8, depth: 2, warmupMs: 1000, durationMs: 4000 } : { connections: 8, depth: 2, warmupMs: 2000, durationMs: 15_000 };
 }
 
-/** Runs the push generator against `server` and returns lines/s (throws on any non-204). */
-export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix: string): Promise<number> {
+const LINES_PER_BATCH = 100;
+
+/** Runs the push generator against `server`: lines/s and the server's CPU per line (throws on any non-204). */
+export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix: string): Promise<PushFigures> {
+  const cpuBefore = cpuSeconds(server.pid);
   const gen = startGenerator<PushResult>(
     'push-gen.ts',
     {
@@ -30,33 +46,41 @@ export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix
       ...load,
       account: 'bench',
       keyPrefix,
-      linesPerBatch: 100,
+      linesPerBatch: LINES_PER_BATCH,
       lineBytes: 100,
     },
     load.warmupMs + load.durationMs + 30_000,
   );
   const result = await gen.result;
+  const cpuSpent = cpuSeconds(server.pid) - cpuBefore;
   if (result.errors.length > 0) throw new Error(`push errors: ${result.errors.join('; ')}\n${server.output().slice(-1000)}`);
-  return result.lines_per_s;
+  return { rate: result.lines_per_s, cpuUsPerLine: (cpuSpent * 1e6) / (result.total_requests * LINES_PER_BATCH) };
 }
 
 export async function ingest(options: BenchOptions): Promise<Record<string, number>> {
   const load = pushLoad(options);
   const baseline = await startBaseline('ingest-server.ts');
-  let baselineRate: number;
+  let bare: PushFigures;
   try {
-    baselineRate = await measurePush(baseline, load, 'ingest');
+    bare = await measurePush(baseline, load, 'ingest');
   } finally {
     await baseline.stop();
   }
   const server = await startLogService({ cpuProfDir: options.profileDir('ingest') });
-  let rate: number;
+  let service: PushFigures;
   try {
-    rate = await measurePush(server, load, 'ingest');
+    service = await measurePush(server, load, 'ingest');
   } finally {
     await server.stop();
   }
-  return { lines_per_s: Math.round(rate), baseline_lines_per_s: Math.round(baselineRate), ratio: round(rate / baselineRate, 3) };
+  return {
+    lines_per_s: Math.round(service.rate),
+    baseline_lines_per_s: Math.round(bare.rate),
+    ratio: round(service.rate / bare.rate, 3),
+    cpu_us_per_line: round(service.cpuUsPerLine, 3),
+    baseline_cpu_us_per_line: round(bare.cpuUsPerLine, 3),
+    cpu_ratio: round(service.cpuUsPerLine / bare.cpuUsPerLine, 2),
+  };
 }
 
 export function round(value: number, digits: number): number {

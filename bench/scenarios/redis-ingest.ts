@@ -77,7 +77,7 @@ export async function redisIngest(options: BenchOptions): Promise<Record<string,
     }
     let rate: number;
     try {
-      rate = await measurePush(server, load, 'ingest');
+      rate = (await measurePush(server, load, 'ingest')).rate;
     } finally {
       await server.stop();
     }

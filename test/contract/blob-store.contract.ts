@@ -108,6 +108,31 @@ export function blobStoreContract(label: string, makeStore: () => Promise<BlobSt
       assert.equal(await store.head(name), null);
     });
 
+    it('stores a body given whole (putBytes) as put does: same sha256, ranges across chunks, a replacement in one step', async () => {
+      const name = `${unique()}/bytes`;
+      const bytes = await collect(patternStream(600 * 1024 + 17, 9));
+      await store.putBytes(name, Buffer.from('the old blob'));
+      const meta = await store.putBytes(name, bytes, { contentType: 'application/x-ndjson', durable: false });
+      assert.equal(meta.size, bytes.length);
+      assert.equal(meta.sha256, (await sha256Of(Readable.from([bytes]))).sha256);
+      assert.equal(meta.contentType, 'application/x-ndjson');
+      assert.deepEqual(await store.head(name), meta);
+      assert.ok((await collect((await store.get(name))!.body)).equals(bytes));
+      // 256 KiB is the LMDB store's chunk size: this range spans its first boundary.
+      const range = await store.get(name, { start: 256 * 1024 - 5, end: 256 * 1024 + 4 });
+      assert.ok((await collect(range!.body)).equals(bytes.subarray(256 * 1024 - 5, 256 * 1024 + 5)));
+      const empty = await store.putBytes(`${name}-empty`, Buffer.alloc(0));
+      assert.equal(empty.sha256, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+      assert.equal((await collect((await store.get(`${name}-empty`))!.body)).length, 0);
+    });
+
+    it('refuses bytes over maxBytes (putBytes) with LOGSVC_BODY_TOO_LARGE and keeps the previous blob', async () => {
+      const name = `${unique()}/bytes-too-large`;
+      await store.putBytes(name, Buffer.from('kept'));
+      await assert.rejects(store.putBytes(name, Buffer.alloc(2048, 1), { maxBytes: 1024 }), { code: 'LOGSVC_BODY_TOO_LARGE' });
+      assert.equal((await collect((await store.get(name))!.body)).toString(), 'kept');
+    });
+
     it('deletes a blob', async () => {
       const name = `${unique()}/delete`;
       await store.put(name, Readable.from([Buffer.from('x')]));

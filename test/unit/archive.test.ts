@@ -2,7 +2,7 @@
 // (docs/ARCHIVE.md §2, §6), on the memory backend and a blob store in memory
 // that can be made to refuse writes.
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ArchivedLogStream } from '../../archive/archived-log-stream.ts';
 import { seqAtOffset } from '../../archive/chunk-archive.ts';
 import { chunkName, parseChunkName, type ChunkEntry } from '../../archive/chunk-format.ts';
@@ -30,6 +30,10 @@ class MapStore implements BlobStore {
     return this.meta(data);
   }
 
+  async putBytes(name: string, bytes: Buffer): Promise<BlobMeta> {
+    return this.put(name, Readable.from([bytes]));
+  }
+
   async head(name: string): Promise<BlobMeta | null> {
     const data = this.blobs.get(name);
     return data === undefined ? null : this.meta(data);
@@ -38,7 +42,6 @@ class MapStore implements BlobStore {
   async get(name: string): Promise<{ meta: BlobMeta; body: Readable } | null> {
     const data = this.blobs.get(name);
     if (data === undefined) return null;
-    const { Readable } = await import('node:stream');
     return { meta: this.meta(data), body: Readable.from([data]) };
   }
 
