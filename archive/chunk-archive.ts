@@ -38,7 +38,7 @@ export class ChunkArchive {
     const last = lines[lines.length - 1]!;
     const textBytes = last.offset + last.textBytes - first.offset;
     const blob = chunkName(name, gen, first.seq, lines.length, first.offset, textBytes);
-    await this.store.putBytes(blob, encodeChunk(lines), { contentType: 'application/x-ndjson', durable: false });
+    await this.store.putBytes(blob, encodeChunk(lines), { contentType: 'application/x-ndjson', durable: false, checksum: false });
     const entry: ChunkEntry = { blob, gen, firstSeq: first.seq, lines: lines.length, firstOffset: first.offset, textBytes };
     const index = this.indexes.get(indexKey(name, gen));
     if (index !== undefined) insertEntry(index.entries, entry);

@@ -30,6 +30,13 @@ export interface PutOptions {
    * waits for the disk. Stores that have no such wait ignore it.
    */
   durable?: boolean;
+  /**
+   * False: nobody will ask for this blob's sha256 or ETag (the live
+   * archive's chunks, which no client downloads: hashing them was ~4 % of
+   * the server's time under ingest). A store may then skip the hash:
+   * `sha256` is '' and the ETag is still a strong validator of this write.
+   */
+  checksum?: boolean;
 }
 
 export interface BlobListEntry {

@@ -165,7 +165,7 @@ export class LmdbBlobStore implements BlobStore {
     const stored: StoredMeta = {
       uploadId: randomBytes(12).toString('base64url'),
       size: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: options.checksum === false ? '' : createHash('sha256').update(bytes).digest('hex'),
       contentType: options.contentType ?? 'application/octet-stream',
       created: new Date().toISOString(),
       chunkSize: CHUNK_SIZE,
@@ -333,7 +333,8 @@ function toBlobMeta(stored: StoredMeta): BlobMeta {
     sha256: stored.sha256,
     contentType: stored.contentType,
     created: stored.created,
-    etag: `"${stored.sha256}"`,
+    // Without a hash (PutOptions.checksum), the upload's id: unique to this write of the blob.
+    etag: `"${stored.sha256 === '' ? stored.uploadId : stored.sha256}"`,
   };
 }
 

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WriterWait } from '../../archive/writer-wait.ts';
 import { MemoryLogStream } from '../../stream/memory-log-stream.ts';
 
-const LIMITS = { maxLines: 100, maxBytes: 1 << 20, maxLineBytes: 1024, ttlSeconds: 60 };
+const LIMITS = { maxLines: 100, maxBytes: 1 << 20, maxLineBytes: 1024, ttlSeconds: 60, closedGraceSeconds: 60 };
 
 async function openCursor(stream: MemoryLogStream) {
   await stream.open('s');
