@@ -7,6 +7,7 @@ import {
   encodeLines,
   joinEvents,
   joinText,
+  jsonString,
   lineJson,
   normaliseLine,
   storedLineFromJson,
@@ -97,6 +98,37 @@ describe('line codec', () => {
       assert.equal(truncateOut(out, 256), `${'a'.repeat(218)}😀${MARKER}\n`);
       // One byte less of room and the whole emoji goes.
       assert.equal(truncateOut(out, 255), `${'a'.repeat(218)}${MARKER}\n`);
+    });
+  });
+
+  describe('jsonString', () => {
+    it('is JSON.stringify byte for byte, on the fast path and off it', () => {
+      const texts = [
+        '',
+        '\n',
+        '\n\n',
+        'plain\n',
+        'plain, no newline',
+        'a "quote"\n',
+        'back\\slash\n',
+        'tab\there\n',
+        '\u001b[31mred\u001b[0m\n',
+        'cr\r\n',
+        'nul \u0000\n',
+        'del \u007f and é 中\n',
+        'line sep \u2028 para sep \u2029\n',
+        'emoji 😀\n',
+        'lone high \ud83d\n',
+        'lone low \ude00',
+        'x'.repeat(70_000) + '\n',
+      ];
+      for (const text of texts) assert.equal(jsonString(text), JSON.stringify(text), JSON.stringify(text).slice(0, 60));
+      // Every character below U+0100, alone and before a newline.
+      for (let c = 0; c < 0x100; c++) {
+        const text = `a${String.fromCharCode(c)}b`;
+        assert.equal(jsonString(text), JSON.stringify(text), `U+${c.toString(16)}`);
+        assert.equal(jsonString(`${text}\n`), JSON.stringify(`${text}\n`), `U+${c.toString(16)} + newline`);
+      }
     });
   });
 
