@@ -212,7 +212,7 @@ class StreamArchiver {
         for (const line of batch.lines) {
           if (this.pending.length === 0) this.pendingSince = Date.now();
           this.pending.push(line);
-          this.pendingBytes += line.event.length - line.jsonStart - 1;
+          this.pendingBytes += line.eventBytes - line.jsonStart - 1;
         }
         if (this.pendingBytes >= CHUNK_BYTES) this.seal();
         if (batch.end) {

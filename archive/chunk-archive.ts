@@ -131,9 +131,9 @@ export class ChunkArchive {
       if (lines === undefined) break; // deleted meanwhile
       for (let i = seq - entry.firstSeq; i < lines.length && seq <= toSeq && out.length < maxLines; i++) {
         const line = lines[i]!;
-        if (out.length > 0 && bytes + line.event.length > maxBytes) return { lines: out };
+        if (out.length > 0 && bytes + line.eventBytes > maxBytes) return { lines: out };
         out.push(line);
-        bytes += line.event.length;
+        bytes += line.eventBytes;
         seq++;
       }
       index++;
@@ -173,7 +173,7 @@ export class ChunkArchive {
     if (body === undefined) return undefined;
     const lines = decodeChunk(entry, body);
     let bytes = 0;
-    for (const line of lines) bytes += line.event.length + line.textBytes;
+    for (const line of lines) bytes += line.eventBytes + line.textBytes;
     this.decoded.set(entry.blob, { lines, bytes });
     this.decodedBytes += bytes;
     while (this.decodedBytes > DECODED_CACHE_BYTES && this.decoded.size > 1) this.forgetDecoded(this.decoded.keys().next().value!);

@@ -10,6 +10,7 @@
 // `~` is not a character of an accountID, so no user's blob name (always
 // `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
 // account's blobs (prefix `<accountID>/…`) ever shows a chunk.
+import { EncodedLine } from '../stream/line-codec.ts';
 import type { StoredLine, TextRun } from '../stream/log-stream.ts';
 
 /** The blob-name namespace of the archive: no user blob name can start with it. */
@@ -59,12 +60,12 @@ export function parseChunkName(name: string, blob: string): ChunkEntry | undefin
 /** The body of a chunk of consecutive `lines`: their JSON rows, one buffer (one blob write). */
 export function encodeChunk(lines: readonly StoredLine[]): Buffer {
   let size = 0;
-  for (const line of lines) size += line.event.length - line.jsonStart - 2 + 1;
+  for (const line of lines) size += line.eventBytes - line.jsonStart - 2 + 1;
   const body = Buffer.allocUnsafe(size);
   let at = 0;
   for (const line of lines) {
     // The event's JSON (what lineJson views), copied without making the view.
-    at += line.event.copy(body, at, line.jsonStart, line.event.length - 2);
+    at += line.eventRun.copy(body, at, line.eventStart + line.jsonStart, line.eventStart + line.eventBytes - 2);
     body[at++] = 0x0a;
   }
   return body;
@@ -105,7 +106,7 @@ export function decodeChunk(entry: ChunkEntry, body: Buffer): StoredLine[] {
     const { json, out, head } = rows[i]!;
     const size = ascii ? head.length + json.length + 2 : Buffer.byteLength(head) + Buffer.byteLength(json, 'utf8') + 2;
     const textBytes = ascii ? out.length : Buffer.byteLength(out, 'utf8');
-    lines[i] = { seq: entry.firstSeq + i, offset, textBytes, event: bytes.subarray(at, at + size), jsonStart: head.length, texts };
+    lines[i] = new EncodedLine(entry.firstSeq + i, offset, textBytes, bytes, at, size, head.length, texts);
     at += size;
     offset += textBytes;
   }

@@ -63,18 +63,54 @@ function lineJsonText(level: string, pos: number, out: string, timeJson: string,
   return `{"level":${levelJson},"pos":${posJson},"out":${jsonString(out)},"time":${timeJson}${argsJson === undefined ? '' : `,"args":${argsJson}`}}`;
 }
 
+/** The one shape of every StoredLine, so that reads of a line's fields see one hidden class. */
+export class EncodedLine implements StoredLine {
+  readonly seq: number;
+  readonly offset: number;
+  readonly textBytes: number;
+  readonly eventRun: Buffer;
+  readonly eventStart: number;
+  readonly eventBytes: number;
+  readonly jsonStart: number;
+  texts: TextRun | undefined;
+
+  constructor(
+    seq: number,
+    offset: number,
+    textBytes: number,
+    eventRun: Buffer,
+    eventStart: number,
+    eventBytes: number,
+    jsonStart: number,
+    texts: TextRun | undefined,
+  ) {
+    this.seq = seq;
+    this.offset = offset;
+    this.textBytes = textBytes;
+    this.eventRun = eventRun;
+    this.eventStart = eventStart;
+    this.eventBytes = eventBytes;
+    this.jsonStart = jsonStart;
+    this.texts = texts;
+  }
+
+  get event(): Buffer {
+    return this.eventRun.subarray(this.eventStart, this.eventStart + this.eventBytes);
+  }
+}
+
 /** Encodes a normalised line as its SSE event bytes (WHATWG HTML §9.2: `id`, `data`, blank line). */
 export function encodeLine(seq: number, offset: number, line: LogLine): StoredLine {
   const json = lineJsonText(line.level, line.pos, line.out, JSON.stringify(line.time), line.args);
   const head = `id: ${seq}\ndata: `;
   const event = Buffer.from(`${head}${json}\n\n`, 'utf8');
   const bytes = Buffer.from(line.out, 'utf8');
-  return { seq, offset, textBytes: bytes.length, event, jsonStart: head.length, texts: { bytes, firstOffset: offset } };
+  return new EncodedLine(seq, offset, bytes.length, event, 0, event.length, head.length, { bytes, firstOffset: offset });
 }
 
-/** The line's JSON bytes (shares memory with the event). */
+/** The line's JSON bytes (a view of its event's buffer). */
 export function lineJson(line: StoredLine): Buffer {
-  return line.event.subarray(line.jsonStart, line.event.length - 2);
+  return line.eventRun.subarray(line.eventStart + line.jsonStart, line.eventStart + line.eventBytes - 2);
 }
 
 export function decodeLine(line: StoredLine): LogLine {
@@ -120,13 +156,14 @@ const EMPTY = Buffer.alloc(0);
 /** Rebuilds a stored line from JSON a backend kept (e.g. a Redis entry), without re-serialising. */
 export function storedLineFromJson(seq: number, offset: number, textBytes: number, json: string): StoredLine {
   const head = `id: ${seq}\ndata: `;
-  return { seq, offset, textBytes, event: Buffer.from(`${head}${json}\n\n`, 'utf8'), jsonStart: head.length };
+  const event = Buffer.from(`${head}${json}\n\n`, 'utf8');
+  return new EncodedLine(seq, offset, textBytes, event, 0, event.length, head.length, undefined);
 }
 
 /**
  * Normalises and encodes a batch of pushed lines with consecutive seqs from
  * `firstSeq` (the same bytes as normaliseLine + encodeLine per line). All the
- * events share one buffer, each line's `event` a view into it: one allocation
+ * events share one buffer, each line a place in it (no view): one allocation
  * and one UTF-8 write per push instead of one per line, and a viewer that
  * reads consecutive lines of one push can send them without copying
  * (see `joinEvents`).
@@ -168,7 +205,7 @@ export function encodeLines(firstSeq: number, firstOffset: number, inputs: reado
     const event = events[i]!;
     const size = ascii ? event.length : Buffer.byteLength(event, 'utf8');
     const textBytes = ascii ? outs[i]!.length : Buffer.byteLength(outs[i]!, 'utf8');
-    stored[i] = { seq: firstSeq + i, offset, textBytes, event: bytes.subarray(at, at + size), jsonStart: heads[i]!, texts };
+    stored[i] = new EncodedLine(firstSeq + i, offset, textBytes, bytes, at, size, heads[i]!, texts);
     at += size;
     offset += textBytes;
   }
@@ -205,16 +242,16 @@ export function joinEvents(lines: readonly StoredLine[]): Buffer {
     const first = lines[i]!;
     let j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
     if (j === i) {
-      // No run to go by (a line rebuilt from a backend's JSON): adjacent in memory is one view too.
+      // No run to go by: lines back to back in one event buffer (a decoded chunk's) are one view too.
       while (j + 1 < n) {
-        const a = lines[j]!.event;
-        const b = lines[j + 1]!.event;
-        if (a.buffer !== b.buffer || a.byteOffset + a.length !== b.byteOffset) break;
+        const a = lines[j]!;
+        const b = lines[j + 1]!;
+        if (a.eventRun !== b.eventRun || a.eventStart + a.eventBytes !== b.eventStart) break;
         j++;
       }
     }
-    const last = lines[j]!.event;
-    const piece = j === i ? first.event : Buffer.from(first.event.buffer, first.event.byteOffset, last.byteOffset + last.length - first.event.byteOffset);
+    const last = lines[j]!;
+    const piece = first.eventRun.subarray(first.eventStart, last.eventStart + last.eventBytes);
     pieces.push(piece);
     total += piece.length;
     i = j + 1;

@@ -35,7 +35,7 @@ export class LineRing {
 
   append(line: StoredLine): void {
     this.items.push(line);
-    this.bytes += line.event.length + line.textBytes;
+    this.bytes += line.eventBytes + line.textBytes;
     this.nextSeq = line.seq + 1;
     if (this.size === 1) this.firstSeq = line.seq;
     // Keep at least the newest line even when it alone is over the byte budget.
@@ -81,9 +81,9 @@ export class LineRing {
     for (let s = Math.max(seq, this.firstSeq); s < this.nextSeq && out.length < maxLines; s++) {
       const line = this.items[this.head + (s - this.firstSeq)];
       if (line === undefined) break;
-      if (out.length > 0 && total + line.event.length > maxBytes) break;
+      if (out.length > 0 && total + line.eventBytes > maxBytes) break;
       out.push(line);
-      total += line.event.length;
+      total += line.eventBytes;
     }
     return out;
   }
@@ -93,7 +93,7 @@ export class LineRing {
     if (line === undefined) return;
     this.items[this.head] = undefined as unknown as StoredLine; // let it be collected
     this.head++;
-    this.bytes -= line.event.length + line.textBytes;
+    this.bytes -= line.eventBytes + line.textBytes;
     this.firstSeq++;
     // Compact when the dead prefix is over half of the array: amortised O(1).
     if (this.head > 1024 && this.head * 2 > this.items.length) {

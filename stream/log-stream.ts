@@ -10,7 +10,8 @@ export type { LineInput, LogLine, StreamInfo };
 
 /**
  * An accepted line, encoded once at push time so that every viewer shares the
- * same bytes (no per-viewer serialisation). Built only by `encodeLine`.
+ * same bytes (no per-viewer serialisation). Built only by stream/line-codec.ts
+ * (its `EncodedLine`, the one shape every line has).
  */
 export interface StoredLine {
   readonly seq: number;
@@ -18,9 +19,20 @@ export interface StoredLine {
   readonly offset: number;
   /** UTF-8 length of `out`. */
   readonly textBytes: number;
-  /** The whole SSE event: `id: <seq>\ndata: <json>\n\n`. */
+  /**
+   * The buffer holding this line's SSE event (`id: <seq>\ndata: <json>\n\n`)
+   * from `eventStart`, `eventBytes` long: one buffer for the lines of a push
+   * or a chunk, their events back to back in seq order. No Buffer view per
+   * line: a line the ring or the archive holds is one small object, which
+   * halved what the garbage collector marks and moves under ingest
+   * (BENCHMARKS.md, "ingest, 2026-12-06").
+   */
+  readonly eventRun: Buffer;
+  readonly eventStart: number;
+  readonly eventBytes: number;
+  /** The event as a view of `eventRun`, made at each read: for single lines and tests (joinEvents sends runs). */
   readonly event: Buffer;
-  /** Where the line's JSON starts inside `event` (it ends 2 bytes before the end). */
+  /** Where the line's JSON starts inside the event (it ends 2 bytes before the event's end). */
   readonly jsonStart: number;
   /**
    * The UTF-8 bytes of `out`, for the byte readers (raw, TCP tail), as part of

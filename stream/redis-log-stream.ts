@@ -133,9 +133,9 @@ class RedisCursor implements StreamCursor {
         this.position = parsed.seq;
       }
       if (parsed.seq !== this.position) break;
-      if (batch.lines.length > 0 && total + parsed.line.event.length > maxBytes) break;
+      if (batch.lines.length > 0 && total + parsed.line.eventBytes > maxBytes) break;
       batch.lines.push(parsed.line);
-      total += parsed.line.event.length;
+      total += parsed.line.eventBytes;
       this.position++;
     }
     if (batch.lines.length === 0 && this.position < w.nextSeq) {

@@ -195,7 +195,11 @@ describe('zip of the blobs under a prefix', function () {
         }
         return store.put(name, body, options);
       };
-      const exports = new ZipExports(failing, { maxEntries: 10, linkExpirySeconds: 60, reuseSeconds: 0 });
+      // No zip of this prefix from an earlier test, so the first request builds one (and fails).
+      // Finished zips are reused (the default 300 s): with reuseSeconds 0 the success was stale
+      // by the next poll and a loaded machine never saw it (a new export started each time).
+      await store.delete(ZipExports.zipName('acct', 'proj/1/build/'));
+      const exports = new ZipExports(failing, { maxEntries: 10, linkExpirySeconds: 60 });
       const { last } = await pollUntilDone(exports, 'acct', 'proj/1/build/');
       assert.equal(last.status, 'failed');
       assert.match(last.message ?? '', /SlowDown/);

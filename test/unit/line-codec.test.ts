@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import {
   decodeLine,
+  EncodedLine,
   encodeLine,
   encodeLines,
   joinEvents,
@@ -26,13 +27,11 @@ function sseEvents(bytes: Buffer): EventSourceMessage[] {
   return events;
 }
 
-/** The same bytes in memory of their own (not pooled next to anything). */
-/** The line as a backend rebuilds it: its event in a buffer of its own, and no run. */
+/** The line as a backend rebuilds it: its event in a buffer of its own (not pooled next to anything), and no run. */
 function detached(line: StoredLine): StoredLine {
-  const event = Buffer.alloc(line.event.length);
+  const event = Buffer.alloc(line.eventBytes);
   line.event.copy(event);
-  const { texts: _run, ...rest } = line;
-  return { ...rest, event };
+  return new EncodedLine(line.seq, line.offset, line.textBytes, event, 0, event.length, line.jsonStart, undefined);
 }
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -288,7 +287,11 @@ describe('line codec', () => {
 
     it("is the line's own event for one line", () => {
       const [line] = encodeLines(0, 0, [{ out: 'a\n' }], 256, NOW);
-      assert.equal(joinEvents([line!]), line!.event);
+      const joined = joinEvents([line!]);
+      // A view of the same memory (each read of `event` is a new view of it): no copy.
+      assert.equal(joined.buffer, line!.eventRun.buffer);
+      assert.equal(joined.byteOffset, line!.eventRun.byteOffset + line!.eventStart);
+      assert.deepEqual(joined, line!.event);
     });
 
     it('is one view, without a copy, of consecutive lines of one push', () => {

@@ -1,7 +1,7 @@
 // The bounded window of a stream's newest lines (stream/line-ring.ts).
 import assert from 'node:assert/strict';
 import { LineRing } from '../../stream/line-ring.ts';
-import { encodeLines, joinEvents } from '../../stream/line-codec.ts';
+import { EncodedLine, encodeLines, joinEvents } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
 
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -20,9 +20,9 @@ function pushed(firstSeq: number, firstOffset: number, outs: string[]): StoredLi
 /** A line whose event is alone in its own memory (not pooled), so it never forms a run with another. */
 function alone(seq: number, offset: number, out: string): StoredLine {
   const line = pushed(seq, offset, [out])[0]!;
-  const event = Buffer.alloc(line.event.length);
+  const event = Buffer.alloc(line.eventBytes);
   line.event.copy(event);
-  return { ...line, event };
+  return new EncodedLine(line.seq, line.offset, line.textBytes, event, 0, event.length, line.jsonStart, line.texts);
 }
 
 /** `count` lines pushed one by one from seq `first`, each "line <seq>\n" (equal sizes for seqs of equal digits). */
@@ -211,7 +211,10 @@ describe('LineRing', () => {
       const events = joinEvents(ring.slice(1, 3, Infinity));
       assert.deepEqual(events, concat(lines.slice(1, 4)));
       assert.equal(events.byteOffset, lines[1]!.event.byteOffset);
-      assert.equal(joinEvents(ring.slice(2, 1, Infinity)), lines[2]!.event, 'a single line is its own event');
+      const single = joinEvents(ring.slice(2, 1, Infinity));
+      assert.deepEqual(single, lines[2]!.event, 'a single line is its own event');
+      assert.equal(single.buffer, lines[2]!.eventRun.buffer, 'a view, not a copy');
+      assert.equal(single.byteOffset, lines[2]!.event.byteOffset);
     });
 
     it('concatenates the runs of separate pushes in seq order', () => {
