@@ -63,36 +63,18 @@ function lineJsonText(level: string, pos: number, out: string, timeJson: string,
   return `{"level":${levelJson},"pos":${posJson},"out":${jsonString(out)},"time":${timeJson}${argsJson === undefined ? '' : `,"args":${argsJson}`}}`;
 }
 
-/** The one shape of every StoredLine, so that reads of a line's fields see one hidden class. */
+/** The one shape of every StoredLine (fields documented there), so that reads of a line's fields see one hidden class. */
 export class EncodedLine implements StoredLine {
-  readonly seq: number;
-  readonly offset: number;
-  readonly textBytes: number;
-  readonly eventRun: Buffer;
-  readonly eventStart: number;
-  readonly eventBytes: number;
-  readonly jsonStart: number;
-  texts: TextRun | undefined;
-
   constructor(
-    seq: number,
-    offset: number,
-    textBytes: number,
-    eventRun: Buffer,
-    eventStart: number,
-    eventBytes: number,
-    jsonStart: number,
-    texts: TextRun | undefined,
-  ) {
-    this.seq = seq;
-    this.offset = offset;
-    this.textBytes = textBytes;
-    this.eventRun = eventRun;
-    this.eventStart = eventStart;
-    this.eventBytes = eventBytes;
-    this.jsonStart = jsonStart;
-    this.texts = texts;
-  }
+    readonly seq: number,
+    readonly offset: number,
+    readonly textBytes: number,
+    readonly eventRun: Buffer,
+    readonly eventStart: number,
+    readonly eventBytes: number,
+    readonly jsonStart: number,
+    public texts: TextRun | undefined,
+  ) {}
 
   get event(): Buffer {
     return this.eventRun.subarray(this.eventStart, this.eventStart + this.eventBytes);
