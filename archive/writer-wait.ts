@@ -13,7 +13,7 @@ export class WriterWait implements WaitSignal {
   /** Halted or finished: this wait and every later one end at once. */
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
-  /** When the armed timer fires (Date.now() time). */
+  /** When the armed timer fires (performance.now(): monotonic, as timers are). */
   private timerAt = 0;
   private readonly fire = (): void => {
     this.timer = undefined;
@@ -41,7 +41,7 @@ export class WriterWait implements WaitSignal {
   begin(dueMs: number): WaitSignal {
     this.aborted = this.ended;
     if (this.ended) return this;
-    const dueAt = Date.now() + dueMs;
+    const dueAt = performance.now() + dueMs;
     if (this.timer === undefined || this.timerAt > dueAt) {
       clearTimeout(this.timer);
       this.timer = setTimeout(this.fire, dueMs).unref();

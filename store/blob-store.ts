@@ -4,12 +4,12 @@ import type { Readable } from 'node:stream';
 
 export interface BlobMeta {
   size: number;
-  /** Hex sha256 of the content. */
+  /** Hex sha256 of the content, or '' for a blob written with `checksum: false` (PutOptions). */
   sha256: string;
   contentType: string;
   /** ISO 8601 creation time. */
   created: string;
-  /** Strong validator (RFC 9110 §8.8.3), quoted. */
+  /** Strong validator (RFC 9110 §8.8.3), quoted: the sha256, or an id of this write when there is none. */
   etag: string;
 }
 

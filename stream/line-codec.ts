@@ -210,9 +210,8 @@ function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
 /**
  * The events of consecutive lines as one buffer for one socket write. The
  * lines of one run (a push, a chunk: their events lie back to back in one
- * buffer) are one view of it, found per run, not per line; other lines are
- * joined while they lie back to back in memory. Separate runs are
- * concatenated.
+ * buffer) are one view of it, found per run, not per line. Separate runs,
+ * and lines of no run, are concatenated.
  */
 export function joinEvents(lines: readonly StoredLine[]): Buffer {
   const n = lines.length;
@@ -222,16 +221,8 @@ export function joinEvents(lines: readonly StoredLine[]): Buffer {
   let total = 0;
   for (let i = 0; i < n;) {
     const first = lines[i]!;
-    let j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
-    if (j === i) {
-      // No run to go by: lines back to back in one event buffer (a decoded chunk's) are one view too.
-      while (j + 1 < n) {
-        const a = lines[j]!;
-        const b = lines[j + 1]!;
-        if (a.eventRun !== b.eventRun || a.eventStart + a.eventBytes !== b.eventStart) break;
-        j++;
-      }
-    }
+    // A run's lines (a push's, a chunk's) are one view; a line of no run (rebuilt from a backend's JSON) is its own.
+    const j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
     const last = lines[j]!;
     const piece = first.eventRun.subarray(first.eventStart, last.eventStart + last.eventBytes);
     pieces.push(piece);

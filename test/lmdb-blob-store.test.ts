@@ -20,6 +20,26 @@ blobStoreContract('lmdb', async () => {
 });
 
 describe('LMDB blob store on disk', () => {
+  it('putBytes: skips the sha256 when asked, and a replacement leaves no chunk of the blob it replaced', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logsvc-lmdb-'));
+    const path = join(dir, 'db');
+    const store = new LmdbBlobStore(path);
+    const big = Buffer.alloc(600 * 1024, 3); // three 256 KiB chunks
+    const unhashed = await store.putBytes('~archive/s/~1/a', big, { checksum: false, durable: false });
+    assert.equal(unhashed.sha256, '');
+    await store.putBytes('~archive/s/~1/a', Buffer.from('smaller\n'));
+    await store.putBytes('acct/other', Buffer.from('kept\n'));
+    await store.close();
+    const { open } = await import('lmdb');
+    const root = open({ path });
+    const chunks = [...root.openDB({ name: 'blob-chunks', encoding: 'binary' }).getKeys()];
+    // One chunk for each of the two blobs there are; none of the 600 KiB one replaced.
+    assert.equal(chunks.length, 2, `chunks left: ${JSON.stringify(chunks)}`);
+    assert.deepEqual([...root.openDB({ name: 'blob-pending', encoding: 'string' }).getKeys()], [], 'no upload record');
+    await root.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('keeps blobs across a close and reopen of the same file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logsvc-lmdb-'));
     const path = join(dir, 'db');
