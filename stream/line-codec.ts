@@ -32,23 +32,28 @@ export function normaliseLine(input: LineInput, seq: number, maxLineBytes: numbe
   return line;
 }
 
-/** A character JSON.stringify writes escaped: `"`, `\\`, a control character, or a surrogate (lone ones are escaped). */
-// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/**
+ * A character that is not printable ASCII, or is `"` or `\`: the text may
+ * need escaping (a control character, a quote, a backslash, a lone
+ * surrogate) and goes to JSON.stringify. Listing the safe characters scans
+ * about a quarter faster than listing the ones JSON escapes, and text that is
+ * not ASCII is still exact (the serialiser is the reference).
+ */
+const NOT_PLAIN = /[^\u0020\u0021\u0023-\u005b\u005d-\u007e]/;
 
 /**
- * JSON.stringify(text), byte for byte. Most log text has nothing to escape
- * but its final newline: one regular-expression test and the quotes cost
- * about two thirds of what the serialiser does on a 100-byte line. Anything
- * else (a quote, a tab, a colour code, any surrogate) goes to JSON.stringify.
+ * JSON.stringify(text), byte for byte. Most log text is plain ASCII but its
+ * final newline: one regular-expression test and the quotes cost about two
+ * thirds of what the serialiser does on a 100-byte line. Anything else (a
+ * quote, a tab, a colour code, UTF-8) goes to JSON.stringify.
  */
 export function jsonString(text: string): string {
   const last = text.length - 1;
   if (last >= 0 && text.charCodeAt(last) === 0x0a) {
     const body = text.slice(0, last);
-    return NEEDS_ESCAPE.test(body) ? JSON.stringify(text) : `"${body}\\n"`;
+    return NOT_PLAIN.test(body) ? JSON.stringify(text) : `"${body}\\n"`;
   }
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+  return NOT_PLAIN.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /**
