@@ -261,4 +261,29 @@ describe('live archive', () => {
       }
     });
   });
+
+  describe('a graceful stop', () => {
+    // The archiver stops before its backend, as on Redis (ArchivedLogStream.shutdown): the
+    // streams are still open, so only the stop can end the writers' waits.
+    it("ends the writers' waits at once: what they hold is written within moments, not at its due time", async () => {
+      const store = new MapStore();
+      const stream = new ArchivedLogStream(new MemoryLogStream(limits), store, { closedGraceMs: 60_000 });
+      try {
+        await stream.open('a/idle');
+        await stream.push('a/idle', [{ out: 'one\n' }, { out: 'two\n' }]);
+        await stream.open('a/quiet');
+        // One writer has read both lines and waits for its chunk's due time (1 s after the first
+        // line); the other has nothing and waits for its lease renewal (3 s).
+        await sleep(100);
+        assert.equal(store.blobs.size, 0, 'nothing written yet');
+        const started = performance.now();
+        await stream.archiver.shutdown();
+        const took = performance.now() - started;
+        assert.equal(store.blobs.size, 1, 'the chunk it held is written');
+        assert.ok(took < 500, `stopped after ${took.toFixed(0)} ms, not at a due time`);
+      } finally {
+        await stream.shutdown();
+      }
+    });
+  });
 });
