@@ -280,7 +280,8 @@ describe('live archive', () => {
         await stream.archiver.shutdown();
         const took = performance.now() - started;
         assert.equal(store.blobs.size, 1, 'the chunk it held is written');
-        assert.ok(took < 500, `stopped after ${took.toFixed(0)} ms, not at a due time`);
+        // Without the stop's wake: ~2.9 s (the renewal). A loaded machine may take a while for the rest.
+        assert.ok(took < 1500, `stopped after ${took.toFixed(0)} ms, not at a due time`);
       } finally {
         await stream.shutdown();
       }
