@@ -194,10 +194,18 @@ export class ArchivedLogStream implements LogStream {
    * would trim before the writer reads them.
    */
   private async archiveRoom(name: string): Promise<void> {
-    const backlog = this.archiver.writer(name)?.backlog();
+    let backlog = this.archiver.writer(name)?.backlog();
     if (backlog === undefined) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([backlog, new Promise<void>((resolve) => (timer = setTimeout(resolve, ARCHIVE_WAIT_MS)))]);
+    let timedOut = false;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ARCHIVE_WAIT_MS))).then(() => {
+      timedOut = true;
+    });
+    // Until the queue is back under its bound: one group of writes may not be enough.
+    while (backlog !== undefined && !timedOut) {
+      await Promise.race([backlog, deadline]);
+      backlog = this.archiver.writer(name)?.backlog();
+    }
     clearTimeout(timer);
   }
 
@@ -322,11 +330,15 @@ export class ArchivedLogStream implements LogStream {
 
   /** Archived (or pending) lines of `gen` from `seq`; `next`: where the archive goes on when it lacks `seq`. */
   async archived(name: string, gen: number, seq: number, toSeq: number, maxLines: number, maxBytes: number): Promise<{ lines: StoredLine[]; next?: number }> {
-    const found = await this.archive.read(name, gen, seq, toSeq, maxLines, maxBytes);
-    if (found.lines.length > 0) return found;
+    // The writer's unwritten lines first, at once: a chunk leaves the writer's queue only once
+    // the archive's index has it. Asked the other way round, a chunk whose write ended while the
+    // archive was being read was in neither, and a reader that had fallen behind the ring saw
+    // its lines as dropped (a livelog reader was cut off for it).
     const writer = this.archiver.writer(name);
     const pending = writer?.pendingFrom(gen, seq, toSeq) ?? [];
     if (pending.length > 0) return { lines: pending.slice(0, maxLines) };
+    const found = await this.archive.read(name, gen, seq, toSeq, maxLines, maxBytes);
+    if (found.lines.length > 0) return found;
     const next = [found.nextArchived, writer?.pendingAfter(gen, seq)].filter((n): n is number => n !== undefined && n > seq);
     return { lines: [], next: next.length > 0 ? Math.min(...next) : undefined };
   }

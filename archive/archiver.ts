@@ -103,6 +103,15 @@ class StreamArchiver {
   private readonly wait = new WriterWait();
   /** The last chunk write failed (a full disk, S3 down): pushes do not wait for this writer then. */
   private failing = false;
+  /**
+   * Waiting for room in the write queue (the writer and the pushes): woken
+   * each time a group of chunk writes ends, not only once the whole queue is
+   * written. Woken on the whole queue only, the pushes went on as soon as the
+   * first group made room while the writer still waited, and on a busy event
+   * loop the ring had to trim lines the writer had not read (a livelog reader
+   * was cut off at that gap).
+   */
+  private roomWaiters: (() => void)[] = [];
 
   constructor(
     private readonly owner: Archiver,
@@ -140,7 +149,18 @@ class StreamArchiver {
    */
   backlog(): Promise<void> | undefined {
     if (this.failing || this.stopping || this.writing === undefined) return undefined;
-    return this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES ? this.writing : undefined;
+    return this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES ? this.room() : undefined;
+  }
+
+  /** Resolves when the write queue has moved on (a group of chunk writes ended, or the queue stopped). */
+  private room(): Promise<void> {
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private madeRoom(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   halt(): void {
@@ -170,7 +190,7 @@ class StreamArchiver {
           void this.owner.dropOlderGenerations(this.name, this.gen);
         }
         // Backpressure: the store is behind by MAX_PENDING_BYTES; the ring goes on without this reader meanwhile.
-        while (this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES && this.writing !== undefined && !this.stopping) await this.writing;
+        while (this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES && this.writing !== undefined && !this.stopping) await this.room();
         let batch;
         try {
           batch = await cursor.read(READ_LINES, Math.max(1, CHUNK_BYTES - this.pendingBytes));
@@ -281,6 +301,7 @@ class StreamArchiver {
     this.pendingBytes = 0;
     this.writing ??= this.writeSealed().finally(() => {
       this.writing = undefined;
+      this.madeRoom();
     });
   }
 
@@ -304,6 +325,7 @@ class StreamArchiver {
         this.sealed.shift();
         this.sealedBytes -= chunk.bytes;
       }
+      this.madeRoom();
     }
   }
 

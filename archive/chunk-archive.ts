@@ -69,6 +69,13 @@ export class ChunkArchive {
             if (entry !== undefined && entry.gen === gen) listed.push(entry);
             if (listed.length >= MAX_CHUNKS_LISTED) break;
           }
+          // Chunks this process wrote while the listing ran are in the old list, maybe not in this one.
+          const seen = new Set(listed.map((entry) => entry.blob));
+          const missed = target.entries.filter((entry) => !seen.has(entry.blob));
+          if (missed.length > 0) {
+            listed.push(...missed);
+            listed.sort((a, b) => a.firstSeq - b.firstSeq);
+          }
           target.entries = listed;
           target.listedAt = Date.now();
         } finally {
