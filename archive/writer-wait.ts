@@ -6,30 +6,18 @@
 // push, and those signals, their listeners and timers were about 2 % of the
 // server's time under ingest (BENCHMARKS.md, "ingest").
 import type { WaitSignal } from '../stream/log-stream.ts';
+import { OneWaitSignal } from '../stream/one-wait-signal.ts';
 
-export class WriterWait implements WaitSignal {
-  aborted = false;
-  private listener: (() => void) | undefined;
+export class WriterWait extends OneWaitSignal {
   /** Halted or finished: this wait and every later one end at once. */
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (performance.now(): monotonic, as timers are). */
   private timerAt = 0;
-  private readonly fire = (): void => {
+  private readonly due = (): void => {
     this.timer = undefined;
-    this.aborted = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
+    this.fire();
   };
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.listener = listener;
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    if (this.listener === listener) this.listener = undefined;
-  }
 
   /**
    * The signal for the next wait, which ends `dueMs` from now at the latest.
@@ -44,7 +32,7 @@ export class WriterWait implements WaitSignal {
     const dueAt = performance.now() + dueMs;
     if (this.timer === undefined || this.timerAt > dueAt) {
       clearTimeout(this.timer);
-      this.timer = setTimeout(this.fire, dueMs).unref();
+      this.timer = setTimeout(this.due, dueMs).unref();
       this.timerAt = dueAt;
     }
     return this;

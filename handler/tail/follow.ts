@@ -5,6 +5,7 @@
 // than one batch and never slows anyone else. What the lines become on the
 // wire (SSE events, raw bytes, …) is the writer's business.
 import type { DroppedRange, ReadBatch, StoredLine, StreamCursor, WaitSignal } from '../../stream/log-stream.ts';
+import { OneWaitSignal } from '../../stream/one-wait-signal.ts';
 import { TAIL_BATCH_BYTES, TAIL_BATCH_LINES } from './batch.ts';
 import type { TailSession } from './session.ts';
 
@@ -122,12 +123,9 @@ function notDue(at25: number, tail: WaitInterrupt): void {
  * slot, since one wait at a time listens), and it is re-armed only when its
  * slot comes due.
  */
-class WaitInterrupt implements WaitSignal {
-  /** The viewer left, the server stops, or the idle clock ended the current wait. */
-  aborted = false;
+class WaitInterrupt extends OneWaitSignal {
   /** Set when the idle clock interrupted the current wait. */
   timedOut = false;
-  private listener: (() => void) | undefined;
   /** The due slot this tail is in (undefined: none). */
   private slot: number | undefined;
   /** When the current wait started (undefined: not waiting). */
@@ -140,16 +138,9 @@ class WaitInterrupt implements WaitSignal {
     private readonly pingIntervalMs: number,
     private readonly deadline: number,
   ) {
+    super();
     viewerLeft.addEventListener('abort', this.interrupt, { once: true });
     onShutdown(shutdown, this.interrupt);
-  }
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.listener = listener;
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    if (this.listener === listener) this.listener = undefined;
   }
 
   /** The signal for the next wait (already aborted when the viewer left or the server stops); starts the idle clock. */
@@ -176,13 +167,6 @@ class WaitInterrupt implements WaitSignal {
       return;
     }
     this.slot = dueAt(due, this);
-  }
-
-  private fire(): void {
-    this.aborted = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
   }
 
   dispose(): void {
