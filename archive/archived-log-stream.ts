@@ -194,18 +194,10 @@ export class ArchivedLogStream implements LogStream {
    * would trim before the writer reads them.
    */
   private async archiveRoom(name: string): Promise<void> {
-    let backlog = this.archiver.writer(name)?.backlog();
+    const backlog = this.archiver.writer(name)?.backlog();
     if (backlog === undefined) return;
     let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ARCHIVE_WAIT_MS))).then(() => {
-      timedOut = true;
-    });
-    // Until the queue is back under its bound: one group of writes may not be enough.
-    while (backlog !== undefined && !timedOut) {
-      await Promise.race([backlog, deadline]);
-      backlog = this.archiver.writer(name)?.backlog();
-    }
+    await Promise.race([backlog, new Promise<void>((resolve) => (timer = setTimeout(resolve, ARCHIVE_WAIT_MS)))]);
     clearTimeout(timer);
   }
 

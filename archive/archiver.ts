@@ -157,7 +157,9 @@ class StreamArchiver {
     return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
+  /** Wakes the waiters once the queue is back under its bound (or has stopped): each wakes once, for room. */
   private madeRoom(): void {
+    if (this.writing !== undefined && !this.stopping && this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const wake of waiters) wake();

@@ -62,6 +62,8 @@ export class ChunkArchive {
     if (refresh && Date.now() - index.listedAt >= RELIST_MS) {
       const target = index;
       target.listing ??= (async () => {
+        // What the index held before: only chunks added since (this process's writes) are kept over the listing.
+        const before = new Set(target.entries);
         try {
           const listed: ChunkEntry[] = [];
           for await (const item of this.store.list(generationPrefix(name, gen))) {
@@ -71,7 +73,7 @@ export class ChunkArchive {
           }
           // Chunks this process wrote while the listing ran are in the old list, maybe not in this one.
           const seen = new Set(listed.map((entry) => entry.blob));
-          const missed = target.entries.filter((entry) => !seen.has(entry.blob));
+          const missed = target.entries.filter((entry) => !before.has(entry) && !seen.has(entry.blob));
           if (missed.length > 0) {
             listed.push(...missed);
             listed.sort((a, b) => a.firstSeq - b.firstSeq);

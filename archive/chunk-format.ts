@@ -10,7 +10,7 @@
 // `~` is not a character of an accountID, so no user's blob name (always
 // `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
 // account's blobs (prefix `<accountID>/…`) ever shows a chunk.
-import { EncodedLine } from '../stream/line-codec.ts';
+import { copyJson, EncodedLine } from '../stream/line-codec.ts';
 import type { StoredLine, TextRun } from '../stream/log-stream.ts';
 
 /** The blob-name namespace of the archive: no user blob name can start with it. */
@@ -64,8 +64,7 @@ export function encodeChunk(lines: readonly StoredLine[]): Buffer {
   const body = Buffer.allocUnsafe(size);
   let at = 0;
   for (const line of lines) {
-    // The event's JSON (what lineJson views), copied without making the view.
-    at += line.eventRun.copy(body, at, line.eventStart + line.jsonStart, line.eventStart + line.eventBytes - 2);
+    at += copyJson(line, body, at);
     body[at++] = 0x0a;
   }
   return body;

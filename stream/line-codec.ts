@@ -100,6 +100,11 @@ export function lineJson(line: StoredLine): Buffer {
   return line.eventRun.subarray(line.eventStart + line.jsonStart, line.eventStart + line.eventBytes - 2);
 }
 
+/** Copies the line's JSON (what lineJson views) into `target` at `at`, without making the view; returns the bytes copied. */
+export function copyJson(line: StoredLine, target: Buffer, at: number): number {
+  return line.eventRun.copy(target, at, line.eventStart + line.jsonStart, line.eventStart + line.eventBytes - 2);
+}
+
 export function decodeLine(line: StoredLine): LogLine {
   return JSON.parse(lineJson(line).toString('utf8')) as LogLine;
 }
@@ -221,7 +226,6 @@ function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
 export function joinEvents(lines: readonly StoredLine[]): Buffer {
   const n = lines.length;
   if (n === 0) return EMPTY;
-  if (n === 1) return lines[0]!.event;
   const pieces: Buffer[] = [];
   let total = 0;
   for (let i = 0; i < n;) {
