@@ -59,9 +59,19 @@ function digits(buf: Buffer, at: number): number {
   return v;
 }
 
-/** Index of the blank line ("\n\n") at or after `from`, or -1. A plain loop: cheaper than Buffer#indexOf per event. */
+/**
+ * Index of the first blank line ("\n\n") at or after `from`, or -1. A plain
+ * loop (cheaper than Buffer#indexOf per event) that reads every second byte:
+ * each pair of bytes holds one of them, and at a newline both of its
+ * neighbours are checked, the earlier pair first.
+ */
 function eventEnd(buf: Buffer, from: number): number {
-  for (let i = from; i + 1 < buf.length; i++) if (buf[i] === 10 && buf[i + 1] === 10) return i;
+  const n = buf.length;
+  for (let i = from + 1; i < n; i += 2) {
+    if (buf[i] !== 10) continue;
+    if (buf[i - 1] === 10) return i - 1;
+    if (i + 1 < n && buf[i + 1] === 10) return i;
+  }
   return -1;
 }
 
@@ -106,14 +116,34 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
   }
 }
 
-/** Feeds whole SSE events (ending in a blank line) to consume(); keeps a partial event for the next call. */
+/**
+ * Feeds whole SSE events (ending in a blank line) to consume(); keeps a
+ * partial event for the next call. A kept partial event is completed with the
+ * next piece's bytes up to its first blank line alone, not joined to the whole
+ * piece (a copy of every byte received).
+ */
 function eventFeeder(v: Viewer): (data: Buffer) => void {
   let carry: Buffer | undefined;
   return (data) => {
     const wall = nowMs();
     v.lastAt = wall;
     const now = Math.round((wall - cfg.epochMs) * 1000); // µs since the run's epoch, as the producer stamps them
-    let buf = carry ? Buffer.concat([carry, data]) : data;
+    let buf = data;
+    if (carry !== undefined) {
+      // The blank line that ends the kept event: across the boundary, or in this piece.
+      // (The kept bytes hold no blank line: they follow the last one.)
+      const across = carry[carry.length - 1] === 10 && data[0] === 10;
+      const end = across ? 0 : data.indexOf(END);
+      if (end === -1) {
+        carry = Buffer.concat([carry, data]);
+        return;
+      }
+      const whole = across ? 1 : end + 2;
+      consume(v, Buffer.concat([carry, data.subarray(0, whole)]), now);
+      carry = undefined;
+      buf = data.subarray(whole);
+      if (buf.length === 0) return;
+    }
     const last = buf.lastIndexOf(END);
     if (last === -1) {
       carry = Buffer.from(buf);

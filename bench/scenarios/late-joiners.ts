@@ -4,7 +4,7 @@
 // open: a reader is done at the last byte) and after close (`DELETE
 // ?snapshot=true`; the response ends after the last byte). Figures: each
 // phase's time from the readers' first connect to the last reader's last
-// byte, readers complete (every byte, no gap, the writer's sha256), and the
+// byte, readers complete (every byte, no gap, the writer's CRC-32), and the
 // ratio of each time to the baseline's: a bare node:http server serving the
 // same bytes from a file (bench/baseline/file-http-server.ts) to the same
 // readers. Configuration: a ring that holds the whole log

@@ -3,7 +3,7 @@
 // one long PUT at full speed while 100 readers (2 processes) read
 // `/log/<token>` from byte 0. Figures: MB/s the producer got through, time
 // from its first byte to the last reader's last byte, readers incomplete
-// (every byte, sha256 equal to the producer's; must be 0), and the livelog
+// (every byte, CRC-32 equal to the producer's; must be 0), and the livelog
 // process's peak anonymous memory. Baseline, same run: a bare node:http
 // server piping the PUT body to 100 responses and ending them with it
 // (bench/baseline/put-fanout-server.ts end-with-put), read by the same

@@ -3,7 +3,7 @@
 // lines, one in flight) while 100 raw readers (`GET /stream/raw`, 2 processes)
 // follow the stream from byte 0. Figures: MB/s ingested (the writer's bytes
 // over its push time), time from the first push to the last reader's last
-// byte, readers complete (every byte, no gap, sha256 equal to the writer's),
+// byte, readers complete (every byte, no gap, CRC-32 equal to the writer's),
 // the server's peak anonymous memory (RssAnon, sampled every 50 ms), and
 // `ratio` = that time over the baseline's. Baseline, same run: a bare
 // node:http server piping the same PUT bodies to 100 responses

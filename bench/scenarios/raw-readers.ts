@@ -6,7 +6,8 @@ import { startGenerator, type GeneratorChild } from '../lib/processes.ts';
 export interface WriterResult {
   lines: number;
   bytes: number;
-  sha256: string;
+  /** CRC-32 (zlib) of every byte written. */
+  crc32: number;
   batches: number;
   start_ms: number;
   end_ms: number;
@@ -20,12 +21,15 @@ interface ReaderFigures {
   requests: number;
   status: string;
   done_at: number | null;
-  sha256: string | null;
+  /** CRC-32 of the bytes received (null: not done). */
+  crc32: number | null;
 }
 export interface ReadersResult {
   connect_start_ms: number;
   readers: ReaderFigures[];
   histogram: Record<string, number>;
+  /** With `warmupMs`: the lines stamped after the warm-up. */
+  steady_histogram?: Record<string, number>;
   bucket_ms: number;
 }
 
@@ -38,16 +42,16 @@ export function startRawReaders(
   port: number,
   path: string,
   readers: number,
-  config: { epochMs: number; expectedBytes?: number; timeoutMs: number; resumes?: boolean },
+  config: { epochMs: number; expectedBytes?: number; timeoutMs: number; resumes?: boolean; warmupMs?: number },
 ): GeneratorChild<ReadersResult>[] {
   return Array.from({ length: READER_PROCESSES }, () =>
     startGenerator<ReadersResult>('raw-readers.ts', { port, path, readers: readers / READER_PROCESSES, ...config }, config.timeoutMs + 30_000),
   );
 }
 
-/** A reader is complete when it got every byte, in order, with no gap, and their sha256 is the writer's. */
+/** A reader is complete when it got every byte, in order, with no gap, and their CRC-32 is the writer's. */
 export function completeReaders(results: ReadersResult[], written: WriterResult): number {
-  return results.flatMap((r) => r.readers).filter((r) => r.skipped === 0 && r.received === written.bytes && r.sha256 === written.sha256).length;
+  return results.flatMap((r) => r.readers).filter((r) => r.skipped === 0 && r.received === written.bytes && r.crc32 === written.crc32).length;
 }
 
 /** When the last reader that finished got its last byte (NaN if none did). */
