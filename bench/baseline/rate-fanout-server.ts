@@ -11,6 +11,7 @@
 // in Node on these cores, so the service's latency has a figure to stand
 // beside. Usage: node --import=tsx bench/baseline/rate-fanout-server.ts <port>
 import http from 'node:http';
+import { sseLineEvent } from '../lib/sse-frame.ts';
 
 const port = Number(process.argv[2]);
 const rawReaders = new Set<http.ServerResponse>();
@@ -27,7 +28,7 @@ function sseEvents(body: string): Buffer {
     const nl = body.indexOf('\n', from);
     const end = nl === -1 ? body.length : nl + 1;
     const n = seq++;
-    text += `id: ${n}\ndata: {"level":"info","pos":${n},"out":${JSON.stringify(body.slice(from, end))},"time":${time}}\n\n`;
+    text += sseLineEvent(n, body.slice(from, end), time);
     from = end;
   }
   return Buffer.from(text);

@@ -7,6 +7,7 @@
 // (a slow viewer's buffer grows): what the same fan-out costs with nothing but
 // node:http. Usage: node --import=tsx bench/baseline/sse-fanout-server.ts <port>
 import http from 'node:http';
+import { sseLineEvent } from '../lib/sse-frame.ts';
 
 const port = Number(process.argv[2]);
 const viewers = new Set<http.ServerResponse>();
@@ -33,7 +34,7 @@ http
         let text = '';
         for (const line of lines) {
           const n = seq++;
-          text += `id: ${n}\ndata: {"level":"info","pos":${n},"out":${JSON.stringify(line.out)},"time":${time}}\n\n`;
+          text += sseLineEvent(n, line.out, time);
         }
         const events = Buffer.from(text);
         for (const v of viewers) v.write(events);

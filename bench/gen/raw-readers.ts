@@ -19,7 +19,7 @@
 // readers share the server's two cores, and a hash was two thirds of their time.
 import net from 'node:net';
 import { crc32 } from 'node:zlib';
-import { finish, generatorConfig, nowMs, post } from '../lib/generator.ts';
+import { finish, generatorConfig, nowMs, post, steadyState } from '../lib/generator.ts';
 
 interface Config {
   port: number;
@@ -38,9 +38,7 @@ const cfg = generatorConfig<Config>();
 const BUCKET_MS = 0.5;
 const histogram: Record<string, number> = {};
 const steadyHistogram: Record<string, number> = {};
-const warmupUs = (cfg.warmupMs ?? 0) * 1000;
-/** Stamps from this one on (µs since the epoch) are the steady state. */
-let steadyFrom = -1;
+const steady = steadyState(cfg.warmupMs);
 const TS = Buffer.from('ts=');
 
 interface Reader {
@@ -62,17 +60,16 @@ function sample(piece: Buffer, now: number): void {
   if (last <= 0) return;
   const start = piece.lastIndexOf(10, last - 1) + 1;
   if (start === 0 || piece.indexOf(TS, start) !== start) return;
-  let us = 0;
+  let stamp = 0;
   for (let i = start + TS.length; i < last; i++) {
     const c = piece[i]!;
     if (c < 48 || c > 57) break;
-    us = us * 10 + (c - 48);
+    stamp = stamp * 10 + (c - 48);
   }
-  const ms = (now - cfg.epochMs) * 1000 - us;
+  const ms = (now - cfg.epochMs) * 1000 - stamp;
   const bucket = Math.floor(Math.max(0, ms / 1000) / BUCKET_MS);
   histogram[bucket] = (histogram[bucket] ?? 0) + 1;
-  if (steadyFrom === -1) steadyFrom = us + warmupUs;
-  if (warmupUs > 0 && us >= steadyFrom) steadyHistogram[bucket] = (steadyHistogram[bucket] ?? 0) + 1;
+  if (steady(stamp)) steadyHistogram[bucket] = (steadyHistogram[bucket] ?? 0) + 1;
 }
 
 /** One GET from `r.received`; resolves with the number of body bytes it gave (-1: not 200). */
@@ -222,6 +219,6 @@ finish({
     trace: r.trace,
   })),
   histogram,
-  steady_histogram: warmupUs > 0 ? steadyHistogram : undefined,
+  steady_histogram: (cfg.warmupMs ?? 0) > 0 ? steadyHistogram : undefined,
   bucket_ms: BUCKET_MS,
 });

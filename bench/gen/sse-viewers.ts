@@ -8,7 +8,8 @@
 // first line (the steady state, past the server's JIT warm-up). Reports after
 // every viewer got the terminal event.
 import net from 'node:net';
-import { finish, generatorConfig, nowMs, post } from '../lib/generator.ts';
+import { finish, generatorConfig, nowMs, post, steadyState } from '../lib/generator.ts';
+import { eventEnd, wholeEvents } from '../lib/sse-events.ts';
 
 interface Config {
   port: number;
@@ -26,12 +27,9 @@ const BUCKET_MS = 0.1;
 const BUCKETS = 600_000; // 60 s
 const histogram = new Uint32Array(BUCKETS + 1);
 const steadyHistogram = new Uint32Array(BUCKETS + 1);
-const warmupUs = (cfg.warmupMs ?? 0) * 1000;
-/** Stamps from this one on (µs since the epoch) are the steady state: the first stamp seen plus the warm-up. */
-let steadyFrom = -1;
+const steady = steadyState(cfg.warmupMs);
 const ID = Buffer.from('id: ');
 const TS = Buffer.from('ts=');
-const END = Buffer.from('\n\n');
 
 interface Viewer {
   next: number;
@@ -59,22 +57,6 @@ function digits(buf: Buffer, at: number): number {
   return v;
 }
 
-/**
- * Index of the first blank line ("\n\n") at or after `from`, or -1. A plain
- * loop (cheaper than Buffer#indexOf per event) that reads every second byte:
- * each pair of bytes holds one of them, and at a newline both of its
- * neighbours are checked, the earlier pair first.
- */
-function eventEnd(buf: Buffer, from: number): number {
-  const n = buf.length;
-  for (let i = from + 1; i < n; i += 2) {
-    if (buf[i] !== 10) continue;
-    if (buf[i - 1] === 10) return i - 1;
-    if (i + 1 < n && buf[i + 1] === 10) return i;
-  }
-  return -1;
-}
-
 function consume(v: Viewer, buf: Buffer, now: number): void {
   let pos = 0;
   while (pos < buf.length) {
@@ -99,8 +81,7 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
         scanFrom = t === guess ? parsedEnd + cfg.minTail : parsedEnd;
         const bucket = Math.min(BUCKETS, Math.max(0, Math.floor(us / (BUCKET_MS * 1000))));
         histogram[bucket]!++;
-        if (steadyFrom === -1) steadyFrom = stamp + warmupUs;
-        if (warmupUs > 0 && stamp >= steadyFrom) steadyHistogram[bucket]!++;
+        if (steady(stamp)) steadyHistogram[bucket]!++;
       }
       const end = eventEnd(buf, scanFrom);
       if (end === -1) return;
@@ -116,42 +97,15 @@ function consume(v: Viewer, buf: Buffer, now: number): void {
   }
 }
 
-/**
- * Feeds whole SSE events (ending in a blank line) to consume(); keeps a
- * partial event for the next call. A kept partial event is completed with the
- * next piece's bytes up to its first blank line alone, not joined to the whole
- * piece (a copy of every byte received).
- */
+/** Feeds whole SSE events to consume(), each piece's with its receive time. */
 function eventFeeder(v: Viewer): (data: Buffer) => void {
-  let carry: Buffer | undefined;
+  let now = 0;
+  const feed = wholeEvents((events) => consume(v, events, now));
   return (data) => {
     const wall = nowMs();
     v.lastAt = wall;
-    const now = Math.round((wall - cfg.epochMs) * 1000); // µs since the run's epoch, as the producer stamps them
-    let buf = data;
-    if (carry !== undefined) {
-      // The blank line that ends the kept event: across the boundary, or in this piece.
-      // (The kept bytes hold no blank line: they follow the last one.)
-      const across = carry[carry.length - 1] === 10 && data[0] === 10;
-      const end = across ? 0 : data.indexOf(END);
-      if (end === -1) {
-        carry = Buffer.concat([carry, data]);
-        return;
-      }
-      const whole = across ? 1 : end + 2;
-      consume(v, Buffer.concat([carry, data.subarray(0, whole)]), now);
-      carry = undefined;
-      buf = data.subarray(whole);
-      if (buf.length === 0) return;
-    }
-    const last = buf.lastIndexOf(END);
-    if (last === -1) {
-      carry = Buffer.from(buf);
-      return;
-    }
-    carry = last + 2 < buf.length ? Buffer.from(buf.subarray(last + 2)) : undefined;
-    buf = buf.subarray(0, last + 2);
-    consume(v, buf, now);
+    now = Math.round((wall - cfg.epochMs) * 1000); // µs since the run's epoch, as the producer stamps them
+    feed(data);
   };
 }
 
@@ -239,6 +193,6 @@ finish({
   viewers: viewers.map(({ next, received, missing, duplicates, dropped, ended, lastAt }) => ({ next, received, missing, duplicates, dropped, ended, lastAt })),
   histogram: sparse(histogram),
   // Without a warm-up every line is the steady state: one histogram, not two alike.
-  steady_histogram: warmupUs > 0 ? sparse(steadyHistogram) : undefined,
+  steady_histogram: (cfg.warmupMs ?? 0) > 0 ? sparse(steadyHistogram) : undefined,
   bucket_ms: BUCKET_MS,
 });

@@ -35,3 +35,18 @@ export function receive(type: string): Promise<Record<string, unknown>> {
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/**
+ * The latency figures' steady state: true for a line stamped `stamp` (µs
+ * since the run's epoch) `warmupMs` or more after the first stamp seen (a
+ * freshly started server's first seconds are V8 still optimising its code).
+ * Always false without a warm-up: there is one histogram then, not two alike.
+ */
+export function steadyState(warmupMs: number | undefined): (stamp: number) => boolean {
+  const warmupUs = (warmupMs ?? 0) * 1000;
+  let from = -1;
+  return (stamp) => {
+    if (from === -1) from = stamp + warmupUs;
+    return warmupUs > 0 && stamp >= from;
+  };
+}

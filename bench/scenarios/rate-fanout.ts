@@ -104,26 +104,10 @@ async function runLoad(port: number, pid: number, options: BenchOptions): Promis
       written,
       rawSeen,
       viewers: sseSeen.flatMap((s) => s.viewers),
-      rawP99: histogramPercentile(
-        rawSeen.map((r) => r.steady_histogram ?? r.histogram),
-        rawSeen[0]?.bucket_ms ?? 0.5,
-        0.99,
-      ),
-      sseP99: histogramPercentile(
-        sseSeen.map((s) => s.steady_histogram ?? s.histogram),
-        sseSeen[0]?.bucket_ms ?? 0.1,
-        0.99,
-      ),
-      rawP99All: histogramPercentile(
-        rawSeen.map((r) => r.histogram),
-        rawSeen[0]?.bucket_ms ?? 0.5,
-        0.99,
-      ),
-      sseP99All: histogramPercentile(
-        sseSeen.map((s) => s.histogram),
-        sseSeen[0]?.bucket_ms ?? 0.1,
-        0.99,
-      ),
+      rawP99: p99(rawSeen, true),
+      sseP99: p99(sseSeen, true),
+      rawP99All: p99(rawSeen, false),
+      sseP99All: p99(sseSeen, false),
       cpuSeconds: cpu1 - cpu0,
       peakRssMb: peak.peakRssMb,
       peakAnonMb: peak.peakAnonMb,
@@ -139,6 +123,12 @@ async function runLoad(port: number, pid: number, options: BenchOptions): Promis
  */
 function warmupOf(options: BenchOptions): number {
   return options.quick ? 1000 : 2000;
+}
+
+/** The p99 latency over the processes' merged histograms: of the lines after the warm-up (`steady`), or of every line. */
+function p99(results: { histogram: Record<string, number>; steady_histogram?: Record<string, number>; bucket_ms: number }[], steady: boolean): number {
+  const histograms = results.map((r) => (steady ? (r.steady_histogram ?? r.histogram) : r.histogram));
+  return histogramPercentile(histograms, results[0]?.bucket_ms ?? 0.1, 0.99);
 }
 
 function sseComplete(run: RunFigures): number {
