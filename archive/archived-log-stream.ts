@@ -209,8 +209,9 @@ export class ArchivedLogStream implements LogStream {
     return this.inner.exists(name);
   }
 
-  async textState(name: string): Promise<TextState | null> {
-    return (await this.inner.textState?.(name)) ?? null;
+  textState(name: string): Promise<TextState | null> {
+    // Passed through, not awaited here: raw tails ask at every wake-up.
+    return this.inner.textState?.(name) ?? Promise.resolve(null);
   }
 
   async cursor(name: string, start: CursorStart): Promise<StreamCursor | null> {

@@ -25,7 +25,7 @@ export class GrpcTailWriter implements TailWriter {
     return this.finished || this.sink.closed;
   }
 
-  lines(lines: StoredLine[]): Promise<void> {
+  lines(lines: readonly StoredLine[]): Promise<void> {
     const out = new Array<LogLineMessage>(lines.length);
     for (let i = 0; i < lines.length; i++) out[i] = logLine(lines[i]!);
     return this.batch(out);

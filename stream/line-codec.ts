@@ -127,6 +127,21 @@ function textRun(line: StoredLine): TextRun {
  * Separate runs are concatenated.
  */
 export function joinText(lines: readonly StoredLine[]): Buffer {
+  if (lines === lastText.lines) return lastText.joined;
+  const joined = joinTextOf(lines);
+  lastText = { lines, joined };
+  return joined;
+}
+
+/**
+ * The last join of each kind and the array it joined: the viewers woken by
+ * a push read one shared array (LineRing.slice), so the first joins it and
+ * the others take its result. Holds one batch at most.
+ */
+let lastText: { lines: readonly StoredLine[]; joined: Buffer } = { lines: [], joined: Buffer.alloc(0) };
+let lastEvents: { lines: readonly StoredLine[]; joined: Buffer } = { lines: [], joined: Buffer.alloc(0) };
+
+function joinTextOf(lines: readonly StoredLine[]): Buffer {
   const n = lines.length;
   const pieces: Buffer[] = [];
   let total = 0;
@@ -224,6 +239,13 @@ function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
  * and lines of no run, are concatenated.
  */
 export function joinEvents(lines: readonly StoredLine[]): Buffer {
+  if (lines === lastEvents.lines) return lastEvents.joined;
+  const joined = joinEventsOf(lines);
+  lastEvents = { lines, joined };
+  return joined;
+}
+
+function joinEventsOf(lines: readonly StoredLine[]): Buffer {
   const n = lines.length;
   if (n === 0) return EMPTY;
   const pieces: Buffer[] = [];

@@ -112,10 +112,19 @@ export interface ReadBatch {
   restart?: number;
   /** Set when the cursor had to skip lines that were trimmed away. */
   dropped?: DroppedRange;
-  /** Consecutive lines, in seq order, starting at the cursor. */
-  lines: StoredLine[];
+  /**
+   * Consecutive lines, in seq order, starting at the cursor. Read-only: the
+   * viewers of a stream that read the same lines share one array (LineRing.slice).
+   */
+  lines: readonly StoredLine[];
   /** True when the stream is closed and there is nothing after `lines`. */
   end: boolean;
+  /**
+   * True when `lines` reach the newest line there is now, so a read right
+   * after would find nothing: a tail then waits (waitForMore returns at once
+   * if more came meanwhile) instead of asking again. Unset: not known.
+   */
+  atHead?: boolean;
 }
 
 /** A byte reader's cursor and the offset it starts at: resolved to ≥ 0 by LogStream.cursorAtOffset, as asked otherwise. */

@@ -24,6 +24,7 @@ import type {
 import { TextGuardConflict } from './text-append.ts';
 
 const EMPTY = Buffer.alloc(0);
+const NO_LINES: readonly StoredLine[] = Object.freeze([]);
 
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;
@@ -116,7 +117,7 @@ class MemoryCursor implements StreamCursor {
   }
 
   async read(maxLines: number, maxBytes: number): Promise<ReadBatch> {
-    const batch: ReadBatch = { lines: [], end: false };
+    const batch: ReadBatch = { lines: NO_LINES, end: false, atHead: false };
     if (this.log.replacedBy !== undefined) {
       // Opened again: the old lines are superseded; go on with the newest stream.
       let next = this.log.replacedBy;
@@ -141,6 +142,7 @@ class MemoryCursor implements StreamCursor {
       if (ring.retainedBytes < before && this.log.counted) this.log.released(before - ring.retainedBytes);
     }
     batch.end = this.log.closed && this.position >= ring.nextSeq;
+    batch.atHead = this.position >= ring.nextSeq;
     return batch;
   }
 

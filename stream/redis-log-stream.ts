@@ -123,7 +123,8 @@ class RedisCursor implements StreamCursor {
   private async readRedis(maxLines: number, maxBytes: number): Promise<ReadBatch> {
     const w = this.watch;
     const entries: Entry[] = await this.owner.call(() => this.owner.command.xrange(w.key, lineId(w.gen, this.position), `${w.gen + 1}-0`, 'COUNT', maxLines));
-    const batch: ReadBatch = { lines: [], end: false };
+    const lines: StoredLine[] = [];
+    const batch: ReadBatch = { lines, end: false };
     let total = 0;
     for (const entry of entries) {
       const parsed = lineOfEntry(w.gen, entry);
@@ -134,7 +135,7 @@ class RedisCursor implements StreamCursor {
       }
       if (parsed.seq !== this.position) break;
       if (batch.lines.length > 0 && total + parsed.line.eventBytes > maxBytes) break;
-      batch.lines.push(parsed.line);
+      lines.push(parsed.line);
       total += parsed.line.eventBytes;
       this.position++;
     }

@@ -1,7 +1,7 @@
 // The follow loop (handler/tail/follow.ts) over a real memory stream: what
 // it owes the rest of the server while one tail catches up, and what it owns.
 import assert from 'node:assert/strict';
-import type { DroppedRange, StoredLine } from '../stream/log-stream.ts';
+import type { DroppedRange, ReadBatch, StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import { MemoryLogStream } from '../stream/memory-log-stream.ts';
 import { TAIL_BATCH_LINES } from '../handler/tail/batch.ts';
 import { followStream, type TailWriter } from '../handler/tail/follow.ts';
@@ -16,7 +16,7 @@ class InstantWriter implements TailWriter {
   lineCount = 0;
   restartedAt: number | undefined;
   constructor(private readonly onBatch: (batches: number) => void = () => {}) {}
-  lines(batch: StoredLine[]): Promise<void> {
+  lines(batch: readonly StoredLine[]): Promise<void> {
     this.batches++;
     this.lineCount += batch.length;
     this.onBatch(this.batches);
@@ -34,6 +34,19 @@ class InstantWriter implements TailWriter {
   async ping(): Promise<void> {}
   end(): void {}
   fail(): void {}
+}
+
+/** Counts the reads of a real cursor, and the empty ones among them. */
+function countingReads(cursor: StreamCursor): { cursor: StreamCursor; reads: number; empty: number } {
+  const counts = { cursor, reads: 0, empty: 0 };
+  const read = cursor.read.bind(cursor);
+  cursor.read = async (maxLines: number, maxBytes: number): Promise<ReadBatch> => {
+    const batch = await read(maxLines, maxBytes);
+    counts.reads++;
+    if (batch.lines.length === 0 && !batch.end) counts.empty++;
+    return batch;
+  };
+  return counts;
 }
 
 const limits = { maxLines: 100_000, maxBytes: 1 << 30, ttlSeconds: 60, maxLineBytes: 1024, closedGraceSeconds: 60 };
@@ -104,5 +117,25 @@ describe('the follow loop', () => {
     assert.equal(await followStream(cursor, writer, session(new TailCounter(1)), 0), 'ended');
     assert.equal(writer.restartedAt, undefined);
     assert.equal(writer.lineCount, 2);
+  });
+
+  it('reads once per push it is woken for: a batch that reaches the newest line (atHead) is not followed by an empty read', async () => {
+    const writer = new InstantWriter();
+    const counted = countingReads((await stream.cursor('s', { kind: 'beginning' }))!);
+    const following = followStream(counted.cursor, writer, session(new TailCounter(1)));
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await settle(); // the tail found nothing and waits
+    const pushes = 5;
+    for (let i = 0; i < pushes; i++) {
+      await stream.push('s', [{ out: `a ${i}\n` }, { out: `b ${i}\n` }]);
+      await settle(); // each push wakes the tail on its own
+    }
+    await stream.close('s');
+    assert.equal(await following, 'ended');
+    assert.equal(writer.lineCount, pushes * 2);
+    assert.equal(writer.batches, pushes);
+    // The first read, one per push and the last one (the end); an empty read after each push would make it 12.
+    assert.equal(counted.empty, 1, `${counted.empty} empty reads`);
+    assert.equal(counted.reads, pushes + 2);
   });
 });

@@ -165,7 +165,9 @@ export async function startBaseline(script: string, args: string[] = []): Promis
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let log = '';
-  const child = spawn(process.execPath, ['--import=tsx', join(REPO_ROOT, 'bench/baseline', script), String(port), ...args], {
+  // BENCH_BASELINE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR"): node options for the bare servers, to compare their profiles with the service's.
+  const nodeArgs = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import=tsx', join(REPO_ROOT, 'bench/baseline', script), String(port), ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

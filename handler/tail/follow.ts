@@ -14,7 +14,7 @@ export interface TailWriter {
   /** The viewer left or the writer ended. */
   readonly closed: boolean;
   /** Consecutive lines, in seq order. */
-  lines(lines: StoredLine[]): Promise<void>;
+  lines(lines: readonly StoredLine[]): Promise<void>;
   /** The stream was opened again: what follows is the new stream from seq `from`. Report it, or 'stop' here. */
   restart(from: number): Promise<'continue' | 'stop'>;
   /** Lines the viewer needed were trimmed away: report them, or 'stop' here (the viewer resumes and sees the gap). */
@@ -224,7 +224,8 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
         await writer.lifetime();
         return 'lifetime';
       }
-      if (batch.lines.length > 0) continue;
+      // More to read now: on. At the head (the backend says so) the loop waits, which returns at once if more came.
+      if (batch.lines.length > 0 && batch.atHead !== true) continue;
       batch = undefined;
       if (writer.caughtUp !== undefined) await writer.caughtUp();
       if (session.shutdown.aborted) {

@@ -37,6 +37,8 @@ export interface RawResponseOptions {
   heldText?: () => Promise<{ textEnd: number; pending: Buffer } | null | undefined>;
 }
 
+const SENT = Promise.resolve();
+
 export class RawWriter implements TailWriter {
   /** The next byte offset to send; before the start, the requested one (negative: from the end). */
   protected position: number;
@@ -81,20 +83,20 @@ export class RawWriter implements TailWriter {
     await this.write(data);
   }
 
-  async lines(lines: StoredLine[]): Promise<void> {
-    if (!this.started) {
-      if (this.position < 0) {
-        this.held.push(...lines);
-        return;
-      }
-      // Lines that end before the requested offset are skipped before the start, so a gap
-      // among them (below the offset) does not end the response before its first byte.
-      const first = lines.find((line) => line.offset + line.textBytes > this.position);
-      if (first === undefined) return;
-      // Bytes before the oldest line still held are gone: start there, and say so.
-      this.start(Math.max(this.position, first.offset));
+  // Not async once started: a live tail's every wake-up comes here, and a socket that takes the bytes at once costs no promise.
+  lines(lines: readonly StoredLine[]): Promise<void> {
+    if (this.started) return this.send(lines);
+    if (this.position < 0) {
+      this.held.push(...lines);
+      return SENT;
     }
-    await this.send(lines);
+    // Lines that end before the requested offset are skipped before the start, so a gap
+    // among them (below the offset) does not end the response before its first byte.
+    const first = lines.find((line) => line.offset + line.textBytes > this.position);
+    if (first === undefined) return SENT;
+    // Bytes before the oldest line still held are gone: start there, and say so.
+    this.start(Math.max(this.position, first.offset));
+    return this.send(lines);
   }
 
   async restart(): Promise<'continue' | 'stop'> {
@@ -113,13 +115,16 @@ export class RawWriter implements TailWriter {
     return this.started ? 'stop' : 'continue';
   }
 
-  async caughtUp(): Promise<void> {
+  caughtUp(): Promise<void> {
     if (this.started || this.position >= 0) {
       this.start(this.position);
-      await this.sendHeld();
-      return;
+      return this.sendHeld();
     }
-    // The last |N| bytes of what is there now.
+    return this.sendLast();
+  }
+
+  /** The last |N| bytes of what is there now (a negative offset). */
+  private async sendLast(): Promise<void> {
     const held = this.held;
     this.held = [];
     const last = held[held.length - 1];
@@ -171,30 +176,31 @@ export class RawWriter implements TailWriter {
     this.sink.destroy();
   }
 
-  private async send(lines: StoredLine[]): Promise<void> {
+  private send(lines: readonly StoredLine[]): Promise<void> {
     // The text bytes encoded at push (shared by every reader): no JSON decode here.
     let from = 0;
     while (from < lines.length && lines[from]!.offset + lines[from]!.textBytes <= this.position) from++;
-    if (from === lines.length) return;
+    if (from === lines.length) return SENT;
     const first = lines[from]!;
     const last = lines[lines.length - 1]!;
     const text = joinText(from === 0 ? lines : lines.slice(from));
     const skip = Math.max(0, this.position - first.offset);
     this.position = last.offset + last.textBytes - (text.length - skip);
-    await this.write(skip === 0 ? text : text.subarray(skip));
+    return this.write(skip === 0 ? text : text.subarray(skip));
   }
 
   /** Writes text from `position` on, up to stopAt, where the response ends. */
-  private async write(text: Buffer): Promise<void> {
+  private write(text: Buffer): Promise<void> {
     const stopAt = this.options.stopAt;
-    if (stopAt !== undefined && this.position + text.length >= stopAt) {
-      const piece = text.subarray(0, Math.max(0, stopAt - this.position));
-      this.position += piece.length;
-      await this.sink.write(piece);
-      this.sink.end();
-      return;
-    }
+    if (stopAt !== undefined && this.position + text.length >= stopAt) return this.writeLast(text.subarray(0, Math.max(0, stopAt - this.position)));
     this.position += text.length;
-    await this.sink.write(text);
+    return this.sink.write(text);
+  }
+
+  /** The range's last bytes, then the response's end. */
+  private async writeLast(piece: Buffer): Promise<void> {
+    this.position += piece.length;
+    await this.sink.write(piece);
+    this.sink.end();
   }
 }

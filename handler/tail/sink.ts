@@ -8,6 +8,8 @@ import type { Writable } from 'node:stream';
 import type { WaitSignal } from '../../stream/log-stream.ts';
 import { waitForDrain, type StallClock } from './drain-wait.ts';
 
+const WRITTEN = Promise.resolve();
+
 export interface TailSink {
   /** Aborted when the viewer left. */
   readonly signal: WaitSignal;
@@ -36,10 +38,11 @@ export class WritableSink implements TailSink {
     return this.signal.aborted || this.out.destroyed || this.out.writableEnded;
   }
 
-  async write(data: Buffer | string): Promise<void> {
-    if (data.length === 0 || this.closed) return;
-    if (this.out.write(data)) return;
-    await waitForDrain(this.out, this.signal, this.stall.stallMs());
+  // Not async: a write the socket takes at once (most of them) returns the one resolved promise, no new one.
+  write(data: Buffer | string): Promise<void> {
+    if (data.length === 0 || this.closed) return WRITTEN;
+    if (this.out.write(data)) return WRITTEN;
+    return waitForDrain(this.out, this.signal, this.stall.stallMs());
   }
 
   end(): void {

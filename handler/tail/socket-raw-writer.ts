@@ -71,7 +71,7 @@ export class SocketRawWriter extends RawWriter {
     this.exactOffset = start.kind === 'byte' && start.offset > 0 ? start.offset : undefined;
   }
 
-  override async lines(lines: StoredLine[]): Promise<void> {
+  override async lines(lines: readonly StoredLine[]): Promise<void> {
     const wanted = this.fromSeq > 0 ? lines.filter((line) => line.seq >= this.fromSeq) : lines;
     if (wanted.length === 0) return;
     if (!this.isStarted && this.exactOffset !== undefined && wanted[0]!.offset > this.exactOffset) {

@@ -51,7 +51,7 @@ export class SseWriter implements TailWriter {
   }
 
   // Lines pushed together share one buffer: joinEvents sends them as one view, no copy.
-  lines(lines: StoredLine[]): Promise<void> {
+  lines(lines: readonly StoredLine[]): Promise<void> {
     return this.sink.write(joinEvents(lines));
   }
 

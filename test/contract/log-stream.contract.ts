@@ -64,8 +64,8 @@ async function readAll(cursor: StreamCursor, limitMs = 5000): Promise<{ lines: S
   }
 }
 
-const texts = (lines: StoredLine[]) => lines.map((l) => decodeLine(l).out);
-const seqs = (lines: StoredLine[]) => lines.map((l) => l.seq);
+const texts = (lines: readonly StoredLine[]) => lines.map((l) => decodeLine(l).out);
+const seqs = (lines: readonly StoredLine[]) => lines.map((l) => l.seq);
 
 export function logStreamContract(label: string, factory: LogStreamFactory): void {
   describe(`LogStream contract: ${label}`, function () {

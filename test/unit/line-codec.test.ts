@@ -384,4 +384,21 @@ describe('line codec', () => {
       assert.equal(joinText([lines[0]!, lines[2]!, lines[3]!]).toString('utf8'), 'first\nthird\nfourth\n');
     });
   });
+
+  describe('the shared join of a shared batch', () => {
+    it('joins an array once for every viewer that sends it, and joins a new array anew, text and events alike', () => {
+      const a = encodeLines(0, 0, [{ out: 'a1\n' }, { out: 'a2\n' }], 256, NOW);
+      const b = encodeLines(2, 6, [{ out: 'b1\n' }], 256, NOW);
+      const both = [...a, ...b];
+      const text = joinText(both);
+      assert.equal(joinText(both), text, 'the same array: the same buffer, not another concatenation');
+      const events = joinEvents(both);
+      assert.equal(joinEvents(both), events);
+      assert.equal(joinText(both), text, 'each kind keeps its own');
+      const other = joinText(a);
+      assert.equal(other.toString('utf8'), 'a1\na2\n');
+      assert.notEqual(joinText([...both]), text, 'an equal array is joined again');
+      assert.equal(joinText([...both]).toString('utf8'), 'a1\na2\nb1\n');
+    });
+  });
 });

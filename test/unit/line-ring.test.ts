@@ -191,6 +191,24 @@ describe('LineRing', () => {
       assert.deepEqual(ring.slice(50, 100, Infinity), []);
       assert.deepEqual(ring.slice(0, 0, Infinity), []);
     });
+
+    it('gives every reader that asks the same the same array, until a line comes or goes', () => {
+      const ring = new LineRing(5, 1 << 20);
+      appendAlone(ring, 0, 3);
+      const first = ring.slice(1, 100, 1 << 20);
+      assert.equal(ring.slice(1, 100, 1 << 20), first, 'a hundred viewers woken by one push share one slice');
+      assert.notEqual(ring.slice(1, 100, 1000), first, 'another bound is another slice');
+      assert.deepEqual(seqs(ring.slice(1, 100, 1 << 20)), [1, 2]);
+      appendAlone(ring, 3, 1);
+      assert.deepEqual(seqs(ring.slice(1, 100, 1 << 20)), [1, 2, 3], 'a line appended since: the slice reaches it');
+      appendAlone(ring, 4, 2); // over maxLines: seq 0 goes
+      const afterDrop = ring.slice(0, 2, 1 << 20);
+      assert.deepEqual(seqs(afterDrop), [1, 2], 'from the oldest retained line');
+      ring.trimTo(held(ring.at(5)!) * 2);
+      assert.deepEqual(seqs(ring.slice(0, 2, 1 << 20)), [4, 5], 'lines trimmed outside a push are not served from the old slice');
+      ring.skipTo(20);
+      assert.deepEqual(ring.slice(4, 2, 1 << 20), [], 'nor are lines a skip let go');
+    });
   });
 
   describe('joinEvents of a slice: the bytes of a range of lines for one socket write', () => {
