@@ -127,19 +127,22 @@ function textRun(line: StoredLine): TextRun {
  * Separate runs are concatenated.
  */
 export function joinText(lines: readonly StoredLine[]): Buffer {
-  if (lines === lastText.lines) return lastText.joined;
-  const joined = joinTextOf(lines);
-  lastText = { lines, joined };
+  let joined = joinedTexts.get(lines);
+  if (joined === undefined) {
+    joined = joinTextOf(lines);
+    joinedTexts.set(lines, joined);
+  }
   return joined;
 }
 
 /**
- * The last join of each kind and the array it joined: the viewers woken by
- * a push read one shared array (LineRing.slice), so the first joins it and
- * the others take its result. Holds one batch at most.
+ * Each batch's join, while someone holds the batch: the viewers woken by a
+ * push read one shared array (LineRing.slice), so the first joins it (a copy
+ * when it spans several pushes) and the others take its result. Weak: a join
+ * lives no longer than its batch, which the ring lets go at its next append.
  */
-let lastText: { lines: readonly StoredLine[]; joined: Buffer } = { lines: [], joined: Buffer.alloc(0) };
-let lastEvents: { lines: readonly StoredLine[]; joined: Buffer } = { lines: [], joined: Buffer.alloc(0) };
+const joinedTexts = new WeakMap<readonly StoredLine[], Buffer>();
+const joinedEvents = new WeakMap<readonly StoredLine[], Buffer>();
 
 function joinTextOf(lines: readonly StoredLine[]): Buffer {
   const n = lines.length;
@@ -239,9 +242,11 @@ function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
  * and lines of no run, are concatenated.
  */
 export function joinEvents(lines: readonly StoredLine[]): Buffer {
-  if (lines === lastEvents.lines) return lastEvents.joined;
-  const joined = joinEventsOf(lines);
-  lastEvents = { lines, joined };
+  let joined = joinedEvents.get(lines);
+  if (joined === undefined) {
+    joined = joinEventsOf(lines);
+    joinedEvents.set(lines, joined);
+  }
   return joined;
 }
 

@@ -96,6 +96,8 @@ export interface TextState {
   textEnd: number;
   /** The held partial line of byte appends (no newline yet); empty for line pushes. */
   pending: Buffer;
+  /** The stream's generation (StreamCursor.generation): a tail of an earlier stream under the name must not take this one's bytes. */
+  generation: number;
 }
 
 /** Lines a viewer needed that are no longer retained (inclusive seq range). */

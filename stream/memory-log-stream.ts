@@ -306,7 +306,7 @@ export class MemoryLogStream implements LogStream {
     const open = this.open_.get(name);
     const log = open ?? this.closed_.get(name)?.log;
     if (log === undefined) return null;
-    return { open: open !== undefined, textEnd: log.textOffset, pending: log.pending };
+    return { open: open !== undefined, textEnd: log.textOffset, pending: log.pending, generation: log.gen };
   }
 
   async info(prefix: string): Promise<Map<string, StreamInfo>> {

@@ -280,7 +280,7 @@ export class RedisLogStream implements LogStream {
   async textState(name: string): Promise<TextState | null> {
     const [gen, closed, text, pend] = await this.call(() => this.command.hmgetBuffer(this.keys.meta(name), 'gen', 'closed', 'text', 'pend'));
     if (gen === null || gen === undefined) return null;
-    return { open: closed?.toString() !== '1', textEnd: Number(text?.toString() ?? 0), pending: pend ?? EMPTY };
+    return { open: closed?.toString() !== '1', textEnd: Number(text?.toString() ?? 0), pending: pend ?? EMPTY, generation: Number(gen.toString()) };
   }
 
   async exists(name: string): Promise<boolean> {

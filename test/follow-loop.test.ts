@@ -5,6 +5,9 @@ import type { DroppedRange, ReadBatch, StoredLine, StreamCursor } from '../strea
 import { MemoryLogStream } from '../stream/memory-log-stream.ts';
 import { TAIL_BATCH_LINES } from '../handler/tail/batch.ts';
 import { followStream, type TailWriter } from '../handler/tail/follow.ts';
+import { RawWriter } from '../handler/tail/raw-writer.ts';
+import type { TailSink } from '../handler/tail/sink.ts';
+import { appendText } from '../stream/text-append.ts';
 import { LeaveSignal } from '../handler/tail/leave-signal.ts';
 import { TailSession } from '../handler/tail/session.ts';
 import { TailCounter } from '../handler/tail-counter.ts';
@@ -137,5 +140,50 @@ describe('the follow loop', () => {
     // The first read, one per push and the last one (the end); an empty read after each push would make it 12.
     assert.equal(counted.empty, 1, `${counted.empty} empty reads`);
     assert.equal(counted.reads, pushes + 2);
+  });
+
+  it('ends at once when the writer closed itself at the head (a range that reached its end), without waiting for a push or a ping', async () => {
+    await stream.push('s', [{ out: 'a\n' }]);
+    const writer = new InstantWriter(() => (writer.closed = true));
+    const cursor = (await stream.cursor('s', { kind: 'beginning' }))!;
+    const slots = new TailCounter(1);
+    const outcome = await Promise.race([
+      followStream(cursor, writer, session(slots)),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    assert.equal(outcome, 'viewer-left');
+    assert.doesNotThrow(() => slots.acquire('a'), 'the slot was given back');
+  });
+
+  it('never sends a raw tail the held partial line of a stream opened again under the name while its socket was full', async () => {
+    await stream.push('s', [{ out: 'ab\n' }]);
+    const sent: string[] = [];
+    let drained!: () => void;
+    const viewerLeft = new LeaveSignal();
+    // A socket that takes the first batch but is full until the test drains it.
+    const sink: TailSink = {
+      signal: viewerLeft,
+      closed: false,
+      write(data) {
+        sent.push(data.toString());
+        return sent.length === 1 ? new Promise<void>((resolve) => (drained = resolve)) : Promise.resolve();
+      },
+      end() {
+        (this as { closed: boolean }).closed = true;
+      },
+      destroy() {
+        (this as { closed: boolean }).closed = true;
+      },
+    };
+    const writer = new RawWriter(sink, { writeHead: () => undefined, flushHeaders: () => undefined }, 0, { heldText: () => stream.textState('s') });
+    const following = followStream((await stream.cursor('s', { kind: 'beginning' }))!, writer, session(new TailCounter(1)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(sent, ['ab\n']);
+    // Opened again; the new stream's partial line covers the old one's offsets (3 on).
+    await stream.open('s');
+    await appendText(stream, 's', Buffer.from('NEWSTREAM-no-newline'), 1024);
+    drained();
+    assert.equal(await following, 'restart');
+    assert.deepEqual(sent, ['ab\n'], "the new stream's bytes went to a reader of the old one");
   });
 });

@@ -19,8 +19,11 @@ export interface TailWriter {
   restart(from: number): Promise<'continue' | 'stop'>;
   /** Lines the viewer needed were trimmed away: report them, or 'stop' here (the viewer resumes and sees the gap). */
   dropped(range: DroppedRange): Promise<'continue' | 'stop'>;
-  /** Everything there is has been read; the loop now waits for more. Optional: it costs an await per wake-up. */
-  caughtUp?(): Promise<void>;
+  /**
+   * Everything there is has been read; the loop now waits for more. Optional: it costs an await per wake-up.
+   * `generation`: the cursor's stream (StreamCursor.generation), which a stream opened again under the name is not.
+   */
+  caughtUp?(generation: number): Promise<void>;
   /** The stream ended: the terminal event, then the end. */
   terminal(): Promise<void>;
   /** The connection's lifetime ended: tell the viewer to reconnect, then end. */
@@ -227,11 +230,13 @@ export async function followStream(cursor: StreamCursor, writer: TailWriter, ses
       // More to read now: on. At the head (the backend says so) the loop waits, which returns at once if more came.
       if (batch.lines.length > 0 && batch.atHead !== true) continue;
       batch = undefined;
-      if (writer.caughtUp !== undefined) await writer.caughtUp();
+      if (writer.caughtUp !== undefined) await writer.caughtUp(cursor.generation);
       if (session.shutdown.aborted) {
         writer.end();
         return 'shutdown';
       }
+      // A writer that ended itself (a byte range's end, a refusal on a socket) does not wait for the next push.
+      if (writer.closed) return 'viewer-left';
       streak = 0;
       await cursor.waitForMore(interrupt.begin());
       interrupt.end();

@@ -34,7 +34,7 @@ export interface RawResponseOptions {
    * The stream's held partial last line (docs/PROTOCOL.md §7.2): raw readers get every byte
    * as it arrives, also the bytes of a line whose newline has not come yet.
    */
-  heldText?: () => Promise<{ textEnd: number; pending: Buffer } | null | undefined>;
+  heldText?: () => Promise<{ textEnd: number; pending: Buffer; generation: number } | null | undefined>;
 }
 
 const SENT = Promise.resolve();
@@ -115,16 +115,17 @@ export class RawWriter implements TailWriter {
     return this.started ? 'stop' : 'continue';
   }
 
-  caughtUp(): Promise<void> {
+  /** `generation` undefined: the stream ended, and its partial line became its last line at the close (no held bytes). */
+  caughtUp(generation?: number): Promise<void> {
     if (this.started || this.position >= 0) {
       this.start(this.position);
-      return this.sendHeld();
+      return this.sendHeld(generation);
     }
-    return this.sendLast();
+    return this.sendLast(generation);
   }
 
   /** The last |N| bytes of what is there now (a negative offset). */
-  private async sendLast(): Promise<void> {
+  private async sendLast(generation: number | undefined): Promise<void> {
     const held = this.held;
     this.held = [];
     const last = held[held.length - 1];
@@ -132,14 +133,17 @@ export class RawWriter implements TailWriter {
     const first = held[0];
     this.start(Math.max(0, end + this.position, first ? first.offset : 0));
     await this.send(held);
-    await this.sendHeld();
+    await this.sendHeld(generation);
   }
 
-  /** The held partial line's bytes past what was sent; the line, once whole, is sent from there on (send skips what was). */
-  private async sendHeld(): Promise<void> {
-    if (this.options.heldText === undefined || this.sink.closed) return;
+  /**
+   * The held partial line's bytes past what was sent; the line, once whole, is sent from there on (send skips what was).
+   * Only the cursor's stream's (`generation`): one opened again under the name meanwhile has other bytes at these offsets.
+   */
+  private async sendHeld(generation: number | undefined): Promise<void> {
+    if (this.options.heldText === undefined || generation === undefined || this.sink.closed) return;
     const held = await this.options.heldText();
-    if (held == null || this.sink.closed) return;
+    if (held == null || held.generation !== generation || this.sink.closed) return;
     const { textEnd, pending } = held;
     if (this.position >= textEnd && this.position < textEnd + pending.length) await this.write(pending.subarray(this.position - textEnd));
   }
