@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, sampleMemory, sleep, startBaseline, startGenerator, type ServerChild } from '../lib/processes.ts';
+import { cpuSeconds, REPO_ROOT, sampleMemory, sleep, startBaseline, startGenerator, type ServerChild } from '../lib/processes.ts';
 import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 import { completeReaders, lastDone, LINE_BYTES, startRawReaders, type WriterResult } from './raw-readers.ts';
@@ -28,6 +28,8 @@ interface Run {
   complete: number;
   seconds: number;
   peakAnonMb: number;
+  /** The server's CPU seconds (user + system, every thread) from the go to the last reader's last byte. */
+  cpuSeconds: number;
 }
 
 /** `log-service livelog` on ports the OS picks; `port` is the GET port, `putPort` the producer's. */
@@ -96,14 +98,16 @@ async function fanOut(getPort: number, putPort: number, pid: number, readerPath:
     gens.push(...readers);
     for (const r of readers) await r.next(30_000); // every reader has its response head
     const memory = sampleMemory(pid);
+    const cpu0 = cpuSeconds(pid);
     writer.send({ type: 'go' });
     const written = await writer.result;
     if (written.errors.length > 0) throw new Error(`producer: ${written.errors.join('; ')}`);
     const seen = await Promise.all(readers.map((r) => r.result));
     const peak = memory.stop();
+    const cpu = cpuSeconds(pid) - cpu0;
     const complete = completeReaders(seen, written);
     const last = complete === READERS ? lastDone(seen) : epochMs + timeoutMs;
-    return { written, complete, seconds: (last - written.start_ms) / 1000, peakAnonMb: peak.peakAnonMb };
+    return { written, complete, seconds: (last - written.start_ms) / 1000, peakAnonMb: peak.peakAnonMb, cpuSeconds: cpu };
   } finally {
     for (const g of gens) g.kill();
   }
@@ -138,6 +142,9 @@ export async function livelogFanout(options: BenchOptions): Promise<Record<strin
     last_byte_s: round(run.seconds, 2),
     baseline_last_byte_s: round(base.seconds, 2),
     ratio: round(run.seconds / base.seconds, 2),
+    server_cpu_s: round(run.cpuSeconds, 2),
+    baseline_server_cpu_s: round(base.cpuSeconds, 2),
+    cpu_ratio: round(run.cpuSeconds / base.cpuSeconds, 2),
     readers_incomplete: READERS - run.complete,
     baseline_readers_incomplete: READERS - base.complete,
     peak_anon_mb: round(run.peakAnonMb, 1),

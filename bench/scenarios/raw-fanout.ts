@@ -12,7 +12,7 @@
 // (LOG_SERVICE_STREAM_MAX_LINES = the line count, _MAX_BYTES = 512 MiB), so
 // the figure is about the byte path, not about how many lines the ring keeps
 // (with the default 10 000 lines, readers that fall behind lose the start).
-import { sampleMemory, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
+import { cpuSeconds, sampleMemory, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import { round } from './ingest.ts';
 import type { BenchOptions } from './options.ts';
 import { completeReaders, lastDone, LINE_BYTES, startRawReaders, wholeLogRing, type WriterResult } from './raw-readers.ts';
@@ -25,6 +25,8 @@ interface Run {
   complete: number;
   seconds: number;
   peakAnonMb: number;
+  /** The server's CPU seconds (user + system, every thread) from the go to the last reader's last byte. */
+  cpuSeconds: number;
   peakRssMb: number;
 }
 
@@ -43,14 +45,16 @@ async function fanOut(target: ServerChild, writerPath: string, readerPath: strin
     gens.push(...readers);
     for (const r of readers) await r.next(30_000); // every reader has its response head
     const memory = sampleMemory(target.pid);
+    const cpu0 = cpuSeconds(target.pid);
     writer.send({ type: 'go' });
     const written = await writer.result;
     if (written.errors.length > 0) throw new Error(`writer: ${written.errors.join('; ')}\n${target.output().slice(-1000)}`);
     const seen = await Promise.all(readers.map((r) => r.result));
     const peak = memory.stop();
+    const cpu = cpuSeconds(target.pid) - cpu0;
     const complete = completeReaders(seen, written);
     const last = complete === READERS ? lastDone(seen) : epochMs + timeoutMs;
-    return { written, complete, seconds: (last - written.start_ms) / 1000, peakAnonMb: peak.peakAnonMb, peakRssMb: peak.peakRssMb };
+    return { written, complete, seconds: (last - written.start_ms) / 1000, peakAnonMb: peak.peakAnonMb, peakRssMb: peak.peakRssMb, cpuSeconds: cpu };
   } finally {
     for (const g of gens) g.kill();
   }
@@ -88,6 +92,9 @@ export async function rawFanout(options: BenchOptions): Promise<Record<string, n
     last_byte_s: round(run.seconds, 2),
     baseline_last_byte_s: round(base.seconds, 2),
     ratio: round(run.seconds / base.seconds, 2),
+    server_cpu_s: round(run.cpuSeconds, 2),
+    baseline_server_cpu_s: round(base.cpuSeconds, 2),
+    cpu_ratio: round(run.cpuSeconds / base.cpuSeconds, 2),
     readers_complete: run.complete,
     baseline_readers_complete: base.complete,
     peak_rss_mb: round(run.peakRssMb, 1),
