@@ -120,45 +120,78 @@ function textRun(line: StoredLine): TextRun {
 }
 
 /**
- * The text of consecutive lines as one buffer for one socket write. The lines
+ * The text of consecutive lines as the pieces of one socket write. The lines
  * of one run (a push, a chunk) are one slice of its buffer, found by a binary
  * search for the run's last line in `lines` (a run is a range of consecutive
- * seqs, so its lines are adjacent): the cost is per run, not per line.
- * Separate runs are concatenated.
+ * seqs, so its lines are adjacent): the cost is per run, not per line. A batch
+ * that spans several runs is several views, not a copy: a reader behind the
+ * head reads batches of many small pushes (a livelog producer's), and a
+ * hundred of them each concatenating 256 KiB a batch was most of what the
+ * server did. Past MAX_PIECES runs (lines rebuilt one by one) they are joined.
  */
+export function textPieces(lines: readonly StoredLine[]): readonly Buffer[] {
+  return sharedPieces(textPiecesOf, lines, textPiece);
+}
+
+/** The text of consecutive lines as one buffer (a copy when they span several runs). */
 export function joinText(lines: readonly StoredLine[]): Buffer {
-  let joined = joinedTexts.get(lines);
-  if (joined === undefined) {
-    joined = joinTextOf(lines);
-    joinedTexts.set(lines, joined);
-  }
-  return joined;
+  return joined(textPieces(lines));
 }
 
 /**
- * Each batch's join, while someone holds the batch: the viewers woken by a
- * push read one shared array (LineRing.slice), so the first joins it (a copy
- * when it spans several pushes) and the others take its result. Weak: a join
- * lives no longer than its batch, which the ring lets go at its next append.
+ * Each batch's pieces, while someone holds the batch: the viewers woken by a
+ * push read one shared array (LineRing.slice), so the first finds its runs and
+ * the others take the result. Weak: they live no longer than the batch, which
+ * the ring lets go at its next append.
  */
-const joinedTexts = new WeakMap<readonly StoredLine[], Buffer>();
-const joinedEvents = new WeakMap<readonly StoredLine[], Buffer>();
+const textPiecesOf = new WeakMap<readonly StoredLine[], readonly Buffer[]>();
+const eventPiecesOf = new WeakMap<readonly StoredLine[], readonly Buffer[]>();
 
-function joinTextOf(lines: readonly StoredLine[]): Buffer {
-  const n = lines.length;
-  const pieces: Buffer[] = [];
-  let total = 0;
-  for (let i = 0; i < n;) {
-    const first = lines[i]!;
-    const run = textRun(first);
-    const last = lines[runEnd(lines, i, run)]!;
-    const piece = run.bytes.subarray(first.offset - run.firstOffset, last.offset + last.textBytes - run.firstOffset);
-    pieces.push(piece);
-    total += piece.length;
-    i += last.seq - first.seq + 1;
+/** Pieces one socket write takes as they are (each is a chunk of its own on a chunked HTTP response). */
+const MAX_PIECES = 16;
+
+type RunPiece = (lines: readonly StoredLine[], i: number) => { piece: Buffer; next: number };
+
+/** The batch's pieces from `cache`, or found now (one per run; joined past MAX_PIECES) and kept there. */
+function sharedPieces(cache: WeakMap<readonly StoredLine[], readonly Buffer[]>, lines: readonly StoredLine[], piece: RunPiece): readonly Buffer[] {
+  let pieces = cache.get(lines);
+  if (pieces === undefined) {
+    const found = runPieces(lines, piece);
+    pieces = found.length <= MAX_PIECES ? found : [Buffer.concat(found)];
+    cache.set(lines, pieces);
   }
+  return pieces;
+}
+
+function joined(pieces: readonly Buffer[]): Buffer {
   if (pieces.length === 0) return EMPTY;
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
+
+/** Lines i..j of one run as one view: their text bytes. */
+function textPiece(lines: readonly StoredLine[], i: number): { piece: Buffer; next: number } {
+  const first = lines[i]!;
+  const run = textRun(first);
+  const last = lines[runEnd(lines, i, run)]!;
+  return { piece: run.bytes.subarray(first.offset - run.firstOffset, last.offset + last.textBytes - run.firstOffset), next: i + last.seq - first.seq + 1 };
+}
+
+/** Lines i..j of one run as one view of their events; a line of no run (rebuilt from a backend's JSON) is its own. */
+function eventPiece(lines: readonly StoredLine[], i: number): { piece: Buffer; next: number } {
+  const first = lines[i]!;
+  const j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
+  const last = lines[j]!;
+  return { piece: first.eventRun.subarray(first.eventStart, last.eventStart + last.eventBytes), next: j + 1 };
+}
+
+function runPieces(lines: readonly StoredLine[], piece: RunPiece): Buffer[] {
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < lines.length;) {
+    const found = piece(lines, i);
+    pieces.push(found.piece);
+    i = found.next;
+  }
+  return pieces;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -236,34 +269,15 @@ function runEnd(lines: readonly StoredLine[], i: number, run: TextRun): number {
 }
 
 /**
- * The events of consecutive lines as one buffer for one socket write. The
+ * The events of consecutive lines as the pieces of one socket write: the
  * lines of one run (a push, a chunk: their events lie back to back in one
- * buffer) are one view of it, found per run, not per line. Separate runs,
- * and lines of no run, are concatenated.
+ * buffer) are one view of it, found per run, not per line (see textPieces).
  */
-export function joinEvents(lines: readonly StoredLine[]): Buffer {
-  let joined = joinedEvents.get(lines);
-  if (joined === undefined) {
-    joined = joinEventsOf(lines);
-    joinedEvents.set(lines, joined);
-  }
-  return joined;
+export function eventPieces(lines: readonly StoredLine[]): readonly Buffer[] {
+  return sharedPieces(eventPiecesOf, lines, eventPiece);
 }
 
-function joinEventsOf(lines: readonly StoredLine[]): Buffer {
-  const n = lines.length;
-  if (n === 0) return EMPTY;
-  const pieces: Buffer[] = [];
-  let total = 0;
-  for (let i = 0; i < n;) {
-    const first = lines[i]!;
-    // A run's lines (a push's, a chunk's) are one view; a line of no run (rebuilt from a backend's JSON) is its own.
-    const j = first.texts === undefined ? i : runEnd(lines, i, first.texts);
-    const last = lines[j]!;
-    const piece = first.eventRun.subarray(first.eventStart, last.eventStart + last.eventBytes);
-    pieces.push(piece);
-    total += piece.length;
-    i = j + 1;
-  }
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+/** The events of consecutive lines as one buffer (a copy when they span several runs). */
+export function joinEvents(lines: readonly StoredLine[]): Buffer {
+  return joined(eventPieces(lines));
 }

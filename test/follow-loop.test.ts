@@ -168,6 +168,9 @@ describe('the follow loop', () => {
         sent.push(data.toString());
         return sent.length === 1 ? new Promise<void>((resolve) => (drained = resolve)) : Promise.resolve();
       },
+      writePieces(pieces) {
+        return this.write(Buffer.concat(pieces));
+      },
       end() {
         (this as { closed: boolean }).closed = true;
       },

@@ -5,7 +5,7 @@
 // in X-Log-Offset; a reader resumes after a cut by asking for X-Log-Offset +
 // bytes received. A gap while following ends the response there instead of
 // skipping it silently: the next request shows the jump.
-import { joinText } from '../../stream/line-codec.ts';
+import { textPieces } from '../../stream/line-codec.ts';
 import type { DroppedRange, StoredLine } from '../../stream/log-stream.ts';
 import type { TailWriter } from './follow.ts';
 import type { TailSink } from './sink.ts';
@@ -187,10 +187,17 @@ export class RawWriter implements TailWriter {
     if (from === lines.length) return SENT;
     const first = lines[from]!;
     const last = lines[lines.length - 1]!;
-    const text = joinText(from === 0 ? lines : lines.slice(from));
+    // One view per run of the batch (a push's, a chunk's): no copy, and one system call for all.
+    let pieces = textPieces(from === 0 ? lines : lines.slice(from));
+    let bytes = 0;
+    for (const piece of pieces) bytes += piece.length;
+    // Within the first line (its text is at the start of the first piece).
     const skip = Math.max(0, this.position - first.offset);
-    this.position = last.offset + last.textBytes - (text.length - skip);
-    return this.write(skip === 0 ? text : text.subarray(skip));
+    if (skip > 0) pieces = [pieces[0]!.subarray(skip), ...pieces.slice(1)];
+    this.position = last.offset + last.textBytes - (bytes - skip);
+    if (this.options.stopAt !== undefined) return this.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    this.position += bytes - skip;
+    return this.sink.writePieces(pieces);
   }
 
   /** Writes text from `position` on, up to stopAt, where the response ends. */

@@ -17,6 +17,8 @@ export interface TailSink {
   readonly closed: boolean;
   /** Writes bytes; resolves once the connection can take more (or the viewer left). */
   write(data: Buffer | string): Promise<void>;
+  /** Writes the pieces in order as one write (one system call); resolves as `write` does. */
+  writePieces(pieces: readonly Buffer[]): Promise<void>;
   /** Ends the connection cleanly. */
   end(): void;
   /** Cuts the connection (the viewer sees an incomplete body and resumes). */
@@ -43,6 +45,17 @@ export class WritableSink implements TailSink {
     if (data.length === 0 || this.closed) return WRITTEN;
     if (this.out.write(data)) return WRITTEN;
     return waitForDrain(this.out, this.signal, this.stall.stallMs());
+  }
+
+  writePieces(pieces: readonly Buffer[]): Promise<void> {
+    if (pieces.length === 1) return this.write(pieces[0]!);
+    if (this.closed) return WRITTEN;
+    // Corked, the pieces leave in one writev when uncorked (node:http frames each as a chunk of its own).
+    let taken = true;
+    this.out.cork();
+    for (const piece of pieces) if (piece.length > 0) taken = this.out.write(piece);
+    this.out.uncork();
+    return taken ? WRITTEN : waitForDrain(this.out, this.signal, this.stall.stallMs());
   }
 
   end(): void {

@@ -33,6 +33,11 @@ class LastByteSink implements TailSink {
     return this.inner.write(data);
   }
 
+  writePieces(pieces: readonly Buffer[]): Promise<void> {
+    for (const piece of pieces) if (piece.length > 0) this.lastByte = piece[piece.length - 1]!;
+    return this.inner.writePieces(pieces);
+  }
+
   end(): void {
     this.inner.end();
   }

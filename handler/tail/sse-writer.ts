@@ -2,7 +2,7 @@
 // every line is an event whose id is its seq, so a viewer resumes with
 // Last-Event-ID. Trimmed lines are reported as `event: dropped`, a reset
 // stream as `event: restart`, and the end as each route family expects it.
-import { joinEvents } from '../../stream/line-codec.ts';
+import { eventPieces } from '../../stream/line-codec.ts';
 import type { DroppedRange, StoredLine } from '../../stream/log-stream.ts';
 import type { TailWriter } from './follow.ts';
 import type { TailSink } from './sink.ts';
@@ -50,9 +50,9 @@ export class SseWriter implements TailWriter {
     return this.sink.write(text);
   }
 
-  // Lines pushed together share one buffer: joinEvents sends them as one view, no copy.
+  // Lines pushed together share one buffer: each run of the batch is one view, no copy (eventPieces).
   lines(lines: readonly StoredLine[]): Promise<void> {
-    return this.sink.write(joinEvents(lines));
+    return this.sink.writePieces(eventPieces(lines));
   }
 
   async dropped(range: DroppedRange): Promise<'continue'> {

@@ -9,6 +9,8 @@ import {
   joinEvents,
   joinText,
   jsonString,
+  eventPieces,
+  textPieces,
   lineJson,
   normaliseLine,
   storedLineFromJson,
@@ -385,20 +387,35 @@ describe('line codec', () => {
     });
   });
 
-  describe('the shared join of a shared batch', () => {
-    it('joins an array once for every viewer that sends it, and joins a new array anew, text and events alike', () => {
+  describe('the pieces of a batch: one view per run, shared by the viewers of the batch', () => {
+    it('finds the runs of an array once for every viewer that sends it, and anew for a new array, text and events alike', () => {
       const a = encodeLines(0, 0, [{ out: 'a1\n' }, { out: 'a2\n' }], 256, NOW);
       const b = encodeLines(2, 6, [{ out: 'b1\n' }], 256, NOW);
       const both = [...a, ...b];
-      const text = joinText(both);
-      assert.equal(joinText(both), text, 'the same array: the same buffer, not another concatenation');
-      const events = joinEvents(both);
-      assert.equal(joinEvents(both), events);
-      assert.equal(joinText(both), text, 'each kind keeps its own');
-      const other = joinText(a);
-      assert.equal(other.toString('utf8'), 'a1\na2\n');
-      assert.notEqual(joinText([...both]), text, 'an equal array is joined again');
-      assert.equal(joinText([...both]).toString('utf8'), 'a1\na2\nb1\n');
+      const text = textPieces(both);
+      assert.deepEqual(
+        text.map((p) => p.toString('utf8')),
+        ['a1\na2\n', 'b1\n'],
+        'one view per push, no copy',
+      );
+      assert.equal(text[0]!.buffer, a[0]!.eventRun.buffer);
+      assert.equal(textPieces(both), text, 'the same array: the same pieces');
+      const events = eventPieces(both);
+      assert.equal(events.length, 2);
+      assert.equal(eventPieces(both), events);
+      assert.equal(Buffer.concat(events).toString('utf8'), joinEvents(both).toString('utf8'));
+      assert.notEqual(textPieces([...both]), text, 'an equal array is looked at again');
+      assert.equal(joinText(both).toString('utf8'), 'a1\na2\nb1\n');
+    });
+
+    it('joins the pieces of a batch of many runs (lines rebuilt one by one) into one, so a write is never hundreds of chunks', () => {
+      const lines = Array.from({ length: 40 }, (_, i) =>
+        storedLineFromJson(i, i * 2, 2, JSON.stringify({ level: 'info', pos: i, out: `${i % 10}\n`, time: NOW })),
+      );
+      const events = eventPieces(lines);
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.toString('utf8'), lines.map((l) => l.event.toString('utf8')).join(''));
+      assert.equal(textPieces(lines).length, 1);
     });
   });
 });
