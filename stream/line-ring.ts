@@ -4,6 +4,8 @@
 import type { StoredLine } from './log-stream.ts';
 
 const NO_LINES: readonly StoredLine[] = Object.freeze([]);
+/** Slices kept for the viewers that ask next (LineRing.slices). */
+const SLICES_KEPT = 32;
 
 export class LineRing {
   private items: StoredLine[] = [];
@@ -11,12 +13,14 @@ export class LineRing {
   private head = 0;
   private bytes = 0;
   /**
-   * The last slice and what it was asked for: a push wakes every viewer of the
-   * stream at the same seq, and they share one array instead of building one
-   * each (a hundred raw readers copied 1,000 lines apiece per push). Dropped
-   * on append, since a slice that reached the end would be longer now.
+   * The slices asked for since the last change, by their first seq: a push
+   * wakes every viewer of the stream at the same seq, and they share one array
+   * per batch instead of building one each (a hundred raw readers copied 1,000
+   * lines apiece per push; a push of 10,000 lines is five batches, read by
+   * each viewer in its own time). Dropped on append, since a slice that reached
+   * the end would be longer now, and when a line goes. At most SLICES_KEPT.
    */
-  private lastSlice: { from: number; maxLines: number; maxBytes: number; lines: readonly StoredLine[] } | undefined;
+  private readonly slices = new Map<number, { maxLines: number; maxBytes: number; lines: readonly StoredLine[] }>();
 
   constructor(
     private readonly maxLines: number,
@@ -43,7 +47,7 @@ export class LineRing {
   }
 
   append(line: StoredLine): void {
-    this.lastSlice = undefined;
+    if (this.slices.size > 0) this.slices.clear();
     this.items.push(line);
     this.bytes += line.eventBytes + line.textBytes;
     this.nextSeq = line.seq + 1;
@@ -61,7 +65,7 @@ export class LineRing {
   /** Drops every retained line and goes on at `seq` (a push that skipped lines): readers behind it see a dropped range. */
   skipTo(seq: number): void {
     if (seq <= this.nextSeq) return;
-    this.lastSlice = undefined;
+    this.slices.clear();
     this.items = [];
     this.head = 0;
     this.bytes = 0;
@@ -90,8 +94,8 @@ export class LineRing {
     const from = Math.max(seq, this.firstSeq);
     // A reader at the end asks too (is there more?): that answer must not take the shared slice's place.
     if (from >= this.nextSeq || maxLines <= 0) return NO_LINES;
-    const last = this.lastSlice;
-    if (last !== undefined && last.from === from && last.maxLines === maxLines && last.maxBytes === maxBytes) return last.lines;
+    const kept = this.slices.get(from);
+    if (kept !== undefined && kept.maxLines === maxLines && kept.maxBytes === maxBytes) return kept.lines;
     // Find the end first, then copy the run at once (Array.slice) rather than push line by line.
     const start = this.head + (from - this.firstSeq);
     const stop = this.head + Math.min(this.nextSeq - this.firstSeq, from - this.firstSeq + maxLines);
@@ -103,14 +107,15 @@ export class LineRing {
       total += bytes;
     }
     const lines = end > start ? this.items.slice(start, end) : NO_LINES;
-    this.lastSlice = { from, maxLines, maxBytes, lines };
+    if (this.slices.size >= SLICES_KEPT) this.slices.clear();
+    this.slices.set(from, { maxLines, maxBytes, lines });
     return lines;
   }
 
   private dropOldest(): void {
     const line = this.items[this.head];
     if (line === undefined) return;
-    this.lastSlice = undefined; // it must not keep a line the ring let go
+    if (this.slices.size > 0) this.slices.clear(); // they must not keep a line the ring let go
     this.items[this.head] = undefined as unknown as StoredLine; // let it be collected
     this.head++;
     this.bytes -= line.eventBytes + line.textBytes;

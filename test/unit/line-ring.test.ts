@@ -198,6 +198,10 @@ describe('LineRing', () => {
       const first = ring.slice(1, 100, 1 << 20);
       assert.equal(ring.slice(1, 100, 1 << 20), first, 'a hundred viewers woken by one push share one slice');
       assert.notEqual(ring.slice(1, 100, 1000), first, 'another bound is another slice');
+      const second = ring.slice(2, 1, 1 << 20);
+      const third = ring.slice(0, 1, 1 << 20);
+      assert.equal(ring.slice(2, 1, 1 << 20), second, 'viewers reading a big push batch by batch, each in its own time, share every batch');
+      assert.equal(ring.slice(0, 1, 1 << 20), third);
       assert.deepEqual(seqs(ring.slice(1, 100, 1 << 20)), [1, 2]);
       appendAlone(ring, 3, 1);
       assert.deepEqual(seqs(ring.slice(1, 100, 1 << 20)), [1, 2, 3], 'a line appended since: the slice reaches it');
