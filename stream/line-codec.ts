@@ -157,7 +157,9 @@ function sharedPieces(cache: WeakMap<readonly StoredLine[], readonly Buffer[]>, 
   let pieces = cache.get(lines);
   if (pieces === undefined) {
     const found = runPieces(lines, piece);
-    pieces = found.length <= MAX_PIECES ? found : [Buffer.concat(found)];
+    // A join is not kept: the ring keeps batches (LineRing.slices), and a copy of each would be memory nobody counts.
+    if (found.length > MAX_PIECES) return [Buffer.concat(found)];
+    pieces = found;
     cache.set(lines, pieces);
   }
   return pieces;

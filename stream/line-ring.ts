@@ -4,8 +4,15 @@
 import type { StoredLine } from './log-stream.ts';
 
 const NO_LINES: readonly StoredLine[] = Object.freeze([]);
-/** Slices kept for the viewers that ask next (LineRing.slices). */
-const SLICES_KEPT = 32;
+/** First seqs whose slices are kept for the viewers that ask next (LineRing.slices): a push of 16,000 lines is 8 batches. */
+const SLICES_KEPT = 8;
+
+/** A slice and the bounds it was asked with. */
+interface KeptSlice {
+  maxLines: number;
+  maxBytes: number;
+  lines: readonly StoredLine[];
+}
 
 export class LineRing {
   private items: StoredLine[] = [];
@@ -18,9 +25,10 @@ export class LineRing {
    * per batch instead of building one each (a hundred raw readers copied 1,000
    * lines apiece per push; a push of 10,000 lines is five batches, read by
    * each viewer in its own time). Dropped on append, since a slice that reached
-   * the end would be longer now, and when a line goes. At most SLICES_KEPT.
+   * the end would be longer now, and when a line goes. At most SLICES_KEPT first
+   * seqs, two bounds each (the viewers' and the archive writer's).
    */
-  private readonly slices = new Map<number, { maxLines: number; maxBytes: number; lines: readonly StoredLine[] }>();
+  private readonly slices = new Map<number, KeptSlice[]>();
 
   constructor(
     private readonly maxLines: number,
@@ -95,7 +103,8 @@ export class LineRing {
     // A reader at the end asks too (is there more?): that answer must not take the shared slice's place.
     if (from >= this.nextSeq || maxLines <= 0) return NO_LINES;
     const kept = this.slices.get(from);
-    if (kept !== undefined && kept.maxLines === maxLines && kept.maxBytes === maxBytes) return kept.lines;
+    const same = kept?.find((slice) => slice.maxLines === maxLines && slice.maxBytes === maxBytes);
+    if (same !== undefined) return same.lines;
     // Find the end first, then copy the run at once (Array.slice) rather than push line by line.
     const start = this.head + (from - this.firstSeq);
     const stop = this.head + Math.min(this.nextSeq - this.firstSeq, from - this.firstSeq + maxLines);
@@ -107,8 +116,15 @@ export class LineRing {
       total += bytes;
     }
     const lines = end > start ? this.items.slice(start, end) : NO_LINES;
-    if (this.slices.size >= SLICES_KEPT) this.slices.clear();
-    this.slices.set(from, { maxLines, maxBytes, lines });
+    const slice = { maxLines, maxBytes, lines };
+    if (kept !== undefined) {
+      // Two bounds at this seq at most: the newest replaces the older.
+      if (kept.length >= 2) kept.shift();
+      kept.push(slice);
+    } else {
+      if (this.slices.size >= SLICES_KEPT) this.slices.delete(this.slices.keys().next().value!);
+      this.slices.set(from, [slice]);
+    }
     return lines;
   }
 

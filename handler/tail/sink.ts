@@ -50,11 +50,14 @@ export class WritableSink implements TailSink {
   writePieces(pieces: readonly Buffer[]): Promise<void> {
     if (pieces.length === 1) return this.write(pieces[0]!);
     if (this.closed) return WRITTEN;
-    // Corked, the pieces leave in one writev when uncorked (node:http frames each as a chunk of its own).
+    // The socket is corked, not the response: the pieces leave in one writev when it is uncorked, and each
+    // write's answer is the socket's. A corked response (Node 22) buffers in itself, answers by its own
+    // buffer alone and never says 'drain' for bytes the socket took at once.
+    const socket = (this.out as { socket?: Socket | null }).socket ?? this.out;
     let taken = true;
-    this.out.cork();
+    socket.cork();
     for (const piece of pieces) if (piece.length > 0) taken = this.out.write(piece);
-    this.out.uncork();
+    socket.uncork();
     return taken ? WRITTEN : waitForDrain(this.out, this.signal, this.stall.stallMs());
   }
 

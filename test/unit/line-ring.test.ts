@@ -197,7 +197,10 @@ describe('LineRing', () => {
       appendAlone(ring, 0, 3);
       const first = ring.slice(1, 100, 1 << 20);
       assert.equal(ring.slice(1, 100, 1 << 20), first, 'a hundred viewers woken by one push share one slice');
-      assert.notEqual(ring.slice(1, 100, 1000), first, 'another bound is another slice');
+      const otherBound = ring.slice(1, 100, 1000);
+      assert.notEqual(otherBound, first, 'another bound is another slice');
+      assert.equal(ring.slice(1, 100, 1 << 20), first, "and does not take the viewers' slice's place (the archive writer asks with its own bounds)");
+      assert.equal(ring.slice(1, 100, 1000), otherBound);
       const second = ring.slice(2, 1, 1 << 20);
       const third = ring.slice(0, 1, 1 << 20);
       assert.equal(ring.slice(2, 1, 1 << 20), second, 'viewers reading a big push batch by batch, each in its own time, share every batch');
