@@ -322,7 +322,14 @@ export class ArchivedLogStream implements LogStream {
   }
 
   /** Archived (or pending) lines of `gen` from `seq`; `next`: where the archive goes on when it lacks `seq`. */
-  async archived(name: string, gen: number, seq: number, toSeq: number, maxLines: number, maxBytes: number): Promise<{ lines: StoredLine[]; next?: number }> {
+  async archived(
+    name: string,
+    gen: number,
+    seq: number,
+    toSeq: number,
+    maxLines: number,
+    maxBytes: number,
+  ): Promise<{ lines: readonly StoredLine[]; next?: number }> {
     // The writer's unwritten lines first, at once: a chunk leaves the writer's queue only once
     // the archive's index has it. Asked the other way round, a chunk whose write ended while the
     // archive was being read was in neither, and a reader that had fallen behind the ring saw

@@ -111,9 +111,12 @@ export class ChunkArchive {
   }
 
   /**
-   * Archived lines of generation `gen` from `seq` on (at most `maxLines`,
-   * about `maxBytes`, never past `toSeq`). Empty when no chunk holds `seq`;
-   * `nextArchived` then says where the archive goes on (undefined: nothing after).
+   * Archived lines of generation `gen` from `seq` on, within the one chunk
+   * that holds it (at most `maxLines`, about `maxBytes`, never past `toSeq`).
+   * Empty when no chunk holds `seq`; `nextArchived` then says where the archive
+   * goes on (undefined: nothing after). One chunk a read: readers that start
+   * anywhere in a chunk read from the same seqs from the next chunk on, and
+   * share each slice (chunkSlice) as they share the decoded chunk.
    */
   async read(
     name: string,
@@ -122,7 +125,7 @@ export class ChunkArchive {
     toSeq: number,
     maxLines: number,
     maxBytes: number,
-  ): Promise<{ lines: StoredLine[]; nextArchived?: number }> {
+  ): Promise<{ lines: readonly StoredLine[]; nextArchived?: number }> {
     let entries = await this.entries(name, gen);
     let at = findChunk(entries, seq);
     if (at.entry === undefined && at.next === undefined) {
@@ -131,25 +134,10 @@ export class ChunkArchive {
       at = findChunk(entries, seq);
     }
     if (at.entry === undefined) return { lines: [], nextArchived: at.next?.firstSeq };
-    const out: StoredLine[] = [];
-    let bytes = 0;
-    let entry: ChunkEntry | undefined = at.entry;
-    let index = at.index;
-    while (entry !== undefined && seq <= toSeq && out.length < maxLines) {
-      const lines = await this.decode(entry);
-      if (lines === undefined) break; // deleted meanwhile
-      for (let i = seq - entry.firstSeq; i < lines.length && seq <= toSeq && out.length < maxLines; i++) {
-        const line = lines[i]!;
-        if (out.length > 0 && bytes + line.eventBytes > maxBytes) return { lines: out };
-        out.push(line);
-        bytes += line.eventBytes;
-        seq++;
-      }
-      index++;
-      entry = entries[index];
-      if (entry !== undefined && entry.firstSeq !== seq) break; // a gap: the next read reports it
-    }
-    return { lines: out };
+    const entry = at.entry;
+    const lines = await this.decode(entry);
+    if (lines === undefined) return { lines: [] }; // deleted meanwhile
+    return { lines: chunkSlice(lines, seq - entry.firstSeq, toSeq - entry.firstSeq + 1, maxLines, maxBytes) };
   }
 
   private async decode(entry: ChunkEntry): Promise<StoredLine[] | undefined> {
@@ -195,6 +183,45 @@ export class ChunkArchive {
     this.decoded.delete(blob);
     this.decodedBytes -= cached.bytes;
   }
+}
+
+/** A slice of a decoded chunk that readers share, and what it was asked with. */
+interface ChunkSlice {
+  maxLines: number;
+  maxBytes: number;
+  lines: readonly StoredLine[];
+}
+
+/** Slices of each decoded chunk, by first index: they go with the decoded chunk (weakly held). At most SLICES_KEPT a chunk. */
+const chunkSlices = new WeakMap<readonly StoredLine[], Map<number, ChunkSlice>>();
+const SLICES_KEPT = 8;
+
+/**
+ * `lines[start..]` up to `stop` (exclusive: the reader's toSeq), at most
+ * `maxLines`, about `maxBytes` (the first line always). A slice that `stop`
+ * did not cut is kept for the next reader who asks the same; one it cut is
+ * that reader's own.
+ */
+function chunkSlice(lines: readonly StoredLine[], start: number, stop: number, maxLines: number, maxBytes: number): readonly StoredLine[] {
+  const kept = chunkSlices.get(lines);
+  const same = kept?.get(start);
+  if (same !== undefined && same.maxLines === maxLines && same.maxBytes === maxBytes && start + same.lines.length <= stop) return same.lines;
+  const limit = Math.min(lines.length, start + maxLines);
+  const end = Math.min(limit, stop);
+  let at = start;
+  let bytes = 0;
+  for (; at < end; at++) {
+    const size = lines[at]!.eventBytes;
+    if (at > start && bytes + size > maxBytes) break;
+    bytes += size;
+  }
+  const slice = lines.slice(start, at);
+  if (at === stop && stop < limit) return slice; // cut by this reader's toSeq
+  const slices = kept ?? new Map<number, ChunkSlice>();
+  if (kept === undefined) chunkSlices.set(lines, slices);
+  if (slices.size >= SLICES_KEPT && !slices.has(start)) slices.delete(slices.keys().next().value!);
+  slices.set(start, { maxLines, maxBytes, lines: slice });
+  return slice;
 }
 
 function indexKey(name: string, gen: number): string {

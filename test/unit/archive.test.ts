@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ArchivedLogStream } from '../../archive/archived-log-stream.ts';
-import { seqAtOffset } from '../../archive/chunk-archive.ts';
+import { ChunkArchive, seqAtOffset } from '../../archive/chunk-archive.ts';
 import { chunkName, parseChunkName, type ChunkEntry } from '../../archive/chunk-format.ts';
 import { ServiceError } from '../../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore } from '../../store/blob-store.ts';
+import { encodeLines } from '../../stream/line-codec.ts';
 import { MemoryLogStream } from '../../stream/memory-log-stream.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
 
@@ -160,6 +161,48 @@ describe('live archive', () => {
       } finally {
         await stream.shutdown();
       }
+    });
+  });
+
+  describe('readers of the archive', () => {
+    it('read within one chunk, and share each slice of it that their own end did not cut', async () => {
+      const archive = new ChunkArchive(new MapStore());
+      const line = (i: number) => ({ out: `${String(i).padStart(8, '0')} line\n` });
+      const first = encodeLines(
+        0,
+        0,
+        Array.from({ length: 10 }, (_, i) => line(i)),
+        1024,
+        '2026-01-01T00:00:00.000Z',
+      );
+      const second = encodeLines(
+        10,
+        140,
+        Array.from({ length: 10 }, (_, i) => line(10 + i)),
+        1024,
+        '2026-01-01T00:00:00.000Z',
+      );
+      await archive.write('a/s', 1, first);
+      await archive.write('a/s', 1, second);
+      const read = (seq: number, toSeq = 19, maxLines = 100) => archive.read('a/s', 1, seq, toSeq, maxLines, 1 << 20);
+      const fromFive = (await read(5)).lines;
+      assert.deepEqual(
+        fromFive.map((l) => l.seq),
+        [5, 6, 7, 8, 9],
+        'to the end of its chunk, not into the next',
+      );
+      assert.equal((await read(5)).lines, fromFive, 'the next reader from seq 5 gets the same slice');
+      const cut = (await read(5, 7)).lines;
+      assert.deepEqual(
+        cut.map((l) => l.seq),
+        [5, 6, 7],
+      );
+      assert.equal((await read(5)).lines, fromFive, "a slice cut by a reader's own end is its own");
+      assert.deepEqual(
+        (await read(10, 19, 4)).lines.map((l) => l.seq),
+        [10, 11, 12, 13],
+      );
+      assert.notEqual((await read(10, 19, 100)).lines, (await read(10, 19, 4)).lines, 'other bounds, another slice');
     });
   });
 
