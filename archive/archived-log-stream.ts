@@ -335,8 +335,8 @@ export class ArchivedLogStream implements LogStream {
     // archive was being read was in neither, and a reader that had fallen behind the ring saw
     // its lines as dropped (a livelog reader was cut off for it).
     const writer = this.archiver.writer(name);
-    const pending = writer?.pendingFrom(gen, seq, toSeq) ?? [];
-    if (pending.length > 0) return { lines: pending.slice(0, maxLines) };
+    const pending = writer?.pendingFrom(gen, seq, toSeq, maxLines) ?? [];
+    if (pending.length > 0) return { lines: pending };
     const found = await this.archive.read(name, gen, seq, toSeq, maxLines, maxBytes);
     if (found.lines.length > 0) return found;
     const next = [found.nextArchived, writer?.pendingAfter(gen, seq)].filter((n): n is number => n !== undefined && n > seq);

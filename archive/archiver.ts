@@ -122,12 +122,12 @@ class StreamArchiver {
     this.done = this.run().catch((err: unknown) => this.owner.options.onError?.(err, name));
   }
 
-  /** Unwritten lines of generation `gen` from `seq` on (one chunk's worth): readers see them before they are written. */
-  pendingFrom(gen: number, seq: number, toSeq: number): StoredLine[] {
+  /** Unwritten lines of generation `gen` from `seq` on (one chunk's worth, at most `maxLines`): readers see them before they are written. */
+  pendingFrom(gen: number, seq: number, toSeq: number, maxLines = Infinity): StoredLine[] {
     for (const chunk of [...this.sealed, { gen: this.gen, lines: this.pending }]) {
       const first = chunk.lines[0];
       if (chunk.gen !== gen || first === undefined || seq < first.seq || seq > first.seq + chunk.lines.length - 1) continue;
-      return chunk.lines.slice(seq - first.seq, toSeq - first.seq + 1);
+      return chunk.lines.slice(seq - first.seq, Math.min(toSeq + 1, seq + maxLines) - first.seq);
     }
     return [];
   }

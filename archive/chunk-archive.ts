@@ -6,6 +6,7 @@
 // bounded by bytes, so a hundred late joiners decode each chunk once.
 import type { BlobStore } from '../store/blob-store.ts';
 import type { StoredLine } from '../stream/log-stream.ts';
+import { batchEnd, SharedSlices } from '../stream/shared-slices.ts';
 import { chunkName, decodeChunk, encodeChunk, generationPrefix, parseChunkName, streamPrefix, type ChunkEntry } from './chunk-format.ts';
 
 /** Decoded chunks kept for readers, across every stream (bytes of their events and texts). */
@@ -185,15 +186,9 @@ export class ChunkArchive {
   }
 }
 
-/** A slice of a decoded chunk that readers share, and what it was asked with. */
-interface ChunkSlice {
-  maxLines: number;
-  maxBytes: number;
-  lines: readonly StoredLine[];
-}
-
-/** Slices of each decoded chunk, by first index: they go with the decoded chunk (weakly held). At most SLICES_KEPT a chunk. */
-const chunkSlices = new WeakMap<readonly StoredLine[], Map<number, ChunkSlice>>();
+/** Slices of each decoded chunk that readers share: they go with the decoded chunk (weakly held). */
+const chunkSlices = new WeakMap<readonly StoredLine[], SharedSlices>();
+/** First indexes of a chunk whose slices are kept. */
 const SLICES_KEPT = 8;
 
 /**
@@ -203,24 +198,15 @@ const SLICES_KEPT = 8;
  * that reader's own.
  */
 function chunkSlice(lines: readonly StoredLine[], start: number, stop: number, maxLines: number, maxBytes: number): readonly StoredLine[] {
-  const kept = chunkSlices.get(lines);
-  const same = kept?.get(start);
-  if (same !== undefined && same.maxLines === maxLines && same.maxBytes === maxBytes && start + same.lines.length <= stop) return same.lines;
+  let slices = chunkSlices.get(lines);
+  const kept = slices?.get(start, maxLines, maxBytes);
+  if (kept !== undefined && start + kept.length <= stop) return kept;
   const limit = Math.min(lines.length, start + maxLines);
-  const end = Math.min(limit, stop);
-  let at = start;
-  let bytes = 0;
-  for (; at < end; at++) {
-    const size = lines[at]!.eventBytes;
-    if (at > start && bytes + size > maxBytes) break;
-    bytes += size;
-  }
-  const slice = lines.slice(start, at);
-  if (at === stop && stop < limit) return slice; // cut by this reader's toSeq
-  const slices = kept ?? new Map<number, ChunkSlice>();
-  if (kept === undefined) chunkSlices.set(lines, slices);
-  if (slices.size >= SLICES_KEPT && !slices.has(start)) slices.delete(slices.keys().next().value!);
-  slices.set(start, { maxLines, maxBytes, lines: slice });
+  const end = batchEnd(lines, start, Math.min(limit, stop), maxBytes);
+  const slice = lines.slice(start, end);
+  if (end === stop && stop < limit) return slice; // cut by this reader's toSeq
+  if (slices === undefined) chunkSlices.set(lines, (slices = new SharedSlices(SLICES_KEPT)));
+  slices.keep(start, maxLines, maxBytes, slice);
   return slice;
 }
 
@@ -258,7 +244,7 @@ export function seqAtOffset(entries: readonly ChunkEntry[], offset: number): num
 }
 
 /** The chunk holding `seq` (binary search), or the first one after it. */
-function findChunk(entries: readonly ChunkEntry[], seq: number): { entry?: ChunkEntry; index: number; next?: ChunkEntry } {
+function findChunk(entries: readonly ChunkEntry[], seq: number): { entry?: ChunkEntry; next?: ChunkEntry } {
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {
@@ -267,6 +253,6 @@ function findChunk(entries: readonly ChunkEntry[], seq: number): { entry?: Chunk
     else hi = mid;
   }
   const candidate = entries[lo];
-  if (candidate !== undefined && candidate.firstSeq <= seq) return { entry: candidate, index: lo };
-  return { index: lo, next: candidate };
+  if (candidate !== undefined && candidate.firstSeq <= seq) return { entry: candidate };
+  return { next: candidate };
 }

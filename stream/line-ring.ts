@@ -2,17 +2,10 @@
 // lines and about `maxBytes` bytes of encoded events and texts (docs/BACKENDS.md). Viewers index
 // it by seq; nobody holds per-viewer copies.
 import type { StoredLine } from './log-stream.ts';
+import { batchEnd, NO_LINES, SharedSlices } from './shared-slices.ts';
 
-const NO_LINES: readonly StoredLine[] = Object.freeze([]);
 /** First seqs whose slices are kept for the viewers that ask next (LineRing.slices): a push of 16,000 lines is 8 batches. */
 const SLICES_KEPT = 8;
-
-/** A slice and the bounds it was asked with. */
-interface KeptSlice {
-  maxLines: number;
-  maxBytes: number;
-  lines: readonly StoredLine[];
-}
 
 export class LineRing {
   private items: StoredLine[] = [];
@@ -30,7 +23,7 @@ export class LineRing {
    * the ring's own, so what this adds is the arrays, at most 16 of at most a
    * batch's lines (2,000 × 8 bytes) a stream, until its next push.
    */
-  private readonly slices = new Map<number, KeptSlice[]>();
+  private readonly slices = new SharedSlices(SLICES_KEPT);
 
   constructor(
     private readonly maxLines: number,
@@ -57,7 +50,7 @@ export class LineRing {
   }
 
   append(line: StoredLine): void {
-    if (this.slices.size > 0) this.slices.clear();
+    this.slices.clear();
     this.items.push(line);
     this.bytes += line.eventBytes + line.textBytes;
     this.nextSeq = line.seq + 1;
@@ -104,36 +97,20 @@ export class LineRing {
     const from = Math.max(seq, this.firstSeq);
     // A reader at the end asks too (is there more?): that answer must not take the shared slice's place.
     if (from >= this.nextSeq || maxLines <= 0) return NO_LINES;
-    const kept = this.slices.get(from);
-    const same = kept?.find((slice) => slice.maxLines === maxLines && slice.maxBytes === maxBytes);
-    if (same !== undefined) return same.lines;
-    // Find the end first, then copy the run at once (Array.slice) rather than push line by line.
+    const kept = this.slices.get(from, maxLines, maxBytes);
+    if (kept !== undefined) return kept;
     const start = this.head + (from - this.firstSeq);
     const stop = this.head + Math.min(this.nextSeq - this.firstSeq, from - this.firstSeq + maxLines);
-    let end = start;
-    let total = 0;
-    for (; end < stop; end++) {
-      const bytes = this.items[end]!.eventBytes;
-      if (end > start && total + bytes > maxBytes) break;
-      total += bytes;
-    }
-    const lines = end > start ? this.items.slice(start, end) : NO_LINES;
-    const slice = { maxLines, maxBytes, lines };
-    if (kept !== undefined) {
-      // Two bounds at this seq at most: the newest replaces the older.
-      if (kept.length >= 2) kept.shift();
-      kept.push(slice);
-    } else {
-      if (this.slices.size >= SLICES_KEPT) this.slices.delete(this.slices.keys().next().value!);
-      this.slices.set(from, [slice]);
-    }
+    // Find the end first, then copy the run at once (Array.slice) rather than push line by line.
+    const lines = this.items.slice(start, batchEnd(this.items, start, stop, maxBytes));
+    this.slices.keep(from, maxLines, maxBytes, lines);
     return lines;
   }
 
   private dropOldest(): void {
     const line = this.items[this.head];
     if (line === undefined) return;
-    if (this.slices.size > 0) this.slices.clear(); // they must not keep a line the ring let go
+    this.slices.clear(); // they must not keep a line the ring let go
     this.items[this.head] = undefined as unknown as StoredLine; // let it be collected
     this.head++;
     this.bytes -= line.eventBytes + line.textBytes;

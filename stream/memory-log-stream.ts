@@ -5,6 +5,7 @@ import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { encodeLines } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
+import { NO_LINES } from './shared-slices.ts';
 import type {
   CursorOptions,
   CursorStart,
@@ -24,7 +25,6 @@ import type {
 import { TextGuardConflict } from './text-append.ts';
 
 const EMPTY = Buffer.alloc(0);
-const NO_LINES: readonly StoredLine[] = Object.freeze([]);
 
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;

@@ -208,13 +208,19 @@ describe('the archive writer against a slow store (docs/ARCHIVE.md §3, §4, §6
     // 1-7 wait in the queue, 50 lines fill the next.
     const { store, close, index, total, reader } = await readerBehindTheRing(8);
     try {
+      // A read of fewer lines than a chunk gets that many, from the seq asked, within the chunk.
+      const few = await within(reader.read(10, CHUNK_BYTES), WAIT_MS);
+      assert.deepEqual(
+        few?.lines.map((l) => l.seq),
+        range(0, 10),
+      );
       // Chunk 0 from the writer's queue (its write is held).
       const first = await within(reader.read(2000, CHUNK_BYTES), WAIT_MS);
       assert.ok(first !== undefined, `the reader got nothing at seq 0 for ${WAIT_MS} ms: it waited for the (held) store`);
       assert.equal(first.dropped, undefined, 'no line the writer holds is reported dropped');
       assert.deepEqual(
         first.lines.map((l) => l.seq),
-        range(0, LINES_PER_CHUNK),
+        range(10, LINES_PER_CHUNK),
       );
       // Between two reads chunk 0's write ends and chunks 1-4 go out: the reader goes on from the queue.
       store.releasePuts();

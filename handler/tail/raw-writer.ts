@@ -194,10 +194,14 @@ export class RawWriter implements TailWriter {
     // Within the first line (its text is at the start of the first piece).
     const skip = Math.max(0, this.position - first.offset);
     if (skip > 0) pieces = [pieces[0]!.subarray(skip), ...pieces.slice(1)];
-    this.position = last.offset + last.textBytes - (bytes - skip);
-    if (this.options.stopAt !== undefined) return this.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
-    this.position += bytes - skip;
-    return this.sink.writePieces(pieces);
+    const end = last.offset + last.textBytes;
+    if (this.options.stopAt === undefined) {
+      this.position = end;
+      return this.sink.writePieces(pieces);
+    }
+    // A byte range: write() moves the position on and ends the response at stopAt.
+    this.position = end - (bytes - skip);
+    return this.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
   }
 
   /** Writes text from `position` on, up to stopAt, where the response ends. */
