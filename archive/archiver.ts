@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LogStream, StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import type { ChunkArchive } from './chunk-archive.ts';
+import { ChunkDraft } from './chunk-draft.ts';
 import { WriterWait } from './writer-wait.ts';
 
 /** A chunk is written once it holds this many bytes of line JSON… */
@@ -72,19 +73,17 @@ class Slots {
   }
 }
 
-/** A chunk's lines, sealed and waiting for (or in) its blob write. */
+/** A chunk, sealed and waiting for (or in) its blob write. */
 interface Sealed {
   gen: number;
-  lines: StoredLine[];
-  bytes: number;
+  draft: ChunkDraft;
   written?: boolean;
 }
 
 /** One stream's archive writer. */
 class StreamArchiver {
-  /** The chunk being filled. */
-  private pending: StoredLine[] = [];
-  private pendingBytes = 0;
+  /** The chunk being filled: its rows, not its lines. */
+  private pending = new ChunkDraft();
   private pendingSince = 0;
   /** Chunks sealed and not yet written, oldest first; written one at a time, in order. */
   private readonly sealed: Sealed[] = [];
@@ -124,19 +123,17 @@ class StreamArchiver {
 
   /** Unwritten lines of generation `gen` from `seq` on (one chunk's worth, at most `maxLines`): readers see them before they are written. */
   pendingFrom(gen: number, seq: number, toSeq: number, maxLines = Infinity): StoredLine[] {
-    for (const chunk of [...this.sealed, { gen: this.gen, lines: this.pending }]) {
-      const first = chunk.lines[0];
-      if (chunk.gen !== gen || first === undefined || seq < first.seq || seq > first.seq + chunk.lines.length - 1) continue;
-      return chunk.lines.slice(seq - first.seq, Math.min(toSeq + 1, seq + maxLines) - first.seq);
+    for (const { gen: chunkGen, draft } of [...this.sealed, { gen: this.gen, draft: this.pending }]) {
+      if (chunkGen !== gen || draft.lines === 0 || seq < draft.firstSeq || seq >= draft.endSeq) continue;
+      return draft.slice(seq, toSeq, maxLines);
     }
     return [];
   }
 
   /** The seq of the first unwritten line of generation `gen` after `seq`, if any (where the unwritten lines go on past a gap). */
   pendingAfter(gen: number, seq: number): number | undefined {
-    for (const chunk of [...this.sealed, { gen: this.gen, lines: this.pending }]) {
-      const first = chunk.lines[0];
-      if (chunk.gen === gen && first !== undefined && first.seq > seq) return first.seq;
+    for (const { gen: chunkGen, draft } of [...this.sealed, { gen: this.gen, draft: this.pending }]) {
+      if (chunkGen === gen && draft.lines > 0 && draft.firstSeq > seq) return draft.firstSeq;
     }
     return undefined;
   }
@@ -149,7 +146,7 @@ class StreamArchiver {
    */
   backlog(): Promise<void> | undefined {
     if (this.failing || this.stopping || this.writing === undefined) return undefined;
-    return this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES ? this.room() : undefined;
+    return this.sealedBytes + this.pending.bytes >= MAX_PENDING_BYTES ? this.room() : undefined;
   }
 
   /** Resolves when the write queue has moved on (a group of chunk writes ended, or the queue stopped). */
@@ -159,7 +156,7 @@ class StreamArchiver {
 
   /** Wakes the waiters once the queue is back under its bound (or has stopped): each wakes once, for room. */
   private madeRoom(): void {
-    if (this.writing !== undefined && !this.stopping && this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES) return;
+    if (this.writing !== undefined && !this.stopping && this.sealedBytes + this.pending.bytes >= MAX_PENDING_BYTES) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const wake of waiters) wake();
@@ -192,10 +189,10 @@ class StreamArchiver {
           void this.owner.dropOlderGenerations(this.name, this.gen);
         }
         // Backpressure: the store is behind by MAX_PENDING_BYTES; the ring goes on without this reader meanwhile.
-        while (this.sealedBytes + this.pendingBytes >= MAX_PENDING_BYTES && this.writing !== undefined && !this.stopping) await this.room();
+        while (this.sealedBytes + this.pending.bytes >= MAX_PENDING_BYTES && this.writing !== undefined && !this.stopping) await this.room();
         let batch;
         try {
-          batch = await cursor.read(READ_LINES, Math.max(1, CHUNK_BYTES - this.pendingBytes));
+          batch = await cursor.read(READ_LINES, Math.max(1, CHUNK_BYTES - this.pending.bytes));
           retryMs = RETRY_MIN_MS;
         } catch (err) {
           // The backend failed (Redis away): write what is pending, then resume after the last archived line.
@@ -220,8 +217,7 @@ class StreamArchiver {
         } else if (batch.restart !== undefined) this.skipThrough = -1;
         if (batch.restart !== undefined) {
           // Opened again: the old generation is superseded; its chunks go.
-          this.pending = [];
-          this.pendingBytes = 0;
+          this.pending = new ChunkDraft();
           const old = this.gen;
           this.gen = cursor.generation;
           this.owner.deleteLater(this.name, old, 0);
@@ -231,12 +227,11 @@ class StreamArchiver {
           this.owner.gapLines += batch.dropped.to - batch.dropped.from + 1;
           this.seal();
         }
-        for (const line of batch.lines) {
-          if (this.pending.length === 0) this.pendingSince = Date.now();
-          this.pending.push(line);
-          this.pendingBytes += line.eventBytes - line.jsonStart - 1;
+        if (batch.lines.length > 0) {
+          if (this.pending.lines === 0) this.pendingSince = Date.now();
+          this.pending.add(batch.lines);
         }
-        if (this.pendingBytes >= CHUNK_BYTES) this.seal();
+        if (this.pending.bytes >= CHUNK_BYTES) this.seal();
         if (batch.end) {
           await this.flushAll();
           this.owner.closed(this.name, this.gen);
@@ -246,7 +241,7 @@ class StreamArchiver {
         if (!(await this.renewLease())) break;
         if (batch.lines.length > 0 || batch.dropped !== undefined || batch.restart !== undefined) continue;
         if (this.finishing) break; // caught up: write it all and end
-        if (this.pending.length > 0) {
+        if (this.pending.lines > 0) {
           const due = this.pendingSince + CHUNK_MS - Date.now();
           if (due <= 0) {
             this.seal();
@@ -295,12 +290,11 @@ class StreamArchiver {
 
   /** Ends the chunk being filled: it joins the write queue. */
   private seal(): void {
-    if (this.pending.length === 0) return;
-    this.sealed.push({ gen: this.gen, lines: this.pending, bytes: this.pendingBytes });
+    if (this.pending.lines === 0) return;
+    this.sealed.push({ gen: this.gen, draft: this.pending });
     this.owner.sealedChunks++;
-    this.sealedBytes += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.sealedBytes += this.pending.bytes;
+    this.pending = new ChunkDraft();
     this.writing ??= this.writeSealed().finally(() => {
       this.writing = undefined;
       this.madeRoom();
@@ -325,7 +319,7 @@ class StreamArchiver {
       for (const chunk of group) {
         if (!chunk.written) return; // stopping: the unwritten chunks are lost to the archive (still in the ring while it keeps them)
         this.sealed.shift();
-        this.sealedBytes -= chunk.bytes;
+        this.sealedBytes -= chunk.draft.bytes;
       }
       this.madeRoom();
     }
@@ -336,7 +330,7 @@ class StreamArchiver {
     while (!this.stopping) {
       await this.owner.slots.take();
       try {
-        await this.owner.archive.write(this.name, chunk.gen, chunk.lines);
+        await this.owner.archive.write(this.name, chunk.gen, chunk.draft);
         chunk.written = true;
         this.failing = false;
         this.owner.chunksWritten++;

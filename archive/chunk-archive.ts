@@ -7,7 +7,8 @@
 import type { BlobStore } from '../store/blob-store.ts';
 import type { StoredLine } from '../stream/log-stream.ts';
 import { batchEnd, SharedSlices } from '../stream/shared-slices.ts';
-import { chunkName, decodeChunk, encodeChunk, generationPrefix, parseChunkName, streamPrefix, type ChunkEntry } from './chunk-format.ts';
+import type { ChunkDraft } from './chunk-draft.ts';
+import { chunkName, decodeChunk, generationPrefix, parseChunkName, streamPrefix, type ChunkEntry } from './chunk-format.ts';
 
 /** Decoded chunks kept for readers, across every stream (bytes of their events and texts). */
 const DECODED_CACHE_BYTES = 128 * 1024 * 1024;
@@ -33,14 +34,11 @@ export class ChunkArchive {
 
   constructor(readonly store: BlobStore) {}
 
-  /** Writes consecutive `lines` of generation `gen` as one chunk: one blob write. */
-  async write(name: string, gen: number, lines: readonly StoredLine[]): Promise<ChunkEntry> {
-    const first = lines[0]!;
-    const last = lines[lines.length - 1]!;
-    const textBytes = last.offset + last.textBytes - first.offset;
-    const blob = chunkName(name, gen, first.seq, lines.length, first.offset, textBytes);
-    await this.store.putBytes(blob, encodeChunk(lines), { contentType: 'application/x-ndjson', durable: false, checksum: false });
-    const entry: ChunkEntry = { blob, gen, firstSeq: first.seq, lines: lines.length, firstOffset: first.offset, textBytes };
+  /** Writes a chunk of generation `gen` (its consecutive lines' rows): one blob write. */
+  async write(name: string, gen: number, draft: ChunkDraft): Promise<ChunkEntry> {
+    const blob = chunkName(name, gen, draft.firstSeq, draft.lines, draft.firstOffset, draft.textBytes);
+    await this.store.putBytes(blob, draft.body(), { contentType: 'application/x-ndjson', durable: false, checksum: false });
+    const entry = draft.entry(blob, gen);
     const index = this.indexes.get(indexKey(name, gen));
     if (index !== undefined) insertEntry(index.entries, entry);
     return entry;

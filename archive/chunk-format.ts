@@ -10,7 +10,8 @@
 // `~` is not a character of an accountID, so no user's blob name (always
 // `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
 // account's blobs (prefix `<accountID>/…`) ever shows a chunk.
-import { copyJson, EncodedLine } from '../stream/line-codec.ts';
+import { EncodedLine } from '../stream/line-block.ts';
+import { copyJson, joinableText } from '../stream/line-codec.ts';
 import type { StoredLine, TextRun } from '../stream/log-stream.ts';
 
 /** The blob-name namespace of the archive: no user blob name can start with it. */
@@ -92,7 +93,7 @@ export function decodeChunk(entry: ChunkEntry, body: Buffer): StoredLine[] {
     const row = { json, out: typeof out === 'string' ? out : '', head };
     rows.push(row);
     events += `${head}${json}\n\n`;
-    textsJoined += row.out;
+    textsJoined += joinableText(row.out);
   }
   const bytes = Buffer.from(events + textsJoined, 'utf8');
   const ascii = bytes.length === events.length + textsJoined.length;

@@ -1,4 +1,5 @@
 // Turns producer input into stored lines, once per line (docs/PROTOCOL.md §4).
+import { EncodedLine, LineBlock } from './line-block.ts';
 import type { LineInput, LogLine, StoredLine, TextRun } from './log-stream.ts';
 
 const TRUNCATION_MARKER = '… [log-service: line truncated]';
@@ -66,24 +67,6 @@ function lineJsonText(level: string, pos: number, out: string, timeJson: string,
   const posJson = Number.isFinite(pos) ? String(pos) : 'null';
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   return `{"level":${levelJson},"pos":${posJson},"out":${jsonString(out)},"time":${timeJson}${argsJson === undefined ? '' : `,"args":${argsJson}`}}`;
-}
-
-/** The one shape of every StoredLine (fields documented there), so that reads of a line's fields see one hidden class. */
-export class EncodedLine implements StoredLine {
-  constructor(
-    readonly seq: number,
-    readonly offset: number,
-    readonly textBytes: number,
-    readonly eventRun: Buffer,
-    readonly eventStart: number,
-    readonly eventBytes: number,
-    readonly jsonStart: number,
-    public texts: TextRun | undefined,
-  ) {}
-
-  get event(): Buffer {
-    return this.eventRun.subarray(this.eventStart, this.eventStart + this.eventBytes);
-  }
 }
 
 /** Encodes a normalised line as its SSE event bytes (WHATWG HTML §9.2: `id`, `data`, blank line). */
@@ -206,20 +189,32 @@ export function storedLineFromJson(seq: number, offset: number, textBytes: numbe
 }
 
 /**
- * Normalises and encodes a batch of pushed lines with consecutive seqs from
- * `firstSeq` (the same bytes as normaliseLine + encodeLine per line). All the
- * events share one buffer, each line a place in it (no view): one allocation
- * and one UTF-8 write per push instead of one per line, and a viewer that
- * reads consecutive lines of one push can send them without copying
- * (see `joinEvents`).
+ * `out` as its text is joined to the next line's in a run: a lone high
+ * surrogate at its end would pair with a lone low surrogate at the start of
+ * the next line and make one 4-byte character of what are two 3-byte ones
+ * (U+FFFD each) when each line is encoded alone, which put every later
+ * line's text offset off. It is written as U+FFFD, the bytes UTF-8 makes of
+ * it alone. The line's JSON keeps the surrogate's escape.
  */
-export function encodeLines(firstSeq: number, firstOffset: number, inputs: readonly LineInput[], maxLineBytes: number, now: string): StoredLine[] {
+export function joinableText(out: string): string {
+  const last = out.charCodeAt(out.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? `${out.slice(0, -1)}\ufffd` : out;
+}
+
+/**
+ * Normalises and encodes a batch of pushed lines with consecutive seqs from
+ * `firstSeq` (the same bytes as normaliseLine + encodeLine per line), as one
+ * block (line-block.ts): all the events, then all the texts, in one buffer,
+ * and where each line ends in one typed array. One allocation and one UTF-8
+ * write per push instead of one per line, no object per line, and a viewer
+ * that reads consecutive lines of one push sends them without copying
+ * (see `eventPieces`).
+ */
+export function encodeBlock(firstSeq: number, firstOffset: number, inputs: readonly LineInput[], maxLineBytes: number, now: string): LineBlock {
   const n = inputs.length;
-  if (n === 0) return [];
   const nowJson = JSON.stringify(now);
   const outs: string[] = new Array<string>(n);
   const events: string[] = new Array<string>(n);
-  const heads: number[] = new Array<number>(n);
   let text = '';
   let outText = '';
   for (let i = 0; i < n; i++) {
@@ -228,33 +223,34 @@ export function encodeLines(firstSeq: number, firstOffset: number, inputs: reado
     const out = truncateOut(input.out, maxLineBytes);
     const time = input.time;
     const json = lineJsonText(input.level ?? 'info', input.pos ?? seq, out, time === undefined ? nowJson : JSON.stringify(time), input.args);
-    const head = `id: ${seq}\ndata: `;
-    const event = `${head}${json}\n\n`;
+    const event = `id: ${seq}\ndata: ${json}\n\n`;
     outs[i] = out;
     events[i] = event;
-    heads[i] = head.length;
     text += event;
-    outText += out;
+    outText += joinableText(out);
   }
   // The events, then the texts, in one buffer: one allocation and one UTF-8 write.
   const bytes = Buffer.from(text + outText, 'utf8');
   // Every character below U+0080 is one byte, and only those: equal lengths
   // mean string indexes are byte offsets (the common, ASCII case).
   const ascii = bytes.length === text.length + outText.length;
-  const stored: StoredLine[] = new Array<StoredLine>(n);
   const textStart = ascii ? text.length : Buffer.byteLength(text, 'utf8');
   const texts: TextRun = { bytes: bytes.subarray(textStart), firstOffset };
-  let at = 0;
-  let offset = firstOffset;
+  const ends = new Uint32Array(2 * n);
+  let eventEnd = 0;
+  let textEnd = 0;
   for (let i = 0; i < n; i++) {
-    const event = events[i]!;
-    const size = ascii ? event.length : Buffer.byteLength(event, 'utf8');
-    const textBytes = ascii ? outs[i]!.length : Buffer.byteLength(outs[i]!, 'utf8');
-    stored[i] = new EncodedLine(firstSeq + i, offset, textBytes, bytes, at, size, heads[i]!, texts);
-    at += size;
-    offset += textBytes;
+    eventEnd += ascii ? events[i]!.length : Buffer.byteLength(events[i]!, 'utf8');
+    textEnd += ascii ? outs[i]!.length : Buffer.byteLength(outs[i]!, 'utf8');
+    ends[2 * i] = eventEnd;
+    ends[2 * i + 1] = textEnd;
   }
-  return stored;
+  return new LineBlock(firstSeq, n, bytes, texts, ends);
+}
+
+/** encodeBlock's lines as objects (for callers that hold lines, not blocks). */
+export function encodeLines(firstSeq: number, firstOffset: number, inputs: readonly LineInput[], maxLineBytes: number, now: string): StoredLine[] {
+  return inputs.length === 0 ? [] : encodeBlock(firstSeq, firstOffset, inputs, maxLineBytes, now).lines();
 }
 
 /** The last index from `i` whose line is in `run` (binary search: a run's lines are adjacent in seq order). */

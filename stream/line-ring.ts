@@ -1,16 +1,21 @@
 // A bounded window of the most recent lines of one stream: at most `maxLines`
 // lines and about `maxBytes` bytes of encoded events and texts (docs/BACKENDS.md). Viewers index
-// it by seq; nobody holds per-viewer copies.
+// it by seq; nobody holds per-viewer copies. A push is kept as one block
+// (line-block.ts), not one object a line: line objects are made when read.
+import { LineBlock, OneLine, type RingEntry } from './line-block.ts';
 import type { StoredLine } from './log-stream.ts';
-import { batchEnd, NO_LINES, SharedSlices } from './shared-slices.ts';
+import { NO_LINES, SharedSlices } from './shared-slices.ts';
 
 /** First seqs whose slices are kept for the viewers that ask next (LineRing.slices): a push of 16,000 lines is 8 batches. */
 const SLICES_KEPT = 8;
 
 export class LineRing {
-  private items: StoredLine[] = [];
-  /** Index in `items` of the oldest retained line; the array is compacted lazily. */
+  /** Blocks and lines in seq order, without gaps. */
+  private entries: RingEntry[] = [];
+  /** Index in `entries` of the oldest retained one; the array is compacted lazily. */
   private head = 0;
+  /** Lines of entries[head] already dropped. */
+  private headSkip = 0;
   private bytes = 0;
   /**
    * The slices asked for since the last change, by their first seq: a push
@@ -49,12 +54,27 @@ export class LineRing {
     return this.bytes;
   }
 
+  /** Appends one line, kept as the very object (a backend's line rebuilt from its JSON). */
   append(line: StoredLine): void {
+    this.appendEntry(new OneLine(line));
+  }
+
+  /** Appends the lines of one push, kept as their block. */
+  appendBlock(block: LineBlock): void {
+    if (block.count > 0) this.appendEntry(block);
+  }
+
+  private appendEntry(entry: RingEntry): void {
     this.slices.clear();
-    this.items.push(line);
-    this.bytes += line.eventBytes + line.textBytes;
-    this.nextSeq = line.seq + 1;
-    if (this.size === 1) this.firstSeq = line.seq;
+    if (this.size === 0) {
+      this.entries = [];
+      this.head = 0;
+      this.headSkip = 0;
+      this.firstSeq = entry.firstSeq;
+    }
+    this.entries.push(entry);
+    this.bytes += entry.bytes(0, entry.count);
+    this.nextSeq = entry.firstSeq + entry.count;
     // Keep at least the newest line even when it alone is over the byte budget.
     while (this.size > 1 && (this.bytes > this.maxBytes || (this.size > this.maxLines && this.firstSeq < this.heldFrom))) this.dropOldest();
   }
@@ -69,8 +89,9 @@ export class LineRing {
   skipTo(seq: number): void {
     if (seq <= this.nextSeq) return;
     this.slices.clear();
-    this.items = [];
+    this.entries = [];
     this.head = 0;
+    this.headSkip = 0;
     this.bytes = 0;
     this.firstSeq = seq;
     this.nextSeq = seq;
@@ -89,35 +110,78 @@ export class LineRing {
   /** The line with this seq, if retained. */
   at(seq: number): StoredLine | undefined {
     if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;
-    return this.items[this.head + (seq - this.firstSeq)];
+    const index = this.entryOf(seq);
+    const entry = this.entries[index]!;
+    return entry.line(seq - entry.firstSeq);
   }
 
-  /** Consecutive lines from `seq` on, bounded by count and (softly) bytes; shared with the next caller who asks the same (read-only). */
-  slice(seq: number, maxLines: number, maxBytes: number): readonly StoredLine[] {
+  /** Index in `entries` of the one holding retained `seq` (binary search: their seqs ascend). */
+  private entryOf(seq: number): number {
+    let lo = this.head;
+    let hi = this.entries.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.entries[mid]!.firstSeq <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /**
+   * Consecutive lines from `seq` on, bounded by count and (softly) bytes;
+   * shared with the next caller who asks the same (read-only). A block read
+   * twice keeps its line objects for the next readers (RingEntry.read),
+   * unless read with `once`: a reader that reads each line once and holds
+   * none (the archive writer) gets lines made for it alone, neither kept by
+   * the block nor shared, so that a stream nobody watches holds no line
+   * objects.
+   */
+  slice(seq: number, maxLines: number, maxBytes: number, once = false): readonly StoredLine[] {
     const from = Math.max(seq, this.firstSeq);
     // A reader at the end asks too (is there more?): that answer must not take the shared slice's place.
     if (from >= this.nextSeq || maxLines <= 0) return NO_LINES;
     const kept = this.slices.get(from, maxLines, maxBytes);
     if (kept !== undefined) return kept;
-    const start = this.head + (from - this.firstSeq);
-    const stop = this.head + Math.min(this.nextSeq - this.firstSeq, from - this.firstSeq + maxLines);
-    // Find the end first, then copy the run at once (Array.slice) rather than push line by line.
-    const lines = this.items.slice(start, batchEnd(this.items, start, stop, maxBytes));
-    this.slices.keep(from, maxLines, maxBytes, lines);
+    const lines = this.collect(from, Math.min(this.nextSeq, from + maxLines), maxBytes, once);
+    if (!once) this.slices.keep(from, maxLines, maxBytes, lines);
+    return lines;
+  }
+
+  /** Lines from `from` to before `stop`, about `maxBytes` of events, the first line always (as shared-slices.ts batchEnd). */
+  private collect(from: number, stop: number, maxBytes: number, once: boolean): StoredLine[] {
+    const lines: StoredLine[] = [];
+    let total = 0;
+    let next = from;
+    for (let index = this.entryOf(from); next < stop; index++) {
+      const entry = this.entries[index]!;
+      const start = next - entry.firstSeq;
+      let end = start;
+      for (; end < entry.count && next < stop; end++, next++) {
+        const bytes = entry.eventBytes(end);
+        if (next > from && total + bytes > maxBytes) break;
+        total += bytes;
+      }
+      if (end === start) break; // the byte bound
+      if (!once) entry.read();
+      for (let i = start; i < end; i++) lines.push(entry.line(i));
+      if (end < entry.count && next < stop) break; // the byte bound, inside this entry
+    }
     return lines;
   }
 
   private dropOldest(): void {
-    const line = this.items[this.head];
-    if (line === undefined) return;
+    const entry = this.entries[this.head];
+    if (entry === undefined) return;
     this.slices.clear(); // they must not keep a line the ring let go
-    this.items[this.head] = undefined as unknown as StoredLine; // let it be collected
-    this.head++;
-    this.bytes -= line.eventBytes + line.textBytes;
+    this.bytes -= entry.bytes(this.headSkip, this.headSkip + 1);
     this.firstSeq++;
+    if (++this.headSkip < entry.count) return;
+    this.entries[this.head] = undefined as unknown as RingEntry; // let it be collected
+    this.head++;
+    this.headSkip = 0;
     // Compact when the dead prefix is over half of the array: amortised O(1).
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
   }

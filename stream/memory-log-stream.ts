@@ -3,7 +3,7 @@
 // viewers waiting on that stream, which then read the shared ring themselves.
 import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
-import { encodeLines } from './line-codec.ts';
+import { encodeBlock } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
 import { NO_LINES } from './shared-slices.ts';
 import type {
@@ -134,7 +134,7 @@ class MemoryCursor implements StreamCursor {
       batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
       this.position = ring.firstSeq;
     }
-    batch.lines = ring.slice(this.position, maxLines, maxBytes);
+    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.holdsLines);
     this.position += batch.lines.length;
     if (this.holdsLines) {
       const before = ring.retainedBytes;
@@ -251,10 +251,9 @@ export class MemoryLogStream implements LogStream {
     }
     const first = log.ring.nextSeq;
     const now = new Date().toISOString();
-    for (const stored of encodeLines(first, log.textOffset, lines, this.limits.maxLineBytes, now)) {
-      log.textOffset += stored.textBytes;
-      log.ring.append(stored);
-    }
+    const block = encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now);
+    log.textOffset += block.textBytes;
+    log.ring.appendBlock(block);
     if (options.pushId !== undefined) {
       log.pushIds.set(options.pushId, first);
       if (log.pushIds.size > PUSH_IDS_KEPT) log.pushIds.delete(log.pushIds.keys().next().value!);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ArchivedLogStream } from '../../archive/archived-log-stream.ts';
 import { ChunkArchive, seqAtOffset } from '../../archive/chunk-archive.ts';
+import { ChunkDraft } from '../../archive/chunk-draft.ts';
 import { chunkName, parseChunkName, type ChunkEntry } from '../../archive/chunk-format.ts';
 import { ServiceError } from '../../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore } from '../../store/blob-store.ts';
@@ -182,8 +183,8 @@ describe('live archive', () => {
         1024,
         '2026-01-01T00:00:00.000Z',
       );
-      await archive.write('a/s', 1, first);
-      await archive.write('a/s', 1, second);
+      await archive.write('a/s', 1, ChunkDraft.of(first));
+      await archive.write('a/s', 1, ChunkDraft.of(second));
       const read = (seq: number, toSeq = 19, maxLines = 100) => archive.read('a/s', 1, seq, toSeq, maxLines, 1 << 20);
       const fromFive = (await read(5)).lines;
       assert.deepEqual(

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import {
   decodeLine,
-  EncodedLine,
   encodeLine,
   encodeLines,
   joinEvents,
@@ -16,6 +15,7 @@ import {
   storedLineFromJson,
   truncateOut,
 } from '../../stream/line-codec.ts';
+import { EncodedLine } from '../../stream/line-block.ts';
 import type { LineInput, LogLine, StoredLine } from '../../stream/log-stream.ts';
 
 const MARKER = '… [log-service: line truncated]';
@@ -233,6 +233,26 @@ describe('line codec', () => {
   });
 
   describe('encodeLines', () => {
+    it('keeps every text offset right when a line ends in a lone high surrogate and the next starts with a lone low one', () => {
+      const outs = ['a\ud83d', '\ude00b', 'c\n', '\ud800', '\udc00\n'];
+      const lines = encodeLines(
+        0,
+        0,
+        outs.map((out) => ({ out })),
+        256,
+        NOW,
+      );
+      let offset = 0;
+      for (const [i, line] of lines.entries()) {
+        const alone = Buffer.from(outs[i]!, 'utf8');
+        assert.equal(line.offset, offset, `line ${i}'s offset`);
+        assert.ok(joinText([line]).equals(alone), `line ${i}'s text is what UTF-8 makes of it alone`);
+        assert.equal(decodeLine(line).out, outs[i], 'its JSON keeps the surrogate');
+        offset += alone.length;
+      }
+      assert.ok(joinText(lines).equals(Buffer.concat(outs.map((out) => Buffer.from(out, 'utf8')))));
+    });
+
     const inputs: LineInput[][] = [
       [{ out: 'one\n' }, { out: 'two\n', level: 'warn' }, { out: 'three', pos: 99, time: '2001-02-03T04:05:06Z' }],
       [{ out: 'é\n' }, { out: '中文\n', args: { lang: 'zh' } }, { out: '😀\n' }, { out: `${'ü'.repeat(300)}\n` }, { out: 'back to ascii\n' }],

@@ -1,7 +1,10 @@
 // The bounded window of a stream's newest lines (stream/line-ring.ts).
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { LineRing } from '../../stream/line-ring.ts';
-import { EncodedLine, encodeLines, joinEvents } from '../../stream/line-codec.ts';
+import { EncodedLine, eventHeadBytes } from '../../stream/line-block.ts';
+import { encodeBlock, encodeLines, joinEvents, joinText } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
 
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -292,5 +295,149 @@ describe('LineRing', () => {
     }
     assert.deepEqual(joinEvents(ring.slice(3900, 1000, Infinity)), concat(window));
     assert.deepEqual(joinEvents(ring.slice(4444, 17, Infinity)), concat(kept.slice(4444, 4461)));
+  });
+
+  describe('a push kept as one block (line-block.ts), its lines made when read', () => {
+    /** A push's lines as encodeLines makes them, and the block the ring keeps of the same push. */
+    const push = (seq: number, offset: number, outs: string[]) => {
+      const inputs = outs.map((out) => ({ out }));
+      return { lines: encodeLines(seq, offset, inputs, 1024, NOW), block: encodeBlock(seq, offset, inputs, 1024, NOW) };
+    };
+    /** Every field of a line, and its event and text bytes, for deepEqual. */
+    const fields = (line: StoredLine) => ({
+      seq: line.seq,
+      offset: line.offset,
+      textBytes: line.textBytes,
+      eventBytes: line.eventBytes,
+      jsonStart: line.jsonStart,
+      event: line.event.toString(),
+      text: joinText([line]).toString(),
+    });
+
+    it('reads back every line of a block as encodeLines made it, across blocks and lines kept alone, from any seq', () => {
+      const ring = new LineRing(1000, 1 << 20);
+      const a = push(0, 0, ['a\n', 'bé\n', '', 'c\n']);
+      const single = alone(4, 7, 'one\n');
+      const b = push(5, 11, ['d\n', '中文\n']);
+      ring.appendBlock(a.block);
+      ring.append(single);
+      ring.appendBlock(b.block);
+      const all = [...a.lines, single, ...b.lines];
+      assert.equal(ring.nextSeq, 7);
+      assert.equal(ring.retainedBytes, sumBytes(all));
+      for (let from = 0; from < 7; from++) {
+        assert.deepEqual(ring.slice(from, 100, 1 << 20).map(fields), all.slice(from).map(fields), `from seq ${from}`);
+        assert.deepEqual(fields(ring.at(from)!), fields(all[from]!));
+      }
+      assert.equal(ring.at(4), single, 'a line kept alone is the very object');
+      assert.deepEqual(joinEvents(ring.slice(0, 100, 1 << 20)), concat(all));
+    });
+
+    it("gives a block's lines one run, so a batch of them is one view of the push's buffer", () => {
+      const ring = new LineRing(1000, 1 << 20);
+      const { block } = push(10, 100, ['x\n', 'yy\n', 'zzz\n']);
+      ring.appendBlock(block);
+      const events = joinEvents(ring.slice(11, 2, 1 << 20));
+      assert.equal(events.buffer, block.run.buffer, 'a view, not a copy');
+      assert.equal(
+        events.toString(),
+        `id: 11\ndata: ${JSON.stringify({ level: 'info', pos: 11, out: 'yy\n', time: NOW })}\n\nid: 12\ndata: ${JSON.stringify({ level: 'info', pos: 12, out: 'zzz\n', time: NOW })}\n\n`,
+      );
+      assert.equal(joinText(ring.slice(10, 3, 1 << 20)).toString(), 'x\nyy\nzzz\n');
+    });
+
+    it('trims a block line by line, counting exactly the bytes of the lines it keeps, by lines and by bytes', () => {
+      const byLines = new LineRing(5, 1 << 20);
+      const a = push(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n']);
+      const b = push(4, 14, ['e\n', 'ff\n', 'ggg\n']);
+      byLines.appendBlock(a.block);
+      byLines.appendBlock(b.block);
+      const all = [...a.lines, ...b.lines];
+      assert.equal(byLines.firstSeq, 2, 'two lines of the first block went');
+      assert.equal(byLines.retainedBytes, sumBytes(all.slice(2)));
+      assert.deepEqual(byLines.slice(0, 100, 1 << 20).map(fields), all.slice(2).map(fields));
+      assert.equal(byLines.at(1), undefined);
+      const byBytes = new LineRing(100, sumBytes(all.slice(5)));
+      byBytes.appendBlock(a.block);
+      byBytes.appendBlock(b.block);
+      assert.equal(byBytes.firstSeq, 5, 'the whole first block and a line of the second went');
+      assert.equal(byBytes.retainedBytes, sumBytes(all.slice(5)));
+      assert.deepEqual(byBytes.slice(0, 100, 1 << 20).map(fields), all.slice(5).map(fields));
+    });
+
+    it('bounds a batch by its bytes across blocks as it does lines (the first line always)', () => {
+      const ring = new LineRing(100, 1 << 20);
+      const a = push(0, 0, ['a\n', 'b\n']);
+      const b = push(2, 4, ['c\n', 'd\n']);
+      ring.appendBlock(a.block);
+      ring.appendBlock(b.block);
+      const all = [...a.lines, ...b.lines];
+      const three = all[0]!.eventBytes + all[1]!.eventBytes + all[2]!.eventBytes;
+      assert.deepEqual(seqs(ring.slice(0, 100, three)), [0, 1, 2]);
+      assert.deepEqual(seqs(ring.slice(0, 100, three - 1)), [0, 1]);
+      assert.deepEqual(seqs(ring.slice(1, 100, 1)), [1], 'the first line always');
+      assert.deepEqual(seqs(ring.slice(1, 2, 1 << 20)), [1, 2], 'and at most maxLines');
+    });
+
+    it('keeps its seqs right after a skip and across the compaction of thousands of blocks', () => {
+      const ring = new LineRing(50, 1 << 30);
+      ring.skipTo(1000);
+      let seq = 1000;
+      for (let n = 0; n < 3000; n++) {
+        ring.appendBlock(push(seq, seq, ['p\n', 'q\n', 'r\n']).block);
+        seq += 3;
+        assert.equal(ring.firstSeq, Math.max(1000, seq - 50));
+      }
+      assert.equal(ring.at(seq - 1)?.seq, seq - 1);
+      assert.equal(ring.at(seq - 50)?.seq, seq - 50);
+      assert.deepEqual(seqs(ring.slice(0, 7, 1 << 20)), [seq - 50, seq - 49, seq - 48, seq - 47, seq - 46, seq - 45, seq - 44]);
+    });
+
+    it("keeps a block's line objects from its second read on, never for a reader that reads each line once", () => {
+      const ring = new LineRing(100, 1 << 20);
+      ring.appendBlock(push(0, 0, ['a\n', 'b\n', 'c\n']).block);
+      ring.appendBlock(push(3, 6, ['d\n']).block);
+      const once = ring.slice(0, 2, 1 << 20, true);
+      assert.notEqual(ring.slice(0, 2, 1 << 20, true), once, "a once-reader's lines are its own, not shared");
+      assert.notEqual(ring.at(1), ring.at(1), 'and no block keeps them, however often');
+      const first = ring.slice(1, 1, 1 << 20);
+      assert.notEqual(ring.at(1), first[0], 'one pass (a snapshot, a probe) leaves no line objects behind');
+      const second = ring.slice(0, 3, 1 << 20);
+      assert.equal(ring.at(0), second[0], 'read again, the block keeps its lines');
+      assert.equal(ring.slice(2, 1, 1 << 20)[0], second[2], 'and gives every later reader the same objects');
+      assert.notEqual(ring.at(3), ring.at(3), 'a block read by nobody keeps none');
+      assert.equal(ring.slice(0, 4, 1)[0], second[0], 'a batch the byte bound stops inside the first block does not touch the next');
+      ring.slice(3, 1, 1 << 20);
+      assert.notEqual(ring.at(3), ring.at(3), 'the next block was read once only');
+    });
+
+    it('makes the same head length as the event has for any seq', () => {
+      for (const seq of [0, 9, 10, 99, 100, 12345, 2 ** 40]) assert.equal(eventHeadBytes(seq), `id: ${seq}\ndata: `.length);
+    });
+
+    it('holds a stream of 100,000 lines in a few bytes of heap a line, not one object a line', () => {
+      // A full GC on demand, without starting node with --expose-gc.
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const ring = new LineRing(100_000, 1 << 30);
+      const outs = Array.from({ length: 100 }, (_, i) => `line ${i}\n`);
+      // Warm up the encoder so that its code is not counted.
+      encodeBlock(
+        0,
+        0,
+        outs.map((out) => ({ out })),
+        1024,
+        NOW,
+      );
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const inputs = outs.map((out) => ({ out }));
+      for (let n = 0; n < 1000; n++) ring.appendBlock(encodeBlock(n * 100, n * 800, inputs, 1024, NOW));
+      gc();
+      const perLine = (process.memoryUsage().heapUsed - before) / 100_000;
+      assert.equal(ring.size, 100_000);
+      // A line object alone is 88 bytes; a block is ~400 bytes of heap for 100 lines.
+      assert.ok(perLine < 20, `the ring's heap grew by ${perLine.toFixed(1)} bytes a line`);
+    });
   });
 });
