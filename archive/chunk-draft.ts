@@ -5,15 +5,11 @@
 // for the garbage collector to copy it and mark it again, for every line
 // pushed (BENCHMARKS.md, "ingest: a push is one object").
 import type { StoredLine } from '../stream/log-stream.ts';
-import { decodeChunk, encodeChunk, type ChunkEntry } from './chunk-format.ts';
+import { decodeChunk, encodeChunk, type ChunkEntry, type ChunkPlace } from './chunk-format.ts';
 
-/** The rows of one batch the writer read: a part of the draft. */
-interface Part {
+/** The rows of one batch the writer read: a part of the draft, and where its lines start. */
+interface Part extends ChunkPlace {
   rows: Buffer;
-  firstSeq: number;
-  firstOffset: number;
-  lines: number;
-  textBytes: number;
   /** Its rows read back as lines, for readers of lines not yet written; made at most once. */
   decoded?: StoredLine[];
 }
@@ -27,13 +23,6 @@ export class ChunkDraft {
   firstOffset = 0;
   textBytes = 0;
 
-  /** A draft of `lines` (consecutive), whole. */
-  static of(lines: readonly StoredLine[]): ChunkDraft {
-    const draft = new ChunkDraft();
-    draft.add(lines);
-    return draft;
-  }
-
   /** Adds consecutive lines, the next after those it holds. */
   add(lines: readonly StoredLine[]): void {
     if (lines.length === 0) return;
@@ -44,8 +33,7 @@ export class ChunkDraft {
       this.firstOffset = first.offset;
     }
     const rows = encodeChunk(lines);
-    const textBytes = last.offset + last.textBytes - first.offset;
-    this.parts.push({ rows, firstSeq: first.seq, firstOffset: first.offset, lines: lines.length, textBytes });
+    this.parts.push({ rows, firstSeq: first.seq, firstOffset: first.offset, lines: lines.length });
     this.bytes += rows.length;
     this.lines += lines.length;
     this.textBytes = last.offset + last.textBytes - this.firstOffset;
@@ -78,10 +66,7 @@ export class ChunkDraft {
       const partEnd = part.firstSeq + part.lines;
       if (partEnd <= seq) continue;
       if (part.firstSeq >= end) break;
-      part.decoded ??= decodeChunk(
-        { blob: '', gen: 0, firstSeq: part.firstSeq, lines: part.lines, firstOffset: part.firstOffset, textBytes: part.textBytes },
-        part.rows,
-      );
+      part.decoded ??= decodeChunk(part, part.rows);
       const from = Math.max(seq, part.firstSeq) - part.firstSeq;
       const to = Math.min(end, partEnd) - part.firstSeq;
       for (let i = from; i < to; i++) lines.push(part.decoded[i]!);

@@ -10,9 +10,8 @@
 // `~` is not a character of an accountID, so no user's blob name (always
 // `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
 // account's blobs (prefix `<accountID>/…`) ever shows a chunk.
-import { EncodedLine } from '../stream/line-block.ts';
-import { copyJson, joinableText } from '../stream/line-codec.ts';
-import type { StoredLine, TextRun } from '../stream/log-stream.ts';
+import { blockOf, copyJson } from '../stream/line-codec.ts';
+import type { StoredLine } from '../stream/log-stream.ts';
 
 /** The blob-name namespace of the archive: no user blob name can start with it. */
 const ARCHIVE_NAMESPACE = '~archive/';
@@ -26,6 +25,9 @@ export interface ChunkEntry {
   firstOffset: number;
   textBytes: number;
 }
+
+/** What decoding a chunk's rows needs of its entry: where its lines start. */
+export type ChunkPlace = Pick<ChunkEntry, 'firstSeq' | 'lines' | 'firstOffset'>;
 
 const pad = (n: number, width = 16): string => String(n).padStart(width, '0');
 
@@ -78,37 +80,18 @@ export function encodeChunk(lines: readonly StoredLine[]): Buffer {
  * go into one buffer, so a reader of consecutive lines sends one view of it
  * (joinEvents, joinText) and no reader decodes JSON.
  */
-export function decodeChunk(entry: ChunkEntry, body: Buffer): StoredLine[] {
-  const rows: { json: string; out: string; head: string }[] = [];
+export function decodeChunk(entry: ChunkPlace, body: Buffer): StoredLine[] {
+  const events: string[] = [];
+  const outs: string[] = [];
   let start = 0;
-  let events = '';
-  let textsJoined = '';
-  for (let seq = entry.firstSeq; start < body.length && rows.length < entry.lines; seq++) {
+  for (let seq = entry.firstSeq; start < body.length && events.length < entry.lines; seq++) {
     let nl = body.indexOf(0x0a, start);
     if (nl === -1) nl = body.length;
     const json = body.toString('utf8', start, nl);
     start = nl + 1;
     const out = (JSON.parse(json) as { out?: unknown }).out;
-    const head = `id: ${seq}\ndata: `;
-    const row = { json, out: typeof out === 'string' ? out : '', head };
-    rows.push(row);
-    events += `${head}${json}\n\n`;
-    textsJoined += joinableText(row.out);
+    events.push(`id: ${seq}\ndata: ${json}\n\n`);
+    outs.push(typeof out === 'string' ? out : '');
   }
-  const bytes = Buffer.from(events + textsJoined, 'utf8');
-  const ascii = bytes.length === events.length + textsJoined.length;
-  const lines: StoredLine[] = new Array<StoredLine>(rows.length);
-  const textStart = ascii ? events.length : Buffer.byteLength(events, 'utf8');
-  const texts: TextRun = { bytes: bytes.subarray(textStart), firstOffset: entry.firstOffset };
-  let at = 0;
-  let offset = entry.firstOffset;
-  for (let i = 0; i < rows.length; i++) {
-    const { json, out, head } = rows[i]!;
-    const size = ascii ? head.length + json.length + 2 : Buffer.byteLength(head) + Buffer.byteLength(json, 'utf8') + 2;
-    const textBytes = ascii ? out.length : Buffer.byteLength(out, 'utf8');
-    lines[i] = new EncodedLine(entry.firstSeq + i, offset, textBytes, bytes, at, size, head.length, texts);
-    at += size;
-    offset += textBytes;
-  }
-  return lines;
+  return blockOf(entry.firstSeq, entry.firstOffset, events, outs).lines();
 }

@@ -196,7 +196,7 @@ export function storedLineFromJson(seq: number, offset: number, textBytes: numbe
  * line's text offset off. It is written as U+FFFD, the bytes UTF-8 makes of
  * it alone. The line's JSON keeps the surrogate's escape.
  */
-export function joinableText(out: string): string {
+function joinableText(out: string): string {
   const last = out.charCodeAt(out.length - 1);
   return last >= 0xd800 && last <= 0xdbff ? `${out.slice(0, -1)}\ufffd` : out;
 }
@@ -215,21 +215,33 @@ export function encodeBlock(firstSeq: number, firstOffset: number, inputs: reado
   const nowJson = JSON.stringify(now);
   const outs: string[] = new Array<string>(n);
   const events: string[] = new Array<string>(n);
-  let text = '';
-  let outText = '';
   for (let i = 0; i < n; i++) {
     const input = inputs[i]!;
     const seq = firstSeq + i;
     const out = truncateOut(input.out, maxLineBytes);
     const time = input.time;
     const json = lineJsonText(input.level ?? 'info', input.pos ?? seq, out, time === undefined ? nowJson : JSON.stringify(time), input.args);
-    const event = `id: ${seq}\ndata: ${json}\n\n`;
     outs[i] = out;
-    events[i] = event;
-    text += event;
-    outText += joinableText(out);
+    events[i] = `id: ${seq}\ndata: ${json}\n\n`;
   }
-  // The events, then the texts, in one buffer: one allocation and one UTF-8 write.
+  return blockOf(firstSeq, firstOffset, events, outs);
+}
+
+/**
+ * Lines with consecutive seqs from `firstSeq` and text offsets from
+ * `firstOffset`, given their SSE events and their `out`, as one block: the
+ * events, then the texts, in one buffer (one allocation and one UTF-8
+ * write), and where each line ends. A push (encodeBlock) and an archived
+ * chunk read back (chunk-format.ts decodeChunk) are both made here.
+ */
+export function blockOf(firstSeq: number, firstOffset: number, events: readonly string[], outs: readonly string[]): LineBlock {
+  const n = events.length;
+  let text = '';
+  let outText = '';
+  for (let i = 0; i < n; i++) {
+    text += events[i]!;
+    outText += joinableText(outs[i]!);
+  }
   const bytes = Buffer.from(text + outText, 'utf8');
   // Every character below U+0080 is one byte, and only those: equal lengths
   // mean string indexes are byte offsets (the common, ASCII case).
@@ -246,11 +258,6 @@ export function encodeBlock(firstSeq: number, firstOffset: number, inputs: reado
     ends[2 * i + 1] = textEnd;
   }
   return new LineBlock(firstSeq, n, bytes, texts, ends);
-}
-
-/** encodeBlock's lines as objects (for callers that hold lines, not blocks). */
-export function encodeLines(firstSeq: number, firstOffset: number, inputs: readonly LineInput[], maxLineBytes: number, now: string): StoredLine[] {
-  return inputs.length === 0 ? [] : encodeBlock(firstSeq, firstOffset, inputs, maxLineBytes, now).lines();
 }
 
 /** The last index from `i` whose line is in `run` (binary search: a run's lines are adjacent in seq order). */

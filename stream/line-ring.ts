@@ -24,9 +24,11 @@ export class LineRing {
    * lines apiece per push; a push of 10,000 lines is five batches, read by
    * each viewer in its own time). Dropped on append, since a slice that reached
    * the end would be longer now, and when a line goes. At most SLICES_KEPT first
-   * seqs, two bounds each (the viewers' and the archive writer's): the lines are
-   * the ring's own, so what this adds is the arrays, at most 16 of at most a
-   * batch's lines (2,000 × 8 bytes) a stream, until its next push.
+   * seqs, two bounds each: at most 16 arrays of at most a batch's lines
+   * (2,000) a stream, until its next push. A block read a second time keeps
+   * its lines, so an array of them adds its references (8 bytes a line); a
+   * first read's lines are made for the array (about 100 bytes a line). The
+   * archive writer's reads (`once`) are not kept here.
    */
   private readonly slices = new SharedSlices(SLICES_KEPT);
 

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { ArchivedLogStream } from '../../archive/archived-log-stream.ts';
 import { ChunkArchive, seqAtOffset } from '../../archive/chunk-archive.ts';
-import { ChunkDraft } from '../../archive/chunk-draft.ts';
 import { chunkName, parseChunkName, type ChunkEntry } from '../../archive/chunk-format.ts';
 import { ServiceError } from '../../foundation/errors.ts';
 import type { BlobListEntry, BlobMeta, BlobStore } from '../../store/blob-store.ts';
-import { encodeLines } from '../../stream/line-codec.ts';
+
 import { MemoryLogStream } from '../../stream/memory-log-stream.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
+import { draftOf, encodeLines } from '../support/encode-lines.ts';
 
 /** A blob store in a Map; `full` makes every put fail as a full disk does. */
 class MapStore implements BlobStore {
@@ -183,8 +183,8 @@ describe('live archive', () => {
         1024,
         '2026-01-01T00:00:00.000Z',
       );
-      await archive.write('a/s', 1, ChunkDraft.of(first));
-      await archive.write('a/s', 1, ChunkDraft.of(second));
+      await archive.write('a/s', 1, draftOf(first));
+      await archive.write('a/s', 1, draftOf(second));
       const read = (seq: number, toSeq = 19, maxLines = 100) => archive.read('a/s', 1, seq, toSeq, maxLines, 1 << 20);
       const fromFive = (await read(5)).lines;
       assert.deepEqual(

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { ChunkDraft } from '../../archive/chunk-draft.ts';
 import { encodeChunk } from '../../archive/chunk-format.ts';
-import { encodeLines, joinEvents, joinText } from '../../stream/line-codec.ts';
+import { joinEvents, joinText } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
+import { draftOf, encodeLines } from '../support/encode-lines.ts';
 
 const NOW = '2024-01-01T00:00:00.000Z';
 
@@ -40,7 +41,7 @@ describe('ChunkDraft', () => {
 
   it('reads back any range of its lines, across batches, with the events and texts the ring had', () => {
     const [first, second] = batches();
-    const draft = ChunkDraft.of(first!);
+    const draft = draftOf(first!);
     draft.add(second!);
     const all = [...first!, ...second!];
     for (let from = 40; from < 45; from++) {
@@ -73,7 +74,7 @@ describe('ChunkDraft', () => {
       1024,
       NOW,
     );
-    const draft = ChunkDraft.of(lines);
+    const draft = draftOf(lines);
     const back = draft.slice(0, 2, Infinity);
     for (const [i, out] of outs.entries()) {
       assert.ok(joinText([back[i]!]).equals(Buffer.from(out, 'utf8')), `line ${i}`);
@@ -83,7 +84,7 @@ describe('ChunkDraft', () => {
 
   it('reads each batch back once, and every reader shares its lines', () => {
     const [first, second] = batches();
-    const draft = ChunkDraft.of(first!);
+    const draft = draftOf(first!);
     draft.add(second!);
     const a = draft.slice(40, 44, Infinity);
     const b = draft.slice(42, 44, Infinity);

@@ -4,7 +4,6 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import {
   decodeLine,
   encodeLine,
-  encodeLines,
   joinEvents,
   joinText,
   jsonString,
@@ -17,6 +16,7 @@ import {
 } from '../../stream/line-codec.ts';
 import { EncodedLine } from '../../stream/line-block.ts';
 import type { LineInput, LogLine, StoredLine } from '../../stream/log-stream.ts';
+import { encodeLines } from '../support/encode-lines.ts';
 
 const MARKER = '… [log-service: line truncated]';
 const NOW = '2024-05-06T07:08:09.010Z';

@@ -4,8 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LineRing } from '../../stream/line-ring.ts';
 import { EncodedLine, eventHeadBytes } from '../../stream/line-block.ts';
-import { encodeBlock, encodeLines, joinEvents, joinText } from '../../stream/line-codec.ts';
+import { encodeBlock, joinEvents, joinText } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
+import { encodeLines } from '../support/encode-lines.ts';
 
 const NOW = '2024-01-01T00:00:00.000Z';
 
