@@ -45,12 +45,13 @@ export interface RingEntry {
   /** Bytes of the event of line `i`, what a batch's byte bound counts. */
   eventBytes(i: number): number;
   /**
-   * A reader that may come back took lines of it: on the second such read it
+   * A reader that may come back took lines from..to-1 of it: once lines are
+   * read a second time (another reader, or one that reads them again) it
    * keeps its line objects, so that each line is made once, not once a
-   * reader (a hundred viewers), while a reader that passes once (a snapshot,
-   * a probe) leaves none behind.
+   * reader (a hundred viewers), while one pass (a snapshot, a probe, a viewer
+   * reading a big push batch by batch) leaves none behind.
    */
-  read(): void;
+  read(from: number, to: number): void;
 }
 
 /**
@@ -59,10 +60,15 @@ export interface RingEntry {
  * i's event ends in `run`, `ends[2i + 1]` where its text ends in the texts.
  */
 export class LineBlock implements RingEntry {
-  /** Reads of it so far, up to the one that makes it keep its lines (read()). */
-  private reads = 0;
-  /** Its line objects, from its second read on. */
+  /**
+   * The lines read so far, as one range (a read that does not meet it widens
+   * it): a read that overlaps it reads lines a second time (read()).
+   */
+  private readFrom = 0;
+  private readTo = 0;
+  /** Its line objects from `keptFrom` on (the first line ever read), once lines were read twice. */
   private kept: StoredLine[] | undefined;
+  private keptFrom = 0;
 
   constructor(
     readonly firstSeq: number,
@@ -78,11 +84,48 @@ export class LineBlock implements RingEntry {
   }
 
   line(i: number): StoredLine {
-    return this.kept === undefined ? this.make(i) : this.kept[i]!;
+    return this.kept === undefined || i < this.keptFrom ? this.make(i) : this.kept[i - this.keptFrom]!;
   }
 
-  read(): void {
-    if (this.kept === undefined && ++this.reads >= 2) this.kept = this.lines();
+  read(from: number, to: number): void {
+    if (this.kept !== undefined || to <= from) return;
+    if (this.readTo > this.readFrom && from < this.readTo && to > this.readFrom) {
+      // Lines before the first one read are not kept: the ring had dropped them, or nobody asks for them.
+      this.keptFrom = Math.min(from, this.readFrom);
+      const kept = new Array<StoredLine>(this.count - this.keptFrom);
+      for (let i = this.keptFrom; i < this.count; i++) kept[i - this.keptFrom] = this.make(i);
+      this.kept = kept;
+    } else if (this.readTo <= this.readFrom) {
+      this.readFrom = from;
+      this.readTo = to;
+    } else {
+      this.readFrom = Math.min(this.readFrom, from);
+      this.readTo = Math.max(this.readTo, to);
+    }
+  }
+
+  /**
+   * Lines `from`..count-1 as a block of their own, their events and texts
+   * copied into a buffer of their size: what the ring keeps of a block whose
+   * older lines it dropped, so that the buffer it holds stays near the bytes
+   * it counts (LineRing.compactHead).
+   */
+  tail(from: number): LineBlock {
+    const ends = this.ends;
+    const eventStart = from === 0 ? 0 : ends[2 * from - 2]!;
+    const textStart = from === 0 ? 0 : ends[2 * from - 1]!;
+    const eventBytes = ends[2 * this.count - 2]! - eventStart;
+    const textBytes = ends[2 * this.count - 1]! - textStart;
+    const run = Buffer.allocUnsafeSlow(eventBytes + textBytes);
+    this.run.copy(run, 0, eventStart, eventStart + eventBytes);
+    this.texts.bytes.copy(run, eventBytes, textStart, textStart + textBytes);
+    const count = this.count - from;
+    const tailEnds = new Uint32Array(2 * count);
+    for (let i = 0; i < count; i++) {
+      tailEnds[2 * i] = ends[2 * (from + i)]! - eventStart;
+      tailEnds[2 * i + 1] = ends[2 * (from + i) + 1]! - textStart;
+    }
+    return new LineBlock(this.firstSeq + from, count, run, { bytes: run.subarray(eventBytes), firstOffset: this.texts.firstOffset + textStart }, tailEnds);
   }
 
   private make(i: number): StoredLine {

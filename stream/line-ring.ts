@@ -9,6 +9,13 @@ import { NO_LINES, SharedSlices } from './shared-slices.ts';
 /** First seqs whose slices are kept for the viewers that ask next (LineRing.slices): a push of 16,000 lines is 8 batches. */
 const SLICES_KEPT = 8;
 
+/**
+ * A head block whose dropped lines hold more bytes than this and than its
+ * retained ones is copied down to what it retains (compactHead): a stream
+ * then holds at most twice what it counts, plus this.
+ */
+const COMPACT_MIN_BYTES = 16 * 1024;
+
 export class LineRing {
   /** Blocks and lines in seq order, without gaps. */
   private entries: RingEntry[] = [];
@@ -25,9 +32,10 @@ export class LineRing {
    * each viewer in its own time). Dropped on append, since a slice that reached
    * the end would be longer now, and when a line goes. At most SLICES_KEPT first
    * seqs, two bounds each: at most 16 arrays of at most a batch's lines
-   * (2,000) a stream, until its next push. A block read a second time keeps
-   * its lines, so an array of them adds its references (8 bytes a line); a
-   * first read's lines are made for the array (about 100 bytes a line). The
+   * (2,000) a stream, until its next push. A block whose lines were read a
+   * second time keeps them, so an array of them adds its references (8 bytes
+   * a line); a first read's lines are made for the array (about 100 bytes a
+   * line). The
    * archive writer's reads (`once`) are not kept here.
    */
   private readonly slices = new SharedSlices(SLICES_KEPT);
@@ -79,12 +87,14 @@ export class LineRing {
     this.nextSeq = entry.firstSeq + entry.count;
     // Keep at least the newest line even when it alone is over the byte budget.
     while (this.size > 1 && (this.bytes > this.maxBytes || (this.size > this.maxLines && this.firstSeq < this.heldFrom))) this.dropOldest();
+    this.compactHead();
   }
 
   /** The archive writer read up to `seq`: the lines before it are held no longer, and the line bound applies to them again. */
   holdFrom(seq: number): void {
     this.heldFrom = seq;
     while (this.size > this.maxLines && this.firstSeq < seq) this.dropOldest();
+    this.compactHead();
   }
 
   /** Drops every retained line and goes on at `seq` (a push that skipped lines): readers behind it see a dropped range. */
@@ -106,6 +116,7 @@ export class LineRing {
       this.dropOldest();
       dropped++;
     }
+    this.compactHead();
     return dropped;
   }
 
@@ -164,11 +175,29 @@ export class LineRing {
         total += bytes;
       }
       if (end === start) break; // the byte bound
-      if (!once) entry.read();
+      if (!once) entry.read(start, end);
       for (let i = start; i < end; i++) lines.push(entry.line(i));
       if (end < entry.count && next < stop) break; // the byte bound, inside this entry
     }
     return lines;
+  }
+
+  /**
+   * Trimming a block line by line leaves its buffer whole until its last line
+   * goes: a push of 25,000 lines trimmed to a few held all its bytes while
+   * the ring (and the process's memory budget, MemoryLogStream) counted a few
+   * lines. Once its dropped lines hold more than COMPACT_MIN_BYTES and more
+   * than its retained ones, the head block is copied down to what it retains;
+   * each copy at least halves it, so the copying costs at most what was dropped.
+   */
+  private compactHead(): void {
+    if (this.headSkip === 0) return;
+    const entry = this.entries[this.head];
+    if (!(entry instanceof LineBlock)) return;
+    const dropped = entry.bytes(0, this.headSkip);
+    if (dropped <= COMPACT_MIN_BYTES || dropped <= entry.bytes(this.headSkip, entry.count)) return;
+    this.entries[this.head] = entry.tail(this.headSkip);
+    this.headSkip = 0;
   }
 
   private dropOldest(): void {

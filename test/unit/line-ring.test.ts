@@ -412,6 +412,73 @@ describe('LineRing', () => {
       assert.notEqual(ring.at(3), ring.at(3), 'the next block was read once only');
     });
 
+    it('leaves no line objects behind after one reader passes over a push batch by batch, and keeps them once lines are read again', () => {
+      const ring = new LineRing(100, 1 << 20);
+      ring.appendBlock(push(0, 0, ['a\n', 'b\n', 'c\n', 'd\n', 'e\n', 'f\n']).block);
+      // A viewer (or a snapshot) reading a big push in batches: each batch starts where the last ended.
+      assert.deepEqual(seqs(ring.slice(0, 2, 1 << 20)), [0, 1]);
+      assert.deepEqual(seqs(ring.slice(2, 2, 1 << 20)), [2, 3]);
+      assert.deepEqual(seqs(ring.slice(4, 2, 1 << 20)), [4, 5]);
+      for (const seq of [0, 3, 5]) assert.notEqual(ring.at(seq), ring.at(seq), `line ${seq} is not kept after one pass`);
+      const again = ring.slice(1, 3, 1 << 20);
+      assert.equal(ring.at(1), again[0], 'lines read a second time are kept');
+      assert.equal(ring.at(5), ring.at(5), 'and the rest of the block with them');
+      assert.equal(ring.at(0), ring.at(0));
+    });
+
+    it('keeps the line objects of a block from the first line read on, not those of lines the ring had dropped', () => {
+      const ring = new LineRing(3, 1 << 20);
+      const { block } = push(
+        0,
+        0,
+        Array.from({ length: 10 }, (_, i) => `line ${i}\n`),
+      );
+      ring.appendBlock(block);
+      assert.equal(ring.firstSeq, 7);
+      ring.slice(7, 2, 1 << 20);
+      ring.slice(8, 2, 1 << 20);
+      assert.equal(ring.at(8), ring.at(8), 'kept after the second read');
+      assert.equal((block as unknown as { kept?: unknown[] }).kept?.length, 3, 'lines 7 to 9 only');
+    });
+
+    it('copies a head block mostly trimmed down to the lines it keeps, so that the ring holds what it counts', () => {
+      const outs = Array.from({ length: 1000 }, (_, i) => `line ${i} ${'x'.repeat(i % 17)}\n`);
+      const { lines, block } = push(0, 0, outs);
+      const ring = new LineRing(100, 1 << 30);
+      ring.appendBlock(block);
+      assert.equal(ring.firstSeq, 900);
+      assert.equal(ring.retainedBytes, sumBytes(lines.slice(900)));
+      assert.equal(ring.at(900)!.eventRun.length, ring.retainedBytes, "the retained lines' bytes, not the push's");
+      assert.deepEqual(ring.slice(900, 1000, 1 << 20).map(fields), lines.slice(900).map(fields));
+      assert.deepEqual(joinEvents(ring.slice(950, 1000, 1 << 20)), concat(lines.slice(950)));
+      assert.equal(joinText(ring.slice(900, 1000, 1 << 20)).toString(), outs.slice(900).join(''));
+      // Trimmed further, within the copy: below COMPACT_MIN_BYTES dropped, it stays as it is.
+      const next = push(1000, lines[999]!.offset + lines[999]!.textBytes, ['y\n', 'z\n']);
+      const run = ring.at(950)!.eventRun;
+      ring.appendBlock(next.block);
+      assert.equal(ring.firstSeq, 902);
+      assert.equal(ring.at(950)!.eventRun, run, 'a small trim copies nothing');
+      const all = [...lines, ...next.lines];
+      assert.equal(ring.retainedBytes, sumBytes(all.slice(902)));
+      assert.deepEqual(ring.slice(902, 1000, 1 << 20).map(fields), all.slice(902).map(fields));
+    });
+
+    it('copies a block down when the byte budget trims it too (trimTo, the process-wide memory budget)', () => {
+      const outs = Array.from({ length: 1000 }, (_, i) => `line ${i}\n`);
+      const { lines, block } = push(0, 0, outs);
+      const ring = new LineRing(100_000, 1 << 30);
+      ring.appendBlock(block);
+      const dropped = ring.trimTo(sumBytes(lines.slice(990)));
+      assert.equal(dropped, 990);
+      assert.equal(ring.at(990)!.eventRun.length, ring.retainedBytes);
+      assert.deepEqual(ring.slice(0, 100, 1 << 20).map(fields), lines.slice(990).map(fields));
+      const small = new LineRing(100_000, 1 << 30);
+      const few = push(0, 0, ['a\n', 'b\n', 'c\n', 'd\n']);
+      small.appendBlock(few.block);
+      small.trimTo(sumBytes(few.lines.slice(1)));
+      assert.equal(small.at(1)!.eventRun, few.block.run, 'under COMPACT_MIN_BYTES dropped, nothing is copied');
+    });
+
     it('makes the same head length as the event has for any seq', () => {
       for (const seq of [0, 9, 10, 99, 100, 12345, 2 ** 40]) assert.equal(eventHeadBytes(seq), `id: ${seq}\ndata: `.length);
     });
