@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { ChunkDraft } from '../../archive/chunk-draft.ts';
 import { encodeChunk } from '../../archive/chunk-format.ts';
-import { joinEvents, joinText } from '../../stream/line-codec.ts';
+import { encodeBlock, joinEvents, joinText, lineJson } from '../../stream/line-codec.ts';
 import type { StoredLine } from '../../stream/log-stream.ts';
 import { draftOf, encodeLines } from '../support/encode-lines.ts';
 
@@ -17,6 +17,26 @@ function batches(): StoredLine[][] {
   const second = encodeLines(43, last.offset + last.textBytes, [{ out: '中\n' }, { out: 'c "q"\n', pos: 7 }], 1024, NOW);
   return [first, second];
 }
+
+describe('encodeChunk', () => {
+  it("writes each line's JSON and a newline, for lines of one push's block (a run), of several, and alone", () => {
+    const block = (seq: number, offset: number, outs: string[]) =>
+      encodeBlock(
+        seq,
+        offset,
+        outs.map((out, i) => (i === 1 ? { out, level: 'warn', pos: 3 } : { out })),
+        1024,
+        NOW,
+      ).lines();
+    const a = block(0, 0, ['a\n', 'bé "q"\n', '', '中文 \t\n']);
+    const lone = encodeLines(4, 17, [{ out: 'lone\n' }], 1024, NOW);
+    const b = block(5, 22, ['x\n', 'y\n', 'z\n']);
+    const rows = (lines: readonly StoredLine[]) => Buffer.concat(lines.flatMap((line) => [lineJson(line), Buffer.from('\n')]));
+    for (const lines of [[...a, ...lone, ...b], a.slice(1, 3), [a[3]!, ...lone, b[0]!], b.slice(2), []]) {
+      assert.ok(encodeChunk(lines).equals(rows(lines)), `seqs ${lines.map((l) => l.seq).join(',')}`);
+    }
+  });
+});
 
 describe('ChunkDraft', () => {
   it("holds the rows of every batch added, in one body: the chunk's blob, as encodeChunk makes it of the lines", () => {
