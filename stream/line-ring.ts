@@ -35,8 +35,7 @@ export class LineRing {
    * (2,000) a stream, until its next push. A block whose lines were read a
    * second time keeps them, so an array of them adds its references (8 bytes
    * a line); a first read's lines are made for the array (about 100 bytes a
-   * line). The
-   * archive writer's reads (`once`) are not kept here.
+   * line). The archive writer's reads (`once`) are not kept here.
    */
   private readonly slices = new SharedSlices(SLICES_KEPT);
 
