@@ -29,7 +29,7 @@ const CHUNK_BYTES = 256 * 1024;
 const CHUNK_MS = 1000;
 /**
  * Bytes of line JSON a stream's writer holds unwritten (the chunk being filled and those queued); past it, it stops reading.
- * The chunks it holds keep their rows in buffers the size of their events, up to a fifth more (chunk-format.ts encodeChunk).
+ * The chunks it holds keep their rows in buffers the size of their events, up to a quarter more (chunk-format.ts encodeChunk).
  */
 const MAX_PENDING_BYTES = 16 * CHUNK_BYTES;
 /** Chunk writes of one stream in flight at once. */

@@ -68,7 +68,7 @@ export function parseChunkName(name: string, blob: string): ChunkEntry | undefin
  * (`copyWithin`, which makes no view), where `Buffer.copy` a line made a
  * `Uint8Array` view a line: with the reading of the lines, 10.1–10.9 → 7.0–8.7
  * µs a 100-line push (BENCHMARKS.md, "ingest: what is left, part by part").
- * The rows are the start of a buffer the events' size (a tenth to a fifth
+ * The rows are the start of a buffer the events' size (a tenth to a quarter
  * more), which the writer holds until the chunk is sealed.
  */
 export function encodeChunk(lines: readonly StoredLine[]): Buffer {
