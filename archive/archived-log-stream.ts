@@ -226,7 +226,8 @@ export class ArchivedLogStream implements LogStream {
    * from seq 0; a negative offset is resolved against the log's end now.
    */
   async cursorAtOffset(name: string, offset: number): Promise<OffsetCursor | null> {
-    const probe = await this.inner.cursor(name, { kind: 'tail', lines: offset < 0 ? 1 : 0 });
+    // A probe of the last line: a reader from the offset after it is then one pass, which keeps no line objects.
+    const probe = await this.inner.cursor(name, { kind: 'tail', lines: offset < 0 ? 1 : 0 }, { passing: true });
     if (probe === null) return this.archiveOnlyAtOffset(name, offset);
     let resolved = offset;
     let seq: number;

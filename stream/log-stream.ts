@@ -151,6 +151,12 @@ export interface CursorOptions {
    * cannot hold lines for a reader (Redis trims by its own bounds) ignore it.
    */
   holdsLines?: boolean;
+  /**
+   * A cursor that passes once and keeps nothing (a probe of the last line):
+   * the memory ring makes its lines for it alone, and its reads do not count
+   * toward a block keeping its line objects (line-block.ts). Others ignore it.
+   */
+  passing?: boolean;
 }
 
 /**

@@ -107,6 +107,8 @@ class MemoryCursor implements StreamCursor {
     public position: number,
     /** The archive writer's: the ring holds what it has not read (CursorOptions.holdsLines). */
     private readonly holdsLines = false,
+    /** Reads lines made for it alone (CursorOptions.passing; the archive writer's are too). */
+    private readonly passing = false,
   ) {
     log.subscribers++;
     if (holdsLines) log.ring.heldFrom = position;
@@ -134,7 +136,7 @@ class MemoryCursor implements StreamCursor {
       batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
       this.position = ring.firstSeq;
     }
-    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.holdsLines);
+    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.holdsLines || this.passing);
     this.position += batch.lines.length;
     if (this.holdsLines) {
       const before = ring.retainedBytes;
@@ -286,7 +288,7 @@ export class MemoryLogStream implements LogStream {
     // reopened): the viewer needs all of this one, from the start.
     if (start.kind === 'after') position = start.seq + 1 > ring.nextSeq ? 0 : start.seq + 1;
     else if (start.kind === 'tail') position = Math.max(ring.firstSeq, ring.nextSeq - start.lines);
-    return new MemoryCursor(log, Math.max(0, position), options.holdsLines === true);
+    return new MemoryCursor(log, Math.max(0, position), options.holdsLines === true, options.passing === true);
   }
 
   async *lines(name: string): AsyncIterable<StoredLine> {

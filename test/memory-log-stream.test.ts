@@ -28,6 +28,39 @@ describe('memory streams: the cap on streams held at once', () => {
   });
 });
 
+describe('memory streams: a passing cursor', () => {
+  const limits = { maxLines: 100_000, maxBytes: 1 << 30, ttlSeconds: 60, maxLineBytes: 1024, closedGraceSeconds: 60 };
+
+  it('reads lines made for it alone, so that one reader after it passes once and leaves no line objects kept', async () => {
+    const stream = new MemoryLogStream(limits);
+    try {
+      await stream.open('a/1');
+      await stream.push(
+        'a/1',
+        Array.from({ length: 5000 }, (_, i) => ({ out: `line ${i}\n` })),
+      );
+      // A probe of the last line (ArchivedLogStream.cursorAtOffset with a negative offset).
+      const probe = (await stream.cursor('a/1', { kind: 'tail', lines: 1 }, { passing: true }))!;
+      assert.equal((await probe.read(1, 1 << 20)).lines[0]?.seq, 4999);
+      probe.release();
+      // One reader from seq 1000 to the end, batch by batch, then another over part of it with other bounds.
+      const seen = new Map<number, object>();
+      const first = (await stream.cursor('a/1', { kind: 'after', seq: 999 }))!;
+      for (let batch = await first.read(2000, 1 << 30); batch.lines.length > 0; batch = await first.read(2000, 1 << 30)) {
+        for (const line of batch.lines) seen.set(line.seq, line);
+      }
+      first.release();
+      assert.equal(seen.size, 4000);
+      const second = (await stream.cursor('a/1', { kind: 'after', seq: 3999 }))!;
+      const again = (await second.read(999, 1 << 30)).lines;
+      second.release();
+      assert.notEqual(again[0], seen.get(4000), 'the first pass kept no line objects (the probe did not count as a read)');
+    } finally {
+      await stream.shutdown();
+    }
+  });
+});
+
 describe('memory streams over HTTP: LOG_SERVICE_MAX_STREAMS', () => {
   it('answers 429 LOGSVC_TOO_MANY_STREAMS with a JSON error on open, and opens again once a stream has left', async () => {
     const server = await startTestServer({ LOG_SERVICE_MAX_STREAMS: '1', LOG_SERVICE_STREAM_CLOSED_GRACE_SECONDS: '0' });
