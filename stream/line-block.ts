@@ -80,7 +80,7 @@ export class LineBlock implements RingEntry {
 
   /** Text bytes of every line of the block. */
   get textBytes(): number {
-    return this.count === 0 ? 0 : this.ends[2 * this.count - 1]!;
+    return this.textStartOf(this.count);
   }
 
   line(i: number): StoredLine {
@@ -112,10 +112,10 @@ export class LineBlock implements RingEntry {
    */
   tail(from: number): LineBlock {
     const ends = this.ends;
-    const eventStart = from === 0 ? 0 : ends[2 * from - 2]!;
-    const textStart = from === 0 ? 0 : ends[2 * from - 1]!;
-    const eventBytes = ends[2 * this.count - 2]! - eventStart;
-    const textBytes = ends[2 * this.count - 1]! - textStart;
+    const eventStart = this.eventStartOf(from);
+    const textStart = this.textStartOf(from);
+    const eventBytes = this.eventStartOf(this.count) - eventStart;
+    const textBytes = this.textStartOf(this.count) - textStart;
     const run = Buffer.allocUnsafeSlow(eventBytes + textBytes);
     this.run.copy(run, 0, eventStart, eventStart + eventBytes);
     this.texts.bytes.copy(run, eventBytes, textStart, textStart + textBytes);
@@ -128,18 +128,27 @@ export class LineBlock implements RingEntry {
     return new LineBlock(this.firstSeq + from, count, run, { bytes: run.subarray(eventBytes), firstOffset: this.texts.firstOffset + textStart }, tailEnds);
   }
 
+  /** Where line `i`'s event starts in `run` (line `count`: where the events end). */
+  private eventStartOf(i: number): number {
+    return i === 0 ? 0 : this.ends[2 * i - 2]!;
+  }
+
+  /** Where line `i`'s text starts in the texts (line `count`: where they end). */
+  private textStartOf(i: number): number {
+    return i === 0 ? 0 : this.ends[2 * i - 1]!;
+  }
+
   private make(i: number): StoredLine {
-    const ends = this.ends;
-    const eventStart = i === 0 ? 0 : ends[2 * i - 2]!;
-    const textStart = i === 0 ? 0 : ends[2 * i - 1]!;
+    const eventStart = this.eventStartOf(i);
+    const textStart = this.textStartOf(i);
     const seq = this.firstSeq + i;
     return new EncodedLine(
       seq,
       this.texts.firstOffset + textStart,
-      ends[2 * i + 1]! - textStart,
+      this.textStartOf(i + 1) - textStart,
       this.run,
       eventStart,
-      ends[2 * i]! - eventStart,
+      this.eventStartOf(i + 1) - eventStart,
       eventHeadBytes(seq),
       this.texts,
     );
@@ -147,14 +156,11 @@ export class LineBlock implements RingEntry {
 
   bytes(from: number, to: number): number {
     if (to <= from) return 0;
-    const ends = this.ends;
-    const eventStart = from === 0 ? 0 : ends[2 * from - 2]!;
-    const textStart = from === 0 ? 0 : ends[2 * from - 1]!;
-    return ends[2 * to - 2]! - eventStart + ends[2 * to - 1]! - textStart;
+    return this.eventStartOf(to) - this.eventStartOf(from) + this.textStartOf(to) - this.textStartOf(from);
   }
 
   eventBytes(i: number): number {
-    return this.ends[2 * i]! - (i === 0 ? 0 : this.ends[2 * i - 2]!);
+    return this.eventStartOf(i + 1) - this.eventStartOf(i);
   }
 
   /** Every line of the block, made now (not kept). */

@@ -101,6 +101,8 @@ class MemoryLog {
 
 class MemoryCursor implements StreamCursor {
   private released = false;
+  /** Its reads make lines for it alone (LineRing.slice's `once`). */
+  private readonly once: boolean;
 
   constructor(
     private log: MemoryLog,
@@ -108,8 +110,9 @@ class MemoryCursor implements StreamCursor {
     /** The archive writer's: the ring holds what it has not read (CursorOptions.holdsLines). */
     private readonly holdsLines = false,
     /** Reads lines made for it alone (CursorOptions.passing; the archive writer's are too). */
-    private readonly passing = false,
+    passing = false,
   ) {
+    this.once = holdsLines || passing;
     log.subscribers++;
     if (holdsLines) log.ring.heldFrom = position;
   }
@@ -136,7 +139,7 @@ class MemoryCursor implements StreamCursor {
       batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
       this.position = ring.firstSeq;
     }
-    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.holdsLines || this.passing);
+    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.once);
     this.position += batch.lines.length;
     if (this.holdsLines) {
       const before = ring.retainedBytes;
