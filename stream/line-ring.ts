@@ -84,16 +84,15 @@ export class LineRing {
     this.entries.push(entry);
     this.bytes += entry.bytes(0, entry.count);
     this.nextSeq = entry.firstSeq + entry.count;
-    // Keep at least the newest line even when it alone is over the byte budget.
-    while (this.size > 1 && (this.bytes > this.maxBytes || (this.size > this.maxLines && this.firstSeq < this.heldFrom))) this.dropOldest();
-    this.compactHead();
+    // The line bound (not on lines the archive writer has not read), then the byte bound.
+    this.dropLines(Math.min(this.size - this.maxLines, this.heldFrom - this.firstSeq));
+    this.dropLines(this.linesOver(this.maxBytes));
   }
 
   /** The archive writer read up to `seq`: the lines before it are held no longer, and the line bound applies to them again. */
   holdFrom(seq: number): void {
     this.heldFrom = seq;
-    while (this.size > this.maxLines && this.firstSeq < seq) this.dropOldest();
-    this.compactHead();
+    this.dropLines(Math.min(this.size - this.maxLines, seq - this.firstSeq));
   }
 
   /** Drops every retained line and goes on at `seq` (a push that skipped lines): readers behind it see a dropped range. */
@@ -110,13 +109,9 @@ export class LineRing {
 
   /** Drops the oldest lines until at most `bytes` are retained (always keeping the newest line); returns how many went. */
   trimTo(bytes: number): number {
-    let dropped = 0;
-    while (this.bytes > bytes && this.size > 1) {
-      this.dropOldest();
-      dropped++;
-    }
-    this.compactHead();
-    return dropped;
+    const count = this.linesOver(bytes);
+    this.dropLines(count);
+    return count;
   }
 
   /** The line with this seq, if retained. */
@@ -182,7 +177,7 @@ export class LineRing {
   }
 
   /**
-   * Trimming a block line by line leaves its buffer whole until its last line
+   * Trimming part of a block leaves its buffer whole until its last line
    * goes: a push of 25,000 lines trimmed to a few held all its bytes while
    * the ring (and the process's memory budget, MemoryLogStream) counted a few
    * lines. Once its dropped lines hold more than COMPACT_MIN_BYTES and more
@@ -199,20 +194,50 @@ export class LineRing {
     this.headSkip = 0;
   }
 
-  private dropOldest(): void {
-    const entry = this.entries[this.head];
-    if (entry === undefined) return;
+  /**
+   * Oldest lines to drop so that at most `bytes` stay retained, the newest
+   * line always kept even when it alone is over: whole entries at a time,
+   * then line by line inside the one the bound falls in.
+   */
+  private linesOver(bytes: number): number {
+    let over = this.bytes - bytes;
+    let count = 0;
+    for (let index = this.head, skip = this.headSkip; over > 0 && index < this.entries.length; index++, skip = 0) {
+      const entry = this.entries[index]!;
+      const rest = entry.bytes(skip, entry.count);
+      if (rest <= over && index < this.entries.length - 1) {
+        over -= rest;
+        count += entry.count - skip;
+        continue;
+      }
+      for (let i = skip; over > 0 && count < this.size - 1; i++, count++) over -= entry.bytes(i, i + 1);
+      break;
+    }
+    return count;
+  }
+
+  /** Drops the oldest `count` lines (none when `count` ≤ 0; never the newest), whole entries at a time. */
+  private dropLines(count: number): void {
+    count = Math.min(count, this.size - 1);
+    if (count <= 0) return;
     this.slices.clear(); // they must not keep a line the ring let go
-    this.bytes -= entry.bytes(this.headSkip, this.headSkip + 1);
-    this.firstSeq++;
-    if (++this.headSkip < entry.count) return;
-    this.entries[this.head] = undefined as unknown as RingEntry; // let it be collected
-    this.head++;
-    this.headSkip = 0;
+    while (count > 0) {
+      const entry = this.entries[this.head]!;
+      const take = Math.min(count, entry.count - this.headSkip);
+      this.bytes -= entry.bytes(this.headSkip, this.headSkip + take);
+      this.firstSeq += take;
+      this.headSkip += take;
+      count -= take;
+      if (this.headSkip < entry.count) break;
+      this.entries[this.head] = undefined as unknown as RingEntry; // let it be collected
+      this.head++;
+      this.headSkip = 0;
+    }
     // Compact when the dead prefix is over half of the array: amortised O(1).
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
+    this.compactHead();
   }
 }
