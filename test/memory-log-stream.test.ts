@@ -55,6 +55,11 @@ describe('memory streams: a passing cursor', () => {
       const again = (await second.read(999, 1 << 30)).lines;
       second.release();
       assert.notEqual(again[0], seen.get(4000), 'the first pass kept no line objects (the probe did not count as a read)');
+      // Read a second time, the lines are kept: a third reader (other bounds, so no shared slice) gets the same objects.
+      const third = (await stream.cursor('a/1', { kind: 'after', seq: 3999 }))!;
+      const kept = (await third.read(10, 1 << 30)).lines;
+      third.release();
+      assert.equal(kept[0], again[0], 'lines read twice are kept for the readers after');
     } finally {
       await stream.shutdown();
     }
