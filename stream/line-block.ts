@@ -52,6 +52,8 @@ export interface RingEntry {
    * reading a big push batch by batch) leaves none behind.
    */
   read(from: number, to: number): void;
+  /** Lines `from`..count-1 as an entry of their own, holding nothing of the lines before (LineRing.compactHead). */
+  tail(from: number): RingEntry;
 }
 
 /**
@@ -171,27 +173,40 @@ export class LineBlock implements RingEntry {
   }
 }
 
-/** A line the ring keeps alone (one a backend rebuilt from its JSON, a test's): the very object, as appended. */
-export class OneLine implements RingEntry {
-  readonly count = 1;
-
-  constructor(readonly stored: StoredLine) {}
+/**
+ * Consecutive lines the ring keeps as the very objects given (lines a backend
+ * rebuilt one by one from their JSON, a Redis push's or read's): one entry for
+ * the batch, not one a line.
+ */
+export class LineList implements RingEntry {
+  constructor(private readonly list: readonly StoredLine[]) {}
 
   get firstSeq(): number {
-    return this.stored.seq;
+    return this.list[0]!.seq;
   }
 
-  line(): StoredLine {
-    return this.stored;
+  get count(): number {
+    return this.list.length;
+  }
+
+  line(i: number): StoredLine {
+    return this.list[i]!;
   }
 
   bytes(from: number, to: number): number {
-    return to > from ? this.stored.eventBytes + this.stored.textBytes : 0;
+    let bytes = 0;
+    for (let i = from; i < to; i++) bytes += this.list[i]!.eventBytes + this.list[i]!.textBytes;
+    return bytes;
   }
 
-  eventBytes(): number {
-    return this.stored.eventBytes;
+  eventBytes(i: number): number {
+    return this.list[i]!.eventBytes;
   }
 
   read(): void {}
+
+  /** Lines `from`..count-1 as an entry of their own: the dropped ones (and their buffers) can go. */
+  tail(from: number): LineList {
+    return new LineList(this.list.slice(from));
+  }
 }

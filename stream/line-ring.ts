@@ -2,7 +2,7 @@
 // lines and about `maxBytes` bytes of encoded events and texts (docs/BACKENDS.md). Viewers index
 // it by seq; nobody holds per-viewer copies. A push is kept as one block
 // (line-block.ts), not one object a line: line objects are made when read.
-import { LineBlock, OneLine, type RingEntry } from './line-block.ts';
+import { LineList, type LineBlock, type RingEntry } from './line-block.ts';
 import type { StoredLine } from './log-stream.ts';
 import { NO_LINES, SharedSlices } from './shared-slices.ts';
 
@@ -10,9 +10,9 @@ import { NO_LINES, SharedSlices } from './shared-slices.ts';
 const SLICES_KEPT = 8;
 
 /**
- * A head block whose dropped lines hold more bytes than this and than its
- * retained ones is copied down to what it retains (compactHead): a stream
- * then holds at most twice what it counts, plus this.
+ * A head entry whose dropped lines hold more bytes than this and than its
+ * retained ones is cut down to what it retains (compactHead): a stream then
+ * holds at most twice what it counts, plus this.
  */
 const COMPACT_MIN_BYTES = 16 * 1024;
 
@@ -63,9 +63,14 @@ export class LineRing {
     return this.bytes;
   }
 
-  /** Appends one line, kept as the very object (a backend's line rebuilt from its JSON). */
+  /** Appends consecutive lines, kept as the very objects (lines a backend rebuilt from their JSON), as one entry. */
+  appendLines(lines: readonly StoredLine[]): void {
+    if (lines.length > 0) this.appendEntry(new LineList(lines));
+  }
+
+  /** Appends one line, kept as the very object. */
   append(line: StoredLine): void {
-    this.appendEntry(new OneLine(line));
+    this.appendLines([line]);
   }
 
   /** Appends the lines of one push, kept as their block. */
@@ -177,17 +182,17 @@ export class LineRing {
   }
 
   /**
-   * Trimming part of a block leaves its buffer whole until its last line
-   * goes: a push of 25,000 lines trimmed to a few held all its bytes while
-   * the ring (and the process's memory budget, MemoryLogStream) counted a few
-   * lines. Once its dropped lines hold more than COMPACT_MIN_BYTES and more
-   * than its retained ones, the head block is copied down to what it retains;
-   * each copy at least halves it, so the copying costs at most what was dropped.
+   * Trimming part of an entry leaves all of it held until its last line goes
+   * (a block's buffer, a list's line objects): a push of 25,000 lines trimmed
+   * to a few held all its bytes while the ring (and the process's memory
+   * budget, MemoryLogStream) counted a few lines. Once its dropped lines hold
+   * more than COMPACT_MIN_BYTES and more than its retained ones, the head
+   * entry is replaced by one of what it retains (RingEntry.tail); each
+   * replacement at least halves it, so copying costs at most what was dropped.
    */
   private compactHead(): void {
     if (this.headSkip === 0) return;
-    const entry = this.entries[this.head];
-    if (!(entry instanceof LineBlock)) return;
+    const entry = this.entries[this.head]!;
     const dropped = entry.bytes(0, this.headSkip);
     if (dropped <= COMPACT_MIN_BYTES || dropped <= entry.bytes(this.headSkip, entry.count)) return;
     this.entries[this.head] = entry.tail(this.headSkip);

@@ -93,6 +93,8 @@ export class StreamWatch {
   /** Takes entries read after `lastId`, in id order. */
   accept(entries: StreamEntry[]): void {
     let changed = false;
+    // Consecutive lines go into the buffer together, as one entry (LineRing.appendLines).
+    let run: StoredLine[] = [];
     for (const entry of entries) {
       if (this.ended) break;
       const { ms } = parseId(entry[0]);
@@ -104,13 +106,19 @@ export class StreamWatch {
         break;
       }
       const seq = seqOfEntry(this.gen, entry);
-      if (seq === undefined || seq < this.nextSeq) continue; // marker, or already here (e.g. pushed by this instance)
+      const next = this.nextSeq + run.length;
+      if (seq === undefined || seq < next) continue; // marker, or already here (e.g. pushed by this instance)
       // A gap: lines were trimmed in Redis before this reader saw them. Viewers
       // that need them read Redis and get a dropped range.
-      if (seq > this.nextSeq) this.buffer = this.emptyBufferAt(seq);
-      this.buffer.append(lineAt(seq, entry));
+      if (seq > next) {
+        this.buffer.appendLines(run);
+        run = [];
+        this.buffer = this.emptyBufferAt(seq);
+      }
+      run.push(lineAt(seq, entry));
       changed = true;
     }
+    this.buffer.appendLines(run);
     if (changed) this.notify();
   }
 
@@ -121,7 +129,7 @@ export class StreamWatch {
    */
   appendPushed(lines: StoredLine[]): void {
     if (this.ended || lines[0]?.seq !== this.nextSeq) return;
-    for (const line of lines) this.buffer.append(line);
+    this.buffer.appendLines(lines);
     this.notify();
   }
 

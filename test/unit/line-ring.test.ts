@@ -479,6 +479,28 @@ describe('LineRing', () => {
       assert.equal(small.at(1)!.eventRun, few.block.run, 'under COMPACT_MIN_BYTES dropped, nothing is copied');
     });
 
+    it('keeps lines appended together (a Redis push or read) as the very objects, trimmed and bounded like a block', () => {
+      const lines = encodeLines(
+        0,
+        0,
+        Array.from({ length: 400 }, (_, i) => ({ out: `line ${i} ${'y'.repeat(100)}\n` })),
+        1024,
+        NOW,
+      );
+      const ring = new LineRing(50, 1 << 30);
+      ring.appendLines(lines.slice(0, 200));
+      ring.appendLines(lines.slice(200));
+      assert.equal(ring.firstSeq, 350);
+      assert.equal(ring.retainedBytes, sumBytes(lines.slice(350)));
+      assert.equal(ring.at(350), lines[350], 'the very object');
+      assert.deepEqual(ring.slice(340, 100, 1 << 20), lines.slice(350));
+      const byBytes = new LineRing(1000, sumBytes(lines.slice(390)));
+      byBytes.appendLines(lines);
+      assert.equal(byBytes.firstSeq, 390);
+      assert.equal(byBytes.retainedBytes, sumBytes(lines.slice(390)));
+      assert.deepEqual(byBytes.slice(0, 100, 1 << 20), lines.slice(390));
+    });
+
     it('makes the same head length as the event has for any seq', () => {
       for (const seq of [0, 9, 10, 99, 100, 12345, 2 ** 40]) assert.equal(eventHeadBytes(seq), `id: ${seq}\ndata: `.length);
     });
