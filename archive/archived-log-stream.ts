@@ -22,7 +22,7 @@ import type {
 } from '../stream/log-stream.ts';
 import { Archiver, type ArchiverOptions } from './archiver.ts';
 import { ChunkArchive, seqAtOffset } from './chunk-archive.ts';
-import type { ChunkEntry } from './chunk-format.ts';
+import { snapshotRowsOf, type ChunkEntry } from './chunk-format.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { rowsOf, type SnapshotRows } from '../stream/snapshot-rows.ts';
 
@@ -176,7 +176,7 @@ export class ArchivedLogStream implements LogStream {
     else {
       // A big push (up to 200,000 lines, handler/push-handler.ts) is appended in slices with a turn
       // of the event loop between them: other requests and the archive writer go on meanwhile.
-      first = await this.inner.push(name, lines.slice(0, PUSH_SLICE_LINES), options);
+      first = await this.inner.push(name, lines.slice(0, PUSH_SLICE_LINES), { ...options, asSent: undefined });
       for (let at = PUSH_SLICE_LINES; at < lines.length; at += PUSH_SLICE_LINES) {
         await new Promise((resolve) => setImmediate(resolve));
         await this.archiveRoom(name);
@@ -297,9 +297,9 @@ export class ArchivedLogStream implements LogStream {
         // one that overlaps it (a new writer rewrote lines), and one after a hole — a chunk whose write failed
         // while later ones were stored is still pending in the writer, or its lines are a gap the cursor reports.
         if (entry.firstSeq !== next) break;
-        const rows = await this.archive.body(entry);
-        if (rows === undefined) break;
-        yield { rows, firstSeq: entry.firstSeq, lines: entry.lines, firstOffset: entry.firstOffset };
+        const body = await this.archive.body(entry);
+        if (body === undefined) break;
+        yield { rows: snapshotRowsOf(entry, body), firstSeq: entry.firstSeq, lines: entry.lines, firstOffset: entry.firstOffset };
         next = entry.firstSeq + entry.lines;
       }
     }

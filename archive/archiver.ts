@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LogStream, StoredLine, StreamCursor } from '../stream/log-stream.ts';
 import type { ChunkArchive } from './chunk-archive.ts';
+import { encodeSent } from '../stream/raw-block.ts';
 import { ChunkDraft } from './chunk-draft.ts';
 import { WriterWait } from './writer-wait.ts';
 
@@ -211,6 +212,11 @@ class StreamArchiver {
           await this.listing;
           this.listing = undefined;
         }
+        if (this.skipThrough >= 0 && batch.pushes !== undefined) {
+          // Lines the archive may hold already: as lines, which the filter below can cut.
+          batch.lines = batch.pushes.flatMap((push) => encodeSent(push).lines());
+          batch.pushes = undefined;
+        }
         if (this.skipThrough >= 0 && batch.restart === undefined) {
           const through = this.skipThrough;
           if (batch.lines.length > 0 && batch.lines[0]!.seq <= through) batch.lines = batch.lines.filter((line) => line.seq > through);
@@ -234,6 +240,10 @@ class StreamArchiver {
           if (this.pending.lines === 0) this.pendingSince = Date.now();
           this.pending.add(batch.lines);
         }
+        if (batch.pushes !== undefined) {
+          if (this.pending.lines === 0) this.pendingSince = Date.now();
+          for (const push of batch.pushes) this.pending.addPush(push);
+        }
         if (this.pending.bytes >= CHUNK_BYTES) this.seal();
         if (batch.end) {
           await this.flushAll();
@@ -242,7 +252,7 @@ class StreamArchiver {
           return;
         }
         if (!(await this.renewLease())) break;
-        if (batch.lines.length > 0 || batch.dropped !== undefined || batch.restart !== undefined) continue;
+        if (batch.lines.length > 0 || batch.pushes !== undefined || batch.dropped !== undefined || batch.restart !== undefined) continue;
         if (this.finishing) break; // caught up: write it all and end
         if (this.pending.lines > 0) {
           const due = this.pendingSince + CHUNK_MS - Date.now();

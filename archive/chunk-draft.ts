@@ -1,15 +1,19 @@
 // A chunk the archive writer is filling or has sealed (docs/ARCHIVE.md §3):
 // its rows (the lines' JSON, chunk-format.ts), copied as each batch is read,
+// and the pushes kept as sent that it holds as they are,
 // and the numbers its blob name carries. The writer keeps these bytes, not the
 // lines: a line object it held until its chunk was written lived long enough
 // for the garbage collector to copy it and mark it again, for every line
 // pushed (BENCHMARKS.md, "ingest: a push is one object").
-import type { StoredLine } from '../stream/log-stream.ts';
-import { decodeChunk, encodeChunk, type ChunkEntry, type ChunkPlace } from './chunk-format.ts';
+import type { SentPush, StoredLine } from '../stream/log-stream.ts';
+import { decodeChunk, encodeChunk, sentRecord, type ChunkEntry, type ChunkPlace } from './chunk-format.ts';
 
-/** The rows of one batch the writer read: a part of the draft, and where its lines start. */
+/**
+ * What one batch the writer read adds to the body (its rows, or a push kept
+ * as sent: chunk-format.ts sentRecord), and where its lines start.
+ */
 interface Part extends ChunkPlace {
-  rows: Buffer;
+  pieces: Buffer[];
   /** Its rows read back as lines, for readers of lines not yet written; made at most once. */
   decoded?: StoredLine[];
 }
@@ -33,10 +37,23 @@ export class ChunkDraft {
       this.firstOffset = first.offset;
     }
     const rows = encodeChunk(lines);
-    this.parts.push({ rows, firstSeq: first.seq, firstOffset: first.offset, lines: lines.length });
+    this.parts.push({ pieces: [rows], firstSeq: first.seq, firstOffset: first.offset, lines: lines.length });
     this.bytes += rows.length;
     this.lines += lines.length;
     this.textBytes = last.offset + last.textBytes - this.firstOffset;
+  }
+
+  /** Adds a push kept as sent, the next lines after those it holds: its body as it is, not its lines. */
+  addPush(push: SentPush): void {
+    if (this.lines === 0) {
+      this.firstSeq = push.firstSeq;
+      this.firstOffset = push.firstOffset;
+    }
+    const pieces = sentRecord(push);
+    this.parts.push({ pieces, firstSeq: push.firstSeq, firstOffset: push.firstOffset, lines: push.lines });
+    for (const piece of pieces) this.bytes += piece.length;
+    this.lines += push.lines;
+    this.textBytes = push.firstOffset + push.textBytes - this.firstOffset;
   }
 
   /** The seq after its last line. */
@@ -46,12 +63,11 @@ export class ChunkDraft {
 
   /** The chunk's body: its rows in one buffer (one blob write). */
   body(): Buffer {
-    return this.parts.length === 1
-      ? this.parts[0]!.rows
-      : Buffer.concat(
-          this.parts.map((part) => part.rows),
-          this.bytes,
-        );
+    if (this.parts.length === 1 && this.parts[0]!.pieces.length === 1) return this.parts[0]!.pieces[0]!;
+    return Buffer.concat(
+      this.parts.flatMap((part) => part.pieces),
+      this.bytes,
+    );
   }
 
   /**
@@ -66,7 +82,7 @@ export class ChunkDraft {
       const partEnd = part.firstSeq + part.lines;
       if (partEnd <= seq) continue;
       if (part.firstSeq >= end) break;
-      part.decoded ??= decodeChunk(part, part.rows);
+      part.decoded ??= decodeChunk(part, part.pieces.length === 1 ? part.pieces[0]! : Buffer.concat(part.pieces));
       const from = Math.max(seq, part.firstSeq) - part.firstSeq;
       const to = Math.min(end, partEnd) - part.firstSeq;
       for (let i = from; i < to; i++) lines.push(part.decoded[i]!);

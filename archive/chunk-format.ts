@@ -11,7 +11,8 @@
 // `<accountID>/<key>`) starts with `~archive/`, and no listing or zip of an
 // account's blobs (prefix `<accountID>/…`) ever shows a chunk.
 import { blockOf, copyJson } from '../stream/line-codec.ts';
-import type { StoredLine } from '../stream/log-stream.ts';
+import type { SentPush, StoredLine } from '../stream/log-stream.ts';
+import { encodeSent } from '../stream/raw-block.ts';
 
 /** The blob-name namespace of the archive: no user blob name can start with it. */
 const ARCHIVE_NAMESPACE = '~archive/';
@@ -103,24 +104,80 @@ export function encodeChunk(lines: readonly StoredLine[]): Buffer {
 }
 
 /**
+ * A push kept as sent (stream/raw-block.ts) in a chunk body: a head row,
+ * `{"~push":{"lines":N,"bytes":B,"time":"T"}}`, then the B bytes of its JSON
+ * array body, then a newline. The writer copies a push it finds unread in the
+ * ring this way instead of encoding its lines (docs/ARCHIVE.md §2). No row of
+ * a line starts with `{"~`: every line's JSON starts with `{"level"`.
+ */
+export function sentRecord(push: SentPush): Buffer[] {
+  const head = `{"~push":{"lines":${push.lines},"bytes":${push.body.length},"time":${JSON.stringify(push.time)}}}\n`;
+  return [Buffer.from(head, 'latin1'), push.body, NEWLINE];
+}
+
+const NEWLINE = Buffer.from('\n');
+const SENT_MARK = Buffer.from('{"~push":');
+
+/** A record of a push kept as sent starts at `at` (its head row's first bytes: `{"~`). */
+function sentAt(body: Buffer, at: number): boolean {
+  return body[at] === 0x7b && body[at + 1] === 0x22 && body[at + 2] === 0x7e;
+}
+
+/**
  * The stored lines of a chunk body, with the seqs and offsets its entry names.
  * Each row is parsed once here for its `out` (the decoded chunk is then shared
  * by every reader, chunk-archive.ts): the lines' SSE events, then their texts,
  * go into one buffer, so a reader of consecutive lines sends one view of it
- * (joinEvents, joinText) and no reader decodes JSON.
+ * (joinEvents, joinText) and no reader decodes JSON. A push kept as sent is
+ * encoded here, as it would have been at push.
  */
 export function decodeChunk(entry: ChunkPlace, body: Buffer): StoredLine[] {
-  const events: string[] = [];
-  const outs: string[] = [];
+  const lines: StoredLine[] = [];
+  let events: string[] = [];
+  let outs: string[] = [];
+  const endSeq = entry.firstSeq + entry.lines;
+  let seq = entry.firstSeq;
+  let offset = entry.firstOffset;
+  const takeRows = (): void => {
+    if (events.length === 0) return;
+    const block = blockOf(seq - events.length, offset, events, outs);
+    offset += block.textBytes;
+    for (let i = 0; i < block.count; i++) lines.push(block.line(i));
+    events = [];
+    outs = [];
+  };
   let start = 0;
-  for (let seq = entry.firstSeq; start < body.length && events.length < entry.lines; seq++) {
+  while (start < body.length && seq < endSeq) {
     let nl = body.indexOf(0x0a, start);
     if (nl === -1) nl = body.length;
+    if (sentAt(body, start)) {
+      takeRows();
+      const head = (JSON.parse(body.toString('latin1', start, nl)) as { '~push': { bytes: number; time: string } })['~push'];
+      const block = encodeSent({ firstSeq: seq, firstOffset: offset, time: head.time, body: body.subarray(nl + 1, nl + 1 + head.bytes) });
+      for (let i = 0; i < block.count; i++) lines.push(block.line(i));
+      seq += block.count;
+      offset += block.textBytes;
+      start = nl + 1 + head.bytes + 1;
+      continue;
+    }
     const json = body.toString('utf8', start, nl);
     start = nl + 1;
     const out = (JSON.parse(json) as { out?: unknown }).out;
     events.push(`id: ${seq}\ndata: ${json}\n\n`);
     outs.push(typeof out === 'string' ? out : '');
+    seq++;
   }
-  return blockOf(entry.firstSeq, entry.firstOffset, events, outs).lines();
+  takeRows();
+  return lines;
+}
+
+/**
+ * A chunk body as the rows of a snapshot: as stored, unless it holds pushes
+ * kept as sent, whose lines are then encoded and written as rows (the
+ * finished log is the Harness NDJSON of its lines, docs/ARCHIVE.md §3). A
+ * body that merely mentions the mark (an `args` key) is rewritten into the
+ * same rows.
+ */
+export function snapshotRowsOf(entry: ChunkPlace, body: Buffer): Buffer {
+  return body.indexOf(SENT_MARK) === -1 ? body : encodeChunk(decodeChunk(entry, body));
 }

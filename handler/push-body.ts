@@ -6,6 +6,7 @@
 // When one push holds more lines than the stream retains, the newest are kept
 // and the rest are skipped — appended as a gap, which viewers see as
 // `dropped` — rather than the batch being refused.
+import { isAscii } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { ServiceError } from '../foundation/errors.ts';
@@ -42,6 +43,12 @@ export interface ParsedPush {
   skipped: SkippedLines;
   /** Lines in the body. */
   total: number;
+  /**
+   * The body, when it is a JSON array of exactly `lines` in ASCII: the
+   * stream may keep the push as sent (PushOptions.asSent). A copy, never a
+   * view of the socket's buffer.
+   */
+  asSent?: Buffer;
 }
 
 /** The newest lines of a push, within the stream's retention. */
@@ -139,9 +146,15 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
       parts.push(chunk);
     },
     end() {
-      const lines = parseWholeBody((parts.length === 1 ? parts[0]! : Buffer.concat(parts, received)).toString('utf8'), format);
+      const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, received);
+      const text = body.toString('utf8');
+      const lines = parseWholeBody(text, format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
-      if (lines.length <= limits.keepLines) return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length };
+      if (lines.length <= limits.keepLines) {
+        // A socket's chunk is a view of a buffer that may hold more (the headers, the next request): copied.
+        const asSent = format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? (parts.length === 1 ? Buffer.from(body) : body) : undefined;
+        return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
+      }
       const window = new PushWindow(limits);
       for (const line of lines) window.add(line);
       return { lines: window.lines(), skipped: window.skipped, total: window.total };

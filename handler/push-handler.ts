@@ -29,7 +29,7 @@ export async function pushLines(call: RouteCall): Promise<void> {
     keepBytes: stream.maxBytes,
     maxLineBytes: stream.maxLineBytes,
   });
-  await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped, pushId });
+  await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped, pushId, asSent: push.asSent });
   ctx.metrics.pushRequests++;
   ctx.metrics.linesPushed += push.total;
   noContent(call.res);

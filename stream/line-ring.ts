@@ -3,7 +3,8 @@
 // it by seq; nobody holds per-viewer copies. A push is kept as one block
 // (line-block.ts), not one object a line: line objects are made when read.
 import { LineList, type LineBlock, type RingEntry } from './line-block.ts';
-import type { StoredLine } from './log-stream.ts';
+import type { SentPush, StoredLine } from './log-stream.ts';
+import { RawBlock } from './raw-block.ts';
 import { NO_LINES, SharedSlices } from './shared-slices.ts';
 
 /** First seqs whose slices are kept for the viewers that ask next (LineRing.slices): a push of 16,000 lines is 8 batches. */
@@ -73,8 +74,8 @@ export class LineRing {
     this.appendLines([line]);
   }
 
-  /** Appends the lines of one push, kept as their block. */
-  appendBlock(block: LineBlock): void {
+  /** Appends the lines of one push, kept as their block (or as sent: RawBlock). */
+  appendBlock(block: LineBlock | RawBlock): void {
     if (block.count > 0) this.appendEntry(block);
   }
 
@@ -117,6 +118,29 @@ export class LineRing {
     const count = this.linesOver(bytes);
     this.dropLines(count);
     return count;
+  }
+
+  /**
+   * Pushes kept as sent from `seq` on, whose lines nobody has read (so none
+   * was made): the archive writer's read, which copies them as they are.
+   * Whole pushes only, at least one, then up to `maxLines` and `maxBytes` of
+   * their bodies; undefined when the entry at `seq` is not such a push.
+   */
+  sentFrom(seq: number, maxLines: number, maxBytes: number): SentPush[] | undefined {
+    if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;
+    let pushes: SentPush[] | undefined;
+    let lines = 0;
+    let bytes = 0;
+    for (let index = this.entryOf(seq); index < this.entries.length; index++) {
+      const entry = this.entries[index]!;
+      const sent = entry instanceof RawBlock ? entry.asSent : undefined;
+      if (sent === undefined || sent.firstSeq !== seq + lines) break;
+      if (pushes !== undefined && (lines + sent.lines > maxLines || bytes + sent.body.length > maxBytes)) break;
+      (pushes ??= []).push(sent);
+      lines += sent.lines;
+      bytes += sent.body.length;
+    }
+    return pushes;
   }
 
   /** The line with this seq, if retained. */

@@ -80,6 +80,30 @@ export interface PushOptions {
    * otherwise the push throws TextGuardConflict and stores nothing.
    */
   textGuard?: TextGuard;
+  /**
+   * The body the lines were parsed from, when a backend may keep the push as
+   * sent (stream/raw-block.ts): a JSON array of exactly these lines, every
+   * byte ASCII. Set by the push handler; a backend that cannot use it
+   * ignores it.
+   */
+  asSent?: Buffer;
+}
+
+/**
+ * A push kept as sent (stream/raw-block.ts), as the archive writer copies it
+ * into a chunk: its body, and what encoding its lines needs besides.
+ */
+export interface SentPush {
+  readonly firstSeq: number;
+  readonly lines: number;
+  /** Text offset of its first line. */
+  readonly firstOffset: number;
+  /** Text bytes of its lines. */
+  readonly textBytes: number;
+  /** The time its lines without one got (the push's). */
+  readonly time: string;
+  /** The JSON array body, ASCII. */
+  readonly body: Buffer;
 }
 
 interface TextGuard {
@@ -119,6 +143,12 @@ export interface ReadBatch {
    * viewers of a stream that read the same lines share one array (LineRing.slice).
    */
   lines: readonly StoredLine[];
+  /**
+   * Instead of `lines`, for the archive writer's cursor only
+   * (CursorOptions.holdsLines) on a backend that keeps pushes as sent:
+   * consecutive pushes from the cursor, whose lines nobody has read yet.
+   */
+  pushes?: readonly SentPush[];
   /** True when the stream is closed and there is nothing after `lines`. */
   end: boolean;
   /**

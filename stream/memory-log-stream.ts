@@ -5,6 +5,7 @@ import { ServiceError } from '../foundation/errors.ts';
 import { formatDuration } from './format-duration.ts';
 import { encodeBlock } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
+import { keptAsSent } from './raw-block.ts';
 import { NO_LINES } from './shared-slices.ts';
 import type {
   CursorOptions,
@@ -139,8 +140,15 @@ class MemoryCursor implements StreamCursor {
       batch.dropped = { from: this.position, to: ring.firstSeq - 1 };
       this.position = ring.firstSeq;
     }
-    batch.lines = ring.slice(this.position, maxLines, maxBytes, this.once);
-    this.position += batch.lines.length;
+    // The archive writer copies pushes kept as sent, their lines unmade (stream/raw-block.ts).
+    const pushes = this.holdsLines ? ring.sentFrom(this.position, maxLines, maxBytes) : undefined;
+    if (pushes !== undefined) {
+      batch.pushes = pushes;
+      for (const push of pushes) this.position += push.lines;
+    } else {
+      batch.lines = ring.slice(this.position, maxLines, maxBytes, this.once);
+      this.position += batch.lines.length;
+    }
     if (this.holdsLines) {
       const before = ring.retainedBytes;
       ring.holdFrom(this.position);
@@ -256,7 +264,9 @@ export class MemoryLogStream implements LogStream {
     }
     const first = log.ring.nextSeq;
     const now = new Date().toISOString();
-    const block = encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now);
+    const block =
+      keptAsSent(first, log.textOffset, lines, options.asSent, this.limits.maxLineBytes, now) ??
+      encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now);
     log.textOffset += block.textBytes;
     log.ring.appendBlock(block);
     if (options.pushId !== undefined) {

@@ -17,8 +17,10 @@ function logText(from: number, to: number): string {
   return text;
 }
 
-async function push(url: string, from: number, to: number): Promise<void> {
-  const res = await fetch(url, { method: 'PUT', body: logText(from, to), headers: { 'Content-Type': 'text/plain' } });
+/** `json`: a JSON array of line objects, as Harness clients push, which the archive stores as sent (docs/ARCHIVE.md §2). */
+async function push(url: string, from: number, to: number, format: 'text' | 'json' = 'text'): Promise<void> {
+  const body = format === 'text' ? logText(from, to) : JSON.stringify(Array.from({ length: to - from }, (_, i) => ({ out: lineText(from + i) })));
+  const res = await fetch(url, { method: 'PUT', body, headers: { 'Content-Type': format === 'text' ? 'text/plain' : 'application/json' } });
   assert.equal(res.status, 204);
 }
 
@@ -27,7 +29,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('the live archive across processes', function () {
   this.timeout(60_000);
 
-  it('loses at most the last unwritten chunk when the server is killed with SIGKILL mid-stream', async () => {
+  for (const format of ['text', 'json'] as const) {
+    it(`loses at most the last unwritten chunk when the server is killed with SIGKILL mid-stream (${format} pushes)`, async () => {
+      await killedMidStream(format);
+    });
+  }
+
+  async function killedMidStream(format: 'text' | 'json'): Promise<void> {
     const server = await startServer({ LOG_SERVICE_STREAM_MAX_LINES: '1000' });
     try {
       const url = `${server.url}/ci/p/crash/s/t/stream`;
@@ -37,7 +45,7 @@ describe('the live archive across processes', function () {
       let acked = 0;
       const until = Date.now() + 3000;
       while (Date.now() < until) {
-        await push(url, acked, acked + 100);
+        await push(url, acked, acked + 100, format);
         acked += 100;
         acks.push({ at: Date.now(), lines: acked });
         await sleep(10);
@@ -62,7 +70,7 @@ describe('the live archive across processes', function () {
     } finally {
       await server.stop();
     }
-  });
+  }
 
   it('keeps the memory per stream at the ring bound while the log grows to 1 GB, and serves any offset of it', async function () {
     this.timeout(240_000);

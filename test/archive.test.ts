@@ -28,10 +28,17 @@ function logText(from: number, to: number): string {
  * producer in the same process pushing as fast as the event loop turns.
  */
 const PACE_MS = 10;
-async function pushAll(url: string, from: number, to: number): Promise<void> {
+/**
+ * `json`: as the Harness clients push, a JSON array of line objects, which the
+ * memory backend keeps as sent and the archive stores as sent (docs/ARCHIVE.md §2).
+ */
+type PushFormat = 'text' | 'json';
+async function pushAll(url: string, from: number, to: number, format: PushFormat = 'text'): Promise<void> {
   for (let seq = from; seq < to; seq += PUSH_LINES) {
     const started = Date.now();
-    const res = await fetch(url, { method: 'PUT', body: logText(seq, Math.min(to, seq + PUSH_LINES)), headers: { 'Content-Type': 'text/plain' } });
+    const end = Math.min(to, seq + PUSH_LINES);
+    const body = format === 'text' ? logText(seq, end) : JSON.stringify(Array.from({ length: end - seq }, (_, i) => ({ out: lineText(seq + i) })));
+    const res = await fetch(url, { method: 'PUT', body, headers: { 'Content-Type': format === 'text' ? 'text/plain' : 'application/json' } });
     assert.equal(res.status, 204);
     const rest = PACE_MS - (Date.now() - started);
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
@@ -48,12 +55,27 @@ function suite(label: string, env: () => Record<string, string>) {
     after(async () => server?.destroy());
     const ci = (id: string, path: string) => `${server.url}/ci/p/${id}/s/t/${path}`;
 
-    it('gives a late joiner of a 200k-line live stream every line over SSE and raw, and raw from an offset inside the chunks', async () => {
+    for (const format of ['text', 'json'] as const) {
+      it(`gives a late joiner of a 200k-line live stream every line over SSE and raw, and raw from an offset inside the chunks (${format} pushes)`, async () => {
+        await lateJoiner(`late-${format}`, format);
+      });
+    }
+
+    async function lateJoiner(id: string, format: PushFormat): Promise<void> {
+      const ci = (_: string, path: string) => `${server.url}/ci/p/${id}/s/t/${path}`;
       assert.equal((await fetch(ci('late', 'stream'), { method: 'POST' })).status, 204);
       // A slow viewer: joined at the start, then stops reading while the whole log goes by.
       const slow = await countSse(ci('late', 'stream'));
       slow.pause();
-      await pushAll(ci('late', 'stream'), 0, LINES);
+      await pushAll(ci('late', 'stream'), 0, LINES, format);
+      // Nobody read the pushes as they came (the slow viewer stopped): the archive holds JSON pushes as sent.
+      const chunks = [];
+      for await (const entry of server.services.context.store.list(`~archive/default/p/${id}/s/t/`)) chunks.push(entry.name);
+      assert.ok(chunks.length > 0);
+      const first = await server.services.context.store.get(chunks[Math.floor(chunks.length / 2)]!);
+      const parts: Buffer[] = [];
+      for await (const part of first!.body as AsyncIterable<Buffer>) parts.push(part);
+      assert.equal(Buffer.concat(parts).includes('{"~push":'), format === 'json', 'a chunk holds pushes as sent only when they came as JSON');
       const total = Buffer.byteLength(logText(0, LINES));
 
       const sse = await countSse(ci('late', 'stream'));
@@ -91,7 +113,12 @@ function suite(label: string, env: () => Record<string, string>) {
       assert.equal(rows.length, LINES);
       assert.equal((JSON.parse(rows[0]!) as { out: string }).out, lineText(0));
       assert.equal((JSON.parse(rows[LINES - 1]!) as { out: string }).out, lineText(LINES - 1));
-    });
+      // The finished log is every line's JSON, pushes kept as sent included: none is left as it was sent.
+      for (const seq of [0, 777, 123_456, LINES - 1]) {
+        assert.deepEqual(Object.keys(JSON.parse(rows[seq]!) as object), ['level', 'pos', 'out', 'time']);
+        assert.equal((JSON.parse(rows[seq]!) as { pos: number }).pos, seq);
+      }
+    }
 
     it('never shows the chunks in a listing or a zip', async () => {
       assert.equal((await fetch(ci('hidden', 'stream'), { method: 'POST' })).status, 204);

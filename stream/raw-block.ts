@@ -1,0 +1,161 @@
+// A push kept as the producer sent it (docs/ARCHITECTURE.md, "A push is kept
+// as sent"): the JSON array body its lines were parsed from, encoded into a
+// LineBlock only when someone first reads a line of it. The archive writer
+// does not read lines: it copies the body into its chunk as it is
+// (ReadBatch.pushes, archive/chunk-format.ts), so a push nobody watches is
+// never encoded at all, and ingest pays for parsing the body once, not for
+// making every line's event and text (BENCHMARKS.md, "ingest: a push kept as
+// sent").
+import { eventHeadBytes, LineBlock, type RingEntry } from './line-block.ts';
+import { encodeBlock } from './line-codec.ts';
+import type { LineInput, SentPush, StoredLine } from './log-stream.ts';
+
+/**
+ * The lines of a JSON array body that push-body.ts already checked
+ * (handler/push-lines.ts checkLine): the same LineInput fields checkLine
+ * takes from each element, without checking them again.
+ */
+function sentInputs(body: Buffer): LineInput[] {
+  const items = JSON.parse(body.toString('latin1')) as Record<string, unknown>[];
+  const inputs = new Array<LineInput>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const input: LineInput = { out: item.out as string };
+    if (item.level !== undefined) input.level = item.level as string;
+    if (item.pos !== undefined) input.pos = item.pos as number;
+    if (item.time !== undefined) input.time = item.time as string;
+    if (item.args !== undefined && item.args !== null) input.args = item.args as Record<string, unknown>;
+    inputs[i] = input;
+  }
+  return inputs;
+}
+
+/** The line block of a push kept as sent: what encodeBlock made of its lines at push time. */
+export function encodeSent(push: Pick<SentPush, 'firstSeq' | 'firstOffset' | 'time' | 'body'>): LineBlock {
+  // No line of a push kept as sent was over the line limit (MemoryLogStream.store): nothing to cut.
+  return encodeBlock(push.firstSeq, push.firstOffset, sentInputs(push.body), Infinity, push.time);
+}
+
+/**
+ * The push as a RawBlock when it can be kept as sent: its body is given (the
+ * handler's: a JSON array of exactly `inputs`, every byte ASCII, so a line's
+ * characters are its bytes) and no line is over the line limit (nothing is
+ * cut, which encodeSent relies on). Otherwise undefined: encode it now.
+ */
+export function keptAsSent(
+  firstSeq: number,
+  firstOffset: number,
+  inputs: readonly LineInput[],
+  body: Buffer | undefined,
+  maxLineBytes: number,
+  time: string,
+): RawBlock | undefined {
+  if (body === undefined || inputs.length === 0) return undefined;
+  let textBytes = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const chars = inputs[i]!.out.length;
+    if (chars > maxLineBytes) return undefined;
+    textBytes += chars;
+  }
+  const sent: SentPush = { firstSeq, lines: inputs.length, firstOffset, textBytes, time, body };
+  return new RawBlock(firstSeq, inputs.length, countedBytes(firstSeq, inputs, body.length, time), sent);
+}
+
+/** JSON fields a line gets when encoded that its element may lack, and their bytes: `"level":"info",` and the like. */
+const LEVEL_BYTES = '"level":"info",'.length;
+const POS_BYTES = '"pos":,'.length;
+const TIME_BYTES = ',"time":""'.length;
+
+/**
+ * What the ring counts for each line of a push kept as sent, fixed at push
+ * (cumulative: `counted[i]` is the bytes of lines 0..i-1): its event and
+ * text as encodeBlock would make them, estimated from its `out`, its share
+ * of the body and the fields it lacks. Exact for a body whose elements are
+ * as encodeBlock writes them; the ring's sums stay consistent whatever the
+ * lines become when read, since it only ever asks this.
+ */
+function countedBytes(firstSeq: number, inputs: readonly LineInput[], bodyBytes: number, time: string): Uint32Array {
+  const n = inputs.length;
+  let outChars = 0;
+  for (let i = 0; i < n; i++) outChars += inputs[i]!.out.length;
+  // Per element, what is not its `out`: keys, quotes, escapes, other fields, and the array's commas.
+  const perElement = Math.max(0, (bodyBytes - outChars) / n);
+  const counted = new Uint32Array(n + 1);
+  let total = 0;
+  let share = 0;
+  for (let i = 0; i < n; i++) {
+    const input = inputs[i]!;
+    const seq = firstSeq + i;
+    share += perElement;
+    const element = Math.floor(share);
+    share -= element;
+    let added = 0;
+    if (input.level === undefined) added += LEVEL_BYTES;
+    if (input.pos === undefined) added += POS_BYTES + eventHeadBytes(seq) - 11;
+    if (input.time === undefined) added += TIME_BYTES + time.length;
+    // Event: head, JSON (the element, its `out` and what it lacks), blank line; then the text.
+    total += eventHeadBytes(seq) + input.out.length + element + added + 2 + input.out.length;
+    counted[i + 1] = total;
+  }
+  return counted;
+}
+
+/**
+ * A push kept as sent, in the ring. Its lines are made (a LineBlock) when one
+ * is first read; the body is then let go. What it counts (`bytes`) never
+ * changes, so the ring's and the process's sums stay right.
+ */
+export class RawBlock implements RingEntry {
+  private sent: SentPush | undefined;
+  private block: LineBlock | undefined;
+  /** Text bytes of its lines. */
+  readonly textBytes: number;
+
+  constructor(
+    readonly firstSeq: number,
+    readonly count: number,
+    /** Cumulative bytes counted per line (countedBytes); `counted[0]` is 0. */
+    private readonly counted: Uint32Array,
+    source: SentPush | LineBlock,
+  ) {
+    if (source instanceof LineBlock) this.block = source;
+    else this.sent = source;
+    this.textBytes = source.textBytes;
+  }
+
+  /** The push as sent, while no line of it was made (then the archive writer copies it as it is). */
+  get asSent(): SentPush | undefined {
+    return this.sent;
+  }
+
+  private lines_(): LineBlock {
+    if (this.block === undefined) {
+      this.block = encodeSent(this.sent!);
+      this.sent = undefined;
+    }
+    return this.block;
+  }
+
+  line(i: number): StoredLine {
+    return this.lines_().line(i);
+  }
+
+  bytes(from: number, to: number): number {
+    return to <= from ? 0 : this.counted[to]! - this.counted[from]!;
+  }
+
+  eventBytes(i: number): number {
+    return this.lines_().eventBytes(i);
+  }
+
+  read(from: number, to: number): void {
+    this.lines_().read(from, to);
+  }
+
+  tail(from: number): RawBlock {
+    const counted = new Uint32Array(this.count - from + 1);
+    const base = this.counted[from]!;
+    for (let i = from; i <= this.count; i++) counted[i - from] = this.counted[i]! - base;
+    return new RawBlock(this.firstSeq + from, this.count - from, counted, this.lines_().tail(from));
+  }
+}
