@@ -151,8 +151,7 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
       const lines = parseWholeBody(text, format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) {
-        // A socket's chunk is a view of a buffer that may hold more (the headers, the next request): copied.
-        const asSent = format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? (parts.length === 1 ? Buffer.from(body) : body) : undefined;
+        const asSent = format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? ownBuffer(body) : undefined;
         return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
       }
       const window = new PushWindow(limits);
@@ -161,6 +160,21 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
     },
   });
 }
+
+/**
+ * `body` as a buffer that holds little else, to be kept: a socket's chunk is a
+ * view of what one read brought in, its request's head and maybe the next
+ * request too, which a view would keep alive. A view is kept when that is at
+ * most SHARED_SLACK_BYTES more (the head of a one-chunk request), else a copy.
+ */
+function ownBuffer(body: Buffer): Buffer {
+  if (body.buffer.byteLength - body.length <= SHARED_SLACK_BYTES) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
+}
+
+const SHARED_SLACK_BYTES = 1024;
 
 interface BodyReader<T> {
   /** Pause for a turn of the event loop after each big chunk. */

@@ -32,6 +32,15 @@ const PUSH_IDS_KEPT = 256;
 
 let lastGeneration = 0;
 /** A millisecond clock value, bumped past the last one: every open of a name gets a larger one, across restarts too. */
+/** The time of the last push, kept for the pushes of the same millisecond: `toISOString` was ~1.5 % of a push. */
+let lastNow = { ms: 0, iso: '' };
+
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastNow.ms) lastNow = { ms, iso: new Date(ms).toISOString() };
+  return lastNow.iso;
+}
+
 function nextGeneration(): number {
   lastGeneration = Math.max(Date.now(), lastGeneration + 1);
   return lastGeneration;
@@ -263,7 +272,7 @@ export class MemoryLogStream implements LogStream {
       log.textOffset += skipped.textBytes;
     }
     const first = log.ring.nextSeq;
-    const now = new Date().toISOString();
+    const now = isoNow();
     const block =
       keptAsSent(first, log.textOffset, lines, options.asSent, this.limits.maxLineBytes, now) ??
       encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now);

@@ -51,14 +51,10 @@ export function keptAsSent(
   time: string,
 ): RawBlock | undefined {
   if (body === undefined || inputs.length === 0) return undefined;
-  let textBytes = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    const chars = inputs[i]!.out.length;
-    if (chars > maxLineBytes) return undefined;
-    textBytes += chars;
-  }
-  const sent: SentPush = { firstSeq, lines: inputs.length, firstOffset, textBytes, time, body };
-  return new RawBlock(firstSeq, inputs.length, countedBytes(firstSeq, inputs, body.length, time), sent);
+  const counted = countedBytes(firstSeq, inputs, body.length, time, maxLineBytes);
+  if (counted === undefined) return undefined;
+  const sent: SentPush = { firstSeq, lines: inputs.length, firstOffset, textBytes: counted.textBytes, time, body };
+  return new RawBlock(firstSeq, inputs.length, counted.bytes, sent);
 }
 
 /** JSON fields a line gets when encoded that its element may lack, and their bytes: `"level":"info",` and the like. */
@@ -68,36 +64,46 @@ const TIME_BYTES = ',"time":""'.length;
 
 /**
  * What the ring counts for each line of a push kept as sent, fixed at push
- * (cumulative: `counted[i]` is the bytes of lines 0..i-1): its event and
- * text as encodeBlock would make them, estimated from its `out`, its share
- * of the body and the fields it lacks. Exact for a body whose elements are
- * as encodeBlock writes them; the ring's sums stay consistent whatever the
- * lines become when read, since it only ever asks this.
+ * (cumulative: `bytes[i]` is the bytes of lines 0..i-1): its event and text
+ * as encodeBlock would make them, from its `out`, the fields it lacks, and
+ * its share of the rest of the body (keys, quotes, escapes, the fields it
+ * has, the array's commas). Within a byte a line of what the lines hold once
+ * made, for a body of lines as encodeBlock writes them; the ring's sums stay
+ * consistent whatever they become, since it only ever asks this. Undefined
+ * when a line is over `maxLineBytes` (ASCII: its characters are its bytes).
  */
-function countedBytes(firstSeq: number, inputs: readonly LineInput[], bodyBytes: number, time: string): Uint32Array {
+function countedBytes(
+  firstSeq: number,
+  inputs: readonly LineInput[],
+  bodyBytes: number,
+  time: string,
+  maxLineBytes: number,
+): { bytes: Uint32Array; textBytes: number } | undefined {
   const n = inputs.length;
-  let outChars = 0;
-  for (let i = 0; i < n; i++) outChars += inputs[i]!.out.length;
-  // Per element, what is not its `out`: keys, quotes, escapes, other fields, and the array's commas.
-  const perElement = Math.max(0, (bodyBytes - outChars) / n);
-  const counted = new Uint32Array(n + 1);
+  const bytes = new Uint32Array(n + 1);
   let total = 0;
-  let share = 0;
+  let textBytes = 0;
   for (let i = 0; i < n; i++) {
     const input = inputs[i]!;
-    const seq = firstSeq + i;
-    share += perElement;
-    const element = Math.floor(share);
-    share -= element;
+    const chars = input.out.length;
+    if (chars > maxLineBytes) return undefined;
+    textBytes += chars;
+    const head = eventHeadBytes(firstSeq + i);
     let added = 0;
     if (input.level === undefined) added += LEVEL_BYTES;
-    if (input.pos === undefined) added += POS_BYTES + eventHeadBytes(seq) - 11;
+    if (input.pos === undefined) added += POS_BYTES + head - 11;
     if (input.time === undefined) added += TIME_BYTES + time.length;
-    // Event: head, JSON (the element, its `out` and what it lacks), blank line; then the text.
-    total += eventHeadBytes(seq) + input.out.length + element + added + 2 + input.out.length;
-    counted[i + 1] = total;
+    // Event: head, JSON (its `out`, what it lacks; its share of the rest below), blank line; then the text.
+    total += head + chars + added + 2 + chars;
+    bytes[i + 1] = total;
   }
-  return counted;
+  const perElement = Math.max(0, (bodyBytes - textBytes) / n);
+  let shared = 0;
+  for (let i = 1; i <= n; i++) {
+    shared += perElement;
+    bytes[i] = bytes[i]! + Math.floor(shared);
+  }
+  return { bytes, textBytes };
 }
 
 /**
