@@ -63,14 +63,13 @@ const POS_BYTES = '"pos":,'.length;
 const TIME_BYTES = ',"time":""'.length;
 
 /**
- * What the ring counts for each line of a push kept as sent, fixed at push
- * (cumulative: `bytes[i]` is the bytes of lines 0..i-1): its event and text
- * as encodeBlock would make them, from its `out`, the fields it lacks, and
- * its share of the rest of the body (keys, quotes, escapes, the fields it
- * has, the array's commas). Within a byte a line of what the lines hold once
- * made, for a body of lines as encodeBlock writes them; the ring's sums stay
- * consistent whatever they become, since it only ever asks this. Undefined
- * when a line is over `maxLineBytes` (ASCII: its characters are its bytes).
+ * What the ring counts for a push kept as sent, fixed at push: its lines'
+ * events and texts as encodeBlock would make them, from each line's `out` and
+ * the fields it lacks, plus the rest of the body (keys, quotes, escapes, the
+ * fields the lines have, the array's brackets and commas). Within a byte a
+ * line of what the lines hold once made, for a body of lines as encodeBlock
+ * writes them. Undefined when a line is over `maxLineBytes` (ASCII: a line's
+ * characters are its bytes).
  */
 function countedBytes(
   firstSeq: number,
@@ -78,38 +77,30 @@ function countedBytes(
   bodyBytes: number,
   time: string,
   maxLineBytes: number,
-): { bytes: Uint32Array; textBytes: number } | undefined {
-  const n = inputs.length;
-  const bytes = new Uint32Array(n + 1);
-  let total = 0;
+): { bytes: number; textBytes: number } | undefined {
+  let made = 0;
   let textBytes = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
     const chars = input.out.length;
     if (chars > maxLineBytes) return undefined;
     textBytes += chars;
     const head = eventHeadBytes(firstSeq + i);
-    let added = 0;
-    if (input.level === undefined) added += LEVEL_BYTES;
-    if (input.pos === undefined) added += POS_BYTES + head - 11;
-    if (input.time === undefined) added += TIME_BYTES + time.length;
-    // Event: head, JSON (its `out`, what it lacks; its share of the rest below), blank line; then the text.
-    total += head + chars + added + 2 + chars;
-    bytes[i + 1] = total;
+    // Event: head, JSON (its `out`, and what it lacks), blank line; then the text.
+    made += head + chars + 2 + chars;
+    if (input.level === undefined) made += LEVEL_BYTES;
+    if (input.pos === undefined) made += POS_BYTES + head - 11;
+    if (input.time === undefined) made += TIME_BYTES + time.length;
   }
-  const perElement = Math.max(0, (bodyBytes - textBytes) / n);
-  let shared = 0;
-  for (let i = 1; i <= n; i++) {
-    shared += perElement;
-    bytes[i] = bytes[i]! + Math.floor(shared);
-  }
-  return { bytes, textBytes };
+  return { bytes: made + Math.max(0, bodyBytes - textBytes), textBytes };
 }
 
 /**
  * A push kept as sent, in the ring. Its lines are made (a LineBlock) when one
  * is first read; the body is then let go. What it counts (`bytes`) never
- * changes, so the ring's and the process's sums stay right.
+ * changes, so the ring's and the process's sums stay right; its lines share
+ * it evenly (a line bound or byte bound that falls inside a push cuts it by
+ * that share, the lines' own sizes are not kept).
  */
 export class RawBlock implements RingEntry {
   private sent: SentPush | undefined;
@@ -120,8 +111,8 @@ export class RawBlock implements RingEntry {
   constructor(
     readonly firstSeq: number,
     readonly count: number,
-    /** Cumulative bytes counted per line (countedBytes); `counted[0]` is 0. */
-    private readonly counted: Uint32Array,
+    /** What it counts (countedBytes), shared evenly among its lines: a number, not an array a push. */
+    private readonly counted: number,
     source: SentPush | LineBlock,
   ) {
     if (source instanceof LineBlock) this.block = source;
@@ -147,7 +138,12 @@ export class RawBlock implements RingEntry {
   }
 
   bytes(from: number, to: number): number {
-    return to <= from ? 0 : this.counted[to]! - this.counted[from]!;
+    return to <= from ? 0 : this.countedBefore(to) - this.countedBefore(from);
+  }
+
+  /** What lines 0..i-1 count: additive, and all of it at `count`. */
+  private countedBefore(i: number): number {
+    return i >= this.count ? this.counted : Math.floor((this.counted * i) / this.count);
   }
 
   eventBytes(i: number): number {
@@ -159,9 +155,6 @@ export class RawBlock implements RingEntry {
   }
 
   tail(from: number): RawBlock {
-    const counted = new Uint32Array(this.count - from + 1);
-    const base = this.counted[from]!;
-    for (let i = from; i <= this.count; i++) counted[i - from] = this.counted[i]! - base;
-    return new RawBlock(this.firstSeq + from, this.count - from, counted, this.lines_().tail(from));
+    return new RawBlock(this.firstSeq + from, this.count - from, this.bytes(from, this.count), this.lines_().tail(from));
   }
 }
