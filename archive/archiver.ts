@@ -213,9 +213,13 @@ class StreamArchiver {
           this.listing = undefined;
         }
         if (this.skipThrough >= 0 && batch.pushes !== undefined) {
-          // Lines the archive may hold already: as lines, which the filter below can cut.
-          batch.lines = batch.pushes.flatMap((push) => encodeSent(push).lines());
-          batch.pushes = undefined;
+          // Past what the archive held when this writer took over: nothing more to skip.
+          if (batch.pushes[0]!.firstSeq > this.skipThrough) this.skipThrough = -1;
+          else {
+            // Lines the archive may hold already: as lines, which the filter below can cut.
+            batch.lines = batch.pushes.flatMap((push) => encodeSent(push).lines());
+            batch.pushes = undefined;
+          }
         }
         if (this.skipThrough >= 0 && batch.restart === undefined) {
           const through = this.skipThrough;

@@ -45,8 +45,8 @@ export interface ParsedPush {
   total: number;
   /**
    * The body, when it is a JSON array of exactly `lines` in ASCII: the
-   * stream may keep the push as sent (PushOptions.asSent). A copy, never a
-   * view of the socket's buffer.
+   * stream may keep the push as sent (PushOptions.asSent). Its own buffer,
+   * or a view of one that holds at most SHARED_SLACK_BYTES more (ownBuffer).
    */
   asSent?: Buffer;
 }

@@ -38,9 +38,9 @@ export function encodeSent(push: Pick<SentPush, 'firstSeq' | 'firstOffset' | 'ti
 
 /**
  * The push as a RawBlock when it can be kept as sent: its body is given (the
- * handler's: a JSON array of exactly `inputs`, every byte ASCII, so a line's
- * characters are its bytes) and no line is over the line limit (nothing is
- * cut, which encodeSent relies on). Otherwise undefined: encode it now.
+ * handler's: a JSON array of exactly `inputs`, every byte ASCII) and no line
+ * is over the line limit (nothing is cut, which encodeSent relies on).
+ * Otherwise undefined: encode it now.
  */
 export function keptAsSent(
   firstSeq: number,
@@ -51,25 +51,34 @@ export function keptAsSent(
   time: string,
 ): RawBlock | undefined {
   if (body === undefined || inputs.length === 0) return undefined;
-  const counted = countedBytes(firstSeq, inputs, body.length, time, maxLineBytes);
+  // An escape (`\u00e9`, `\u4e00`) makes characters of more than a byte from ASCII: then each
+  // line's bytes are counted, not its characters (its text offsets, its line limit).
+  const escaped = body.includes(UNICODE_ESCAPE);
+  const counted = countedBytes(firstSeq, inputs, body.length, time, maxLineBytes, escaped);
   if (counted === undefined) return undefined;
   const sent: SentPush = { firstSeq, lines: inputs.length, firstOffset, textBytes: counted.textBytes, time, body };
   return new RawBlock(firstSeq, inputs.length, counted.bytes, sent);
 }
 
+const UNICODE_ESCAPE = Buffer.from('\\u', 'latin1');
+
 /** JSON fields a line gets when encoded that its element may lack, and their bytes: `"level":"info",` and the like. */
 const LEVEL_BYTES = '"level":"info",'.length;
 const POS_BYTES = '"pos":,'.length;
 const TIME_BYTES = ',"time":""'.length;
+const ARGS_BYTES = ',"args":'.length;
 
 /**
  * What the ring counts for a push kept as sent, fixed at push: its lines'
- * events and texts as encodeBlock would make them, from each line's `out` and
- * the fields it lacks, plus the rest of the body (keys, quotes, escapes, the
- * fields the lines have, the array's brackets and commas). Within a byte a
- * line of what the lines hold once made, for a body of lines as encodeBlock
- * writes them. Undefined when a line is over `maxLineBytes` (ASCII: a line's
- * characters are its bytes).
+ * events and texts as encodeBlock would make them, from each line's `out`
+ * and the fields it lacks, plus the rest of the body (keys, quotes, escapes,
+ * the fields the lines have, the array's brackets and commas). Never less
+ * than what the lines hold once made: a string is never longer written again
+ * than as sent, and what may be (a `pos` or an `args` number written short,
+ * `1e15`) is counted as it will be written, on top of its share of the body.
+ * Within a byte a line more, for a body of lines as encodeBlock writes them
+ * without `pos`; a few bytes a line more with it. Undefined when a line is
+ * over `maxLineBytes` (it would be cut).
  */
 function countedBytes(
   firstSeq: number,
@@ -77,20 +86,24 @@ function countedBytes(
   bodyBytes: number,
   time: string,
   maxLineBytes: number,
+  escaped: boolean,
 ): { bytes: number; textBytes: number } | undefined {
   let made = 0;
   let textBytes = 0;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
-    const chars = input.out.length;
-    if (chars > maxLineBytes) return undefined;
-    textBytes += chars;
+    // Unescaped ASCII: a character is a byte.
+    const bytes = escaped ? Buffer.byteLength(input.out, 'utf8') : input.out.length;
+    if (bytes > maxLineBytes) return undefined;
+    textBytes += bytes;
     const head = eventHeadBytes(firstSeq + i);
     // Event: head, JSON (its `out`, and what it lacks), blank line; then the text.
-    made += head + chars + 2 + chars;
+    made += head + bytes + 2 + bytes;
     if (input.level === undefined) made += LEVEL_BYTES;
     if (input.pos === undefined) made += POS_BYTES + head - 11;
+    else made += String(input.pos).length;
     if (input.time === undefined) made += TIME_BYTES + time.length;
+    if (input.args !== undefined) made += ARGS_BYTES + Buffer.byteLength(JSON.stringify(input.args), 'utf8');
   }
   return { bytes: made + Math.max(0, bodyBytes - textBytes), textBytes };
 }

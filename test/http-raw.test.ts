@@ -34,6 +34,25 @@ describe('raw log text by byte offset', function () {
     assert.equal(raw.text(), 'lo\nworld\nmore é\n');
   });
 
+  it('counts bytes, not characters, of JSON pushes that write non-ASCII text as \\u escapes (kept as sent)', async () => {
+    await fetch(ci('esc', 'stream'), { method: 'POST' });
+    // ASCII bodies, as Python's json.dumps writes them: `é` is `\u00e9`, `中` is `\u4e2d`, 😀 a surrogate pair.
+    for (const body of ['[{"out":"caf\\u00e9\\n"},{"out":"\\u4e2d \\ud83d\\ude00\\n"}]', '[{"out":"next\\n"}]']) {
+      const res = await fetch(ci('esc', 'stream'), { method: 'PUT', body, headers: { 'Content-Type': 'application/json' } });
+      assert.equal(res.status, 204);
+    }
+    const text = 'café\n中 😀\nnext\n';
+    const whole = await openRaw(`${ci('esc', 'raw')}?offset=0`);
+    await whole.until((t) => t === text);
+    whole.close();
+    // The second push starts at the bytes of the first: 6 + 9.
+    const second = await openRaw(`${ci('esc', 'raw')}?offset=15`);
+    assert.equal(second.offset, '15');
+    await second.until((t) => t === 'next\n');
+    second.close();
+    await fetch(ci('esc', 'stream'), { method: 'DELETE' });
+  });
+
   it('resumes at offset + bytes received with no gap and no duplicate, like tail -f after a cut', async () => {
     await fetch(ci('r2', 'stream'), { method: 'POST' });
     await push('r2', 'abc\ndef\n');

@@ -18,6 +18,12 @@ function bodyOf(inputs: readonly LineInput[], spacing = ''): Buffer {
   return Buffer.from(`[${spacing}${inputs.map((input) => JSON.stringify(input)).join(`,${spacing}`)}]`, 'latin1');
 }
 
+/** The same body with every character above U+007F written as a `\\u` escape: ASCII, as Python's json.dumps sends it. */
+function escapedBodyOf(inputs: readonly LineInput[]): Buffer {
+  const text = JSON.stringify(inputs).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return Buffer.from(text, 'latin1');
+}
+
 const INPUTS: LineInput[] = [
   { out: 'plain\n' },
   { out: 'with "quotes" and \\ and a tab\t\n', level: 'warn' },
@@ -57,6 +63,33 @@ describe('RawBlock (a push kept as sent)', () => {
       assert.equal(raw.asSent, undefined);
       assert.equal(raw.eventBytes(1), expected.eventBytes(1));
     }
+  });
+
+  it('counts the UTF-8 bytes of characters an ASCII body writes as escapes: the text offsets of the lines made', () => {
+    const inputs: LineInput[] = [{ out: 'café\n' }, { out: '中文 😀\n' }, { out: 'a\ud800' }, { out: '\udc00b\n' }, { out: 'next\n' }];
+    const body = escapedBodyOf(inputs);
+    assert.ok(body.every((byte) => byte < 0x80));
+    const raw = rawBlock(3, 50, inputs, body);
+    const expected = encodeBlock(3, 50, inputs, 1024, NOW);
+    assert.equal(raw.textBytes, expected.textBytes);
+    assert.equal(raw.asSent!.textBytes, expected.textBytes);
+    sameLines(linesOf(raw), expected.lines());
+  });
+
+  it('is not kept as sent when a line is over the line limit in bytes, though not in characters (it would be cut)', () => {
+    const inputs = [{ out: '中'.repeat(400) }];
+    assert.equal(keptAsSent(0, 0, inputs, escapedBodyOf(inputs), 1024, NOW), undefined);
+  });
+
+  it('never counts less than its lines hold once made, whatever JSON writes longer than the body did (numbers)', () => {
+    const body = Buffer.from(
+      `[${Array.from({ length: 50 }, (_, i) => `{"out":"x","pos":1e15,"args":{"a":[1e20,1e20,1e20,1e20],"b":${i}}}`).join(',')}]`,
+      'latin1',
+    );
+    const inputs = JSON.parse(body.toString('latin1')) as LineInput[];
+    const raw = rawBlock(0, 0, inputs, body);
+    const made = encodeBlock(0, 0, inputs, 1024, NOW);
+    assert.ok(raw.bytes(0, raw.count) >= made.bytes(0, made.count), `counted ${raw.bytes(0, raw.count)}, made ${made.bytes(0, made.count)}`);
   });
 
   it('is not kept as sent when a line is over the line limit (it would be cut) or there is no body', () => {
