@@ -131,6 +131,59 @@ describe('gRPC: logservice.v1.LogStreams', function () {
     assert.equal(missing.status.metadata.get('logsvc-code')[0], 'LOGSVC_STREAM_NOT_FOUND');
   });
 
+  it('keeps an ASCII batch as sent (its archived chunk holds it as a JSON push), with the same lines, offsets and snapshot rows', async () => {
+    const key = newKey();
+    await unary(client, 'Open', { key }, admin());
+    const batches = [
+      [{ out: 'one\n' }, { out: 'two\n', level: 'warn', args: { step: 'unit' } }],
+      // Not ASCII once written as JSON: encoded at push, as before.
+      [{ out: 'café\n', time: '2026-01-02T03:04:05Z' }],
+      [{ out: 'four\n', pos: 40 }],
+    ];
+    const pushed = await push(client, [{ key, lines: batches[0] }, { lines: batches[1] }, { lines: batches[2] }], admin());
+    assert.equal(pushed.status.code, grpc.status.OK, pushed.status.details);
+    // Nobody read the lines: the archive writer found the ASCII batches as sent (a chunk is written within 1 s).
+    const store = server.services.context.store;
+    let chunks = '';
+    await until('a chunk', 5000, async () => {
+      chunks = '';
+      for await (const entry of store.list(`~archive/default/${key}/`)) {
+        const got = await store.get(entry.name);
+        for await (const part of got!.body as AsyncIterable<Buffer>) chunks += part.toString('utf8');
+      }
+      return chunks.includes('four');
+    });
+    assert.equal(chunks.split('{"~push":').length - 1, 2, 'the two ASCII batches are kept as sent');
+    // Text offsets: "one\ntwo\n" is 8 bytes, "café\n" 6 more.
+    for (const [offset, expected] of [
+      [8, 'café\nfour\n'],
+      [14, 'four\n'],
+    ] as const) {
+      const raw = await fetch(`${server.url}/ci/${key}/raw?offset=${offset}`, { headers: { 'X-Harness-Token': GLOBAL }, signal: AbortSignal.timeout(10_000) });
+      const reader = raw.body!.getReader();
+      let text = '';
+      while (!text.endsWith('four\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
+      await reader.cancel();
+      assert.equal(text, expected, `from byte ${offset}`);
+    }
+    await unary(client, 'Close', { key, snapshot: true }, admin());
+    const blob = await fetch(`${server.url}/ci/${key}/blob`, { headers: { 'X-Harness-Token': GLOBAL }, signal: AbortSignal.timeout(10_000) });
+    const rows = (await blob.text())
+      .trimEnd()
+      .split('\n')
+      .map((row) => JSON.parse(row) as Record<string, unknown>);
+    assert.deepEqual(
+      rows.map(({ time, ...row }) => ({ ...row, timed: typeof time === 'string' })),
+      [
+        { level: 'info', pos: 0, out: 'one\n', timed: true },
+        { level: 'warn', pos: 1, out: 'two\n', args: { step: 'unit' }, timed: true },
+        { level: 'info', pos: 2, out: 'café\n', timed: true },
+        { level: 'info', pos: 40, out: 'four\n', timed: true },
+      ],
+    );
+    assert.equal(rows[2]!.time, '2026-01-02T03:04:05Z');
+  });
+
   describe('the auth matrix: the same tokens and scopes as HTTP', () => {
     const key = 'auth/1/s/t';
     before(async () => {
