@@ -212,14 +212,10 @@ class StreamArchiver {
           await this.listing;
           this.listing = undefined;
         }
-        if (this.skipThrough >= 0 && batch.pushes !== undefined) {
-          // Past what the archive held when this writer took over: nothing more to skip.
-          if (batch.pushes[0]!.firstSeq > this.skipThrough) this.skipThrough = -1;
-          else {
-            // Lines the archive may hold already: as lines, which the filter below can cut.
-            batch.lines = batch.pushes.flatMap((push) => encodeSent(push).lines());
-            batch.pushes = undefined;
-          }
+        if (this.skipThrough >= 0 && batch.pushes !== undefined && batch.pushes[0]!.firstSeq <= this.skipThrough) {
+          // Lines the archive may hold already: as lines, which the filter below can cut.
+          batch.lines = batch.pushes.flatMap((push) => encodeSent(push).lines());
+          batch.pushes = undefined;
         }
         if (this.skipThrough >= 0 && batch.restart === undefined) {
           const through = this.skipThrough;
@@ -228,6 +224,8 @@ class StreamArchiver {
             batch.dropped = batch.dropped.to <= through ? undefined : { from: through + 1, to: batch.dropped.to };
           }
         } else if (batch.restart !== undefined) this.skipThrough = -1;
+        // Pushes past what the archive held when this writer took over: nothing more to skip.
+        if (batch.pushes !== undefined && batch.pushes[0]!.firstSeq > this.skipThrough) this.skipThrough = -1;
         if (batch.restart !== undefined) {
           // Opened again: the old generation is superseded; its chunks go.
           this.pending = new ChunkDraft();

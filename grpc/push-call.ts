@@ -87,10 +87,15 @@ function addressed(ctx: HandlerContext, call: ServerDuplexStream<PushRequest, Pu
  */
 function sentBody(lines: readonly LineInput[]): Buffer | undefined {
   const text = JSON.stringify(lines);
+  // No bigger than an HTTP push read whole: a push kept as sent goes into an archive chunk whole.
+  if (text.length > SENT_MAX_BYTES) return undefined;
   const body = Buffer.from(text, 'utf8');
   // As many bytes as characters: every character is ASCII.
   return body.length === text.length ? body : undefined;
 }
+
+/** handler/push-body.ts's SMALL_PUSH_BYTES: the bodies the HTTP handler keeps as sent. */
+const SENT_MAX_BYTES = 256 * 1024;
 
 function checkBatch(message: PushRequest): LineInput[] {
   const lines = message.lines ?? [];

@@ -83,8 +83,8 @@ export interface PushOptions {
   /**
    * The body the lines were parsed from, when a backend may keep the push as
    * sent (stream/raw-block.ts): a JSON array of exactly these lines, every
-   * byte ASCII. Set by the push handler; a backend that cannot use it
-   * ignores it.
+   * byte ASCII. Set by the push handlers (HTTP: the body read whole; gRPC:
+   * the checked batch as JSON); a backend that cannot use it ignores it.
    */
   asSent?: Buffer;
 }

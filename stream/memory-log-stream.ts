@@ -30,8 +30,6 @@ const EMPTY = Buffer.alloc(0);
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;
 
-let lastGeneration = 0;
-/** A millisecond clock value, bumped past the last one: every open of a name gets a larger one, across restarts too. */
 /** The time of the last push, kept for the pushes of the same millisecond: `toISOString` was ~1.5 % of a push. */
 let lastNow = { ms: 0, iso: '' };
 
@@ -41,6 +39,8 @@ function isoNow(): string {
   return lastNow.iso;
 }
 
+let lastGeneration = 0;
+/** A millisecond clock value, bumped past the last one: every open of a name gets a larger one, across restarts too. */
 function nextGeneration(): number {
   lastGeneration = Math.max(Date.now(), lastGeneration + 1);
   return lastGeneration;
@@ -161,7 +161,8 @@ class MemoryCursor implements StreamCursor {
     if (this.holdsLines) {
       const before = ring.retainedBytes;
       ring.holdFrom(this.position);
-      if (ring.retainedBytes < before && this.log.counted) this.log.released(before - ring.retainedBytes);
+      // Usually less; more when the ring settled a push it keeps part of (LineRing.settleHead).
+      if (ring.retainedBytes !== before && this.log.counted) this.log.released(before - ring.retainedBytes);
     }
     batch.end = this.log.closed && this.position >= ring.nextSeq;
     batch.atHead = this.position >= ring.nextSeq;

@@ -11,9 +11,10 @@ import { encodeBlock } from './line-codec.ts';
 import type { LineInput, SentPush, StoredLine } from './log-stream.ts';
 
 /**
- * The lines of a JSON array body that push-body.ts already checked
- * (handler/push-lines.ts checkLine): the same LineInput fields checkLine
- * takes from each element, without checking them again.
+ * The lines of a JSON array body whose lines a push handler already checked
+ * (handler/push-lines.ts checkLine; HTTP's body, or gRPC's batch as JSON):
+ * the same LineInput fields checkLine takes from each element, without
+ * checking them again.
  */
 function sentInputs(body: Buffer): LineInput[] {
   const items = JSON.parse(body.toString('latin1')) as Record<string, unknown>[];
@@ -77,8 +78,10 @@ const ARGS_BYTES = ',"args":'.length;
  * than as sent, and what may be (a `pos` or an `args` number written short,
  * `1e15`) is counted as it will be written, on top of its share of the body.
  * Within a byte a line more, for a body of lines as encodeBlock writes them
- * without `pos`; a few bytes a line more with it. Undefined when a line is
- * over `maxLineBytes` (it would be cut).
+ * without `pos`; a few bytes a line more with it; a line's `args` twice over
+ * (as sent and as they will be written). Undefined when a line is over
+ * `maxLineBytes` (it would be cut). With `perLine`, each line's count too
+ * (RawBlock.exact).
  */
 function countedBytes(
   firstSeq: number,
@@ -87,6 +90,7 @@ function countedBytes(
   time: string,
   maxLineBytes: number,
   escaped: boolean,
+  perLine?: Uint32Array,
 ): { bytes: number; textBytes: number } | undefined {
   let made = 0;
   let textBytes = 0;
@@ -104,16 +108,25 @@ function countedBytes(
     else made += String(input.pos).length;
     if (input.time === undefined) made += TIME_BYTES + time.length;
     if (input.args !== undefined) made += ARGS_BYTES + Buffer.byteLength(JSON.stringify(input.args), 'utf8');
+    if (perLine !== undefined) perLine[i + 1] = made;
   }
-  return { bytes: made + Math.max(0, bodyBytes - textBytes), textBytes };
+  const rest = Math.max(0, bodyBytes - textBytes);
+  if (perLine !== undefined) {
+    // The rest of the body (keys, quotes, commas) shared evenly: each line's own `out` is counted as its own.
+    const n = inputs.length;
+    for (let i = 1; i <= n; i++) perLine[i] = perLine[i]! + Math.floor((rest * i) / n);
+  }
+  return { bytes: made + rest, textBytes };
 }
 
 /**
  * A push kept as sent, in the ring. Its lines are made (a LineBlock) when one
  * is first read; the body is then let go. What it counts (`bytes`) never
  * changes, so the ring's and the process's sums stay right; its lines share
- * it evenly (a line bound or byte bound that falls inside a push cuts it by
- * that share, the lines' own sizes are not kept).
+ * it evenly (the lines' own sizes are not kept). Once the ring keeps only
+ * part of it, it takes its lines instead, counted line by line (exact,
+ * LineRing.settleHead): a push of uneven lines cut inside could otherwise
+ * keep its big lines at the small ones' share.
  */
 export class RawBlock implements RingEntry {
   private sent: SentPush | undefined;
@@ -127,6 +140,8 @@ export class RawBlock implements RingEntry {
     /** What it counts (countedBytes), shared evenly among its lines: a number, not an array a push. */
     private readonly counted: number,
     source: SentPush | LineBlock,
+    /** Once settled (exact()): what lines 0..i-1 count, each line its own (cumulative, `perLine[count]` = counted). */
+    private readonly perLine?: Uint32Array,
   ) {
     if (source instanceof LineBlock) this.block = source;
     else this.sent = source;
@@ -156,7 +171,8 @@ export class RawBlock implements RingEntry {
 
   /** What lines 0..i-1 count: additive, and all of it at `count`. */
   private countedBefore(i: number): number {
-    return i >= this.count ? this.counted : Math.floor((this.counted * i) / this.count);
+    if (i >= this.count) return this.counted;
+    return this.perLine !== undefined ? this.perLine[i]! : Math.floor((this.counted * i) / this.count);
   }
 
   eventBytes(i: number): number {
@@ -169,5 +185,22 @@ export class RawBlock implements RingEntry {
 
   tail(from: number): RawBlock {
     return new RawBlock(this.firstSeq + from, this.count - from, this.bytes(from, this.count), this.lines_().tail(from));
+  }
+
+  /**
+   * It, counted line by line: what the ring keeps of it once it keeps only
+   * part of it. Its lines if they were made (they count what they hold);
+   * else the same push, still as sent, with each line's count worked out
+   * from its body again (a parse, not an encoding: once a push, and only
+   * for one a bound cut inside).
+   */
+  exact(): RingEntry | undefined {
+    if (this.block !== undefined) return this.block;
+    if (this.perLine !== undefined) return undefined;
+    const sent = this.sent!;
+    const perLine = new Uint32Array(this.count + 1);
+    const escaped = sent.body.includes(UNICODE_ESCAPE);
+    countedBytes(sent.firstSeq, sentInputs(sent.body), sent.body.length, sent.time, Infinity, escaped, perLine);
+    return new RawBlock(this.firstSeq, this.count, this.counted, sent, perLine);
   }
 }

@@ -134,37 +134,47 @@ describe('gRPC: logservice.v1.LogStreams', function () {
   it('keeps an ASCII batch as sent (its archived chunk holds it as a JSON push), with the same lines, offsets and snapshot rows', async () => {
     const key = newKey();
     await unary(client, 'Open', { key }, admin());
+    const big = 'z'.repeat(60_000);
     const batches = [
-      [{ out: 'one\n' }, { out: 'two\n', level: 'warn', args: { step: 'unit' } }],
+      // A control character: ASCII as JSON, written as a \u escape (its text is counted in bytes).
+      [{ out: 'one\n' }, { out: 'two\n', level: 'warn', args: { step: 'unit' } }, { out: 'bell\u0007\n' }],
       // Not ASCII once written as JSON: encoded at push, as before.
       [{ out: 'café\n', time: '2026-01-02T03:04:05Z' }],
       [{ out: 'four\n', pos: 40 }],
+      // Over 256 KiB as JSON: encoded at push (a push kept as sent goes into one chunk whole).
+      Array.from({ length: 5 }, () => ({ out: `${big}\n` })),
     ];
-    const pushed = await push(client, [{ key, lines: batches[0] }, { lines: batches[1] }, { lines: batches[2] }], admin());
+    const pushed = await push(client, [{ key, lines: batches[0] }, ...batches.slice(1).map((lines) => ({ lines }))], admin());
     assert.equal(pushed.status.code, grpc.status.OK, pushed.status.details);
-    // Nobody read the lines: the archive writer found the ASCII batches as sent (a chunk is written within 1 s).
+    // Nobody read the lines: the archive writer found the small ASCII batches as sent (a chunk is written within 1 s).
     const store = server.services.context.store;
     let chunks = '';
-    await until('a chunk', 5000, async () => {
+    await until('the chunks', 5000, async () => {
       chunks = '';
       for await (const entry of store.list(`~archive/default/${key}/`)) {
         const got = await store.get(entry.name);
         for await (const part of got!.body as AsyncIterable<Buffer>) chunks += part.toString('utf8');
       }
-      return chunks.includes('four');
+      return chunks.split(big).length - 1 === 5;
     });
-    assert.equal(chunks.split('{"~push":').length - 1, 2, 'the two ASCII batches are kept as sent');
-    // Text offsets: "one\ntwo\n" is 8 bytes, "café\n" 6 more.
+    assert.equal(chunks.split('{"~push":').length - 1, 2, 'the two small ASCII batches are kept as sent');
+    // Text offsets: "one\ntwo\nbell\u0007\n" is 14 bytes, "café\n" 6 more, "four\n" 5.
+    const tailText = `four\n${`${big}\n`.repeat(5)}`;
     for (const [offset, expected] of [
-      [8, 'café\nfour\n'],
-      [14, 'four\n'],
+      [14, `café\n${tailText}`],
+      [20, tailText],
     ] as const) {
       const raw = await fetch(`${server.url}/ci/${key}/raw?offset=${offset}`, { headers: { 'X-Harness-Token': GLOBAL }, signal: AbortSignal.timeout(10_000) });
       const reader = raw.body!.getReader();
-      let text = '';
-      while (!text.endsWith('four\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      while (bytes < Buffer.byteLength(expected)) {
+        const { value } = await reader.read();
+        parts.push(Buffer.from(value!));
+        bytes += value!.length;
+      }
       await reader.cancel();
-      assert.equal(text, expected, `from byte ${offset}`);
+      assert.ok(Buffer.concat(parts).toString('utf8') === expected, `from byte ${offset}`);
     }
     await unary(client, 'Close', { key, snapshot: true }, admin());
     const blob = await fetch(`${server.url}/ci/${key}/blob`, { headers: { 'X-Harness-Token': GLOBAL }, signal: AbortSignal.timeout(10_000) });
@@ -177,11 +187,13 @@ describe('gRPC: logservice.v1.LogStreams', function () {
       [
         { level: 'info', pos: 0, out: 'one\n', timed: true },
         { level: 'warn', pos: 1, out: 'two\n', args: { step: 'unit' }, timed: true },
-        { level: 'info', pos: 2, out: 'café\n', timed: true },
+        { level: 'info', pos: 2, out: 'bell\u0007\n', timed: true },
+        { level: 'info', pos: 3, out: 'café\n', timed: true },
         { level: 'info', pos: 40, out: 'four\n', timed: true },
+        ...Array.from({ length: 5 }, (_, i) => ({ level: 'info', pos: 5 + i, out: `${big}\n`, timed: true })),
       ],
     );
-    assert.equal(rows[2]!.time, '2026-01-02T03:04:05Z');
+    assert.equal(rows[3]!.time, '2026-01-02T03:04:05Z');
   });
 
   describe('the auth matrix: the same tokens and scopes as HTTP', () => {

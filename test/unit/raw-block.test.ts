@@ -121,6 +121,33 @@ describe('RawBlock (a push kept as sent)', () => {
   });
 });
 
+describe('LineRing with pushes kept as sent cut inside by a bound', () => {
+  it('counts what it keeps of a push of uneven lines line by line, not at the even share, whether its lines were made or not', () => {
+    for (const read of [false, true]) {
+      const ring = new LineRing(100_000, 200_000);
+      // 3,000 empty lines, then 3 of 60 KB: the bound will fall among the empty ones.
+      const inputs = [...Array.from({ length: 3000 }, () => ({ out: '' })), ...Array.from({ length: 3 }, () => ({ out: 'x'.repeat(60_000) }))];
+      const raw = keptAsSent(0, 0, inputs, bodyOf(inputs), 65_536, NOW)!;
+      ring.appendBlock(raw);
+      if (read) ring.slice(0, 10, 1_000_000);
+      let seq = raw.count;
+      let offset = raw.textBytes;
+      for (let i = 0; i < 200; i++) {
+        const block = encodeBlock(seq, offset, [{ out: 'y'.repeat(50) }], 65_536, NOW);
+        ring.appendBlock(block);
+        seq += 1;
+        offset += block.textBytes;
+      }
+      assert.ok(ring.firstSeq > 0 && ring.firstSeq < raw.count, `the bound falls inside the push (first seq ${ring.firstSeq})`);
+      let held = 0;
+      for (let s = ring.firstSeq; s < ring.nextSeq; s++) held += ring.at(s)!.eventBytes + ring.at(s)!.textBytes;
+      assert.ok(ring.retainedBytes <= 200_000, `within its bound: ${ring.retainedBytes}`);
+      // Its own count a line: within a few bytes a line of what the lines hold.
+      assert.ok(Math.abs(ring.retainedBytes - held) <= 2 * (ring.nextSeq - ring.firstSeq), `counts ${ring.retainedBytes}, holds ${held} (read first: ${read})`);
+    }
+  });
+});
+
 describe('LineRing.sentFrom (the archive writer’s read)', () => {
   it('gives whole unread pushes from the seq on, at least one, then within the lines and bytes asked', () => {
     const ring = new LineRing(100_000, 100_000_000);
@@ -179,13 +206,22 @@ describe('chunks holding pushes kept as sent', () => {
     assert.ok(snapshotRowsOf(entry, body).equals(rows));
   });
 
-  it('are copied as stored when they hold no push, even when a line mentions the mark', () => {
-    const lines = encodeBlock(0, 0, [{ out: '{"~push":\n', args: { '~push': 1 } }, { out: 'x\n' }], 1024, NOW).lines();
+  it("are copied as stored when they hold no push, even when a line's text mentions the mark", () => {
+    const lines = encodeBlock(0, 0, [{ out: '{"~push":\n' }, { out: 'x\n' }], 1024, NOW).lines();
     const draft = new ChunkDraft();
     draft.add(lines);
     const body = draft.body();
-    const rows = snapshotRowsOf(draft.entry('b', 1), body);
-    assert.ok(rows.equals(Buffer.concat(lines.flatMap((line) => [lineJson(line), Buffer.from('\n')]))));
+    assert.equal(snapshotRowsOf(draft.entry('b', 1), body), body, 'the very buffer: nothing rewritten');
+    sameLines(decodeChunk(draft.entry('b', 1), body), lines);
+  });
+
+  it('that mention the mark where a row can (an args key) are rewritten into the same rows', () => {
+    const lines = encodeBlock(0, 0, [{ out: 'a\n', args: { '~push': 1 } }, { out: 'x\n' }], 1024, NOW).lines();
+    const draft = new ChunkDraft();
+    draft.add(lines);
+    const body = draft.body();
+    assert.ok(body.includes('{"~push":'));
+    assert.ok(snapshotRowsOf(draft.entry('b', 1), body).equals(Buffer.concat(lines.flatMap((line) => [lineJson(line), Buffer.from('\n')]))));
     sameLines(decodeChunk(draft.entry('b', 1), body), lines);
   });
 });
