@@ -54,12 +54,6 @@ export interface RingEntry {
   read(from: number, to: number): void;
   /** Lines `from`..count-1 as an entry of their own, holding nothing of the lines before (LineRing.compactHead). */
   tail(from: number): RingEntry;
-  /**
-   * The same lines as an entry that counts each line for what it holds, for
-   * one that counts them otherwise (a push kept as sent shares its count
-   * evenly among its lines): LineRing.settleHead. Absent, or undefined: already so.
-   */
-  exact?(): RingEntry | undefined;
 }
 
 /**

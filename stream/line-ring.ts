@@ -267,25 +267,8 @@ export class LineRing {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
-    if (this.settleHead() && this.bytes > this.maxBytes) this.dropLines(this.linesOver(this.maxBytes));
     this.compactHead();
   }
 
-  /**
-   * The oldest entry, once the ring keeps only part of it, counted line by
-   * line (RingEntry.exact: a push kept as sent shares its count evenly among
-   * its lines, and a push of uneven lines cut inside would keep its big lines
-   * at the small ones' share). True when that changed what the ring counts
-   * (then the byte bound is applied again: the entry is exact now, so once).
-   */
-  private settleHead(): boolean {
-    if (this.headSkip === 0) return false;
-    const entry = this.entries[this.head]!;
-    const exact = entry.exact?.();
-    if (exact === undefined) return false;
-    const before = this.bytes;
-    this.bytes += exact.bytes(this.headSkip, exact.count) - entry.bytes(this.headSkip, entry.count);
-    this.entries[this.head] = exact;
-    return this.bytes !== before;
-  }
+
 }

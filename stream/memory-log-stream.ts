@@ -161,8 +161,7 @@ class MemoryCursor implements StreamCursor {
     if (this.holdsLines) {
       const before = ring.retainedBytes;
       ring.holdFrom(this.position);
-      // Usually less; more when the ring settled a push it keeps part of (LineRing.settleHead).
-      if (ring.retainedBytes !== before && this.log.counted) this.log.released(before - ring.retainedBytes);
+      if (ring.retainedBytes < before && this.log.counted) this.log.released(before - ring.retainedBytes);
     }
     batch.end = this.log.closed && this.position >= ring.nextSeq;
     batch.atHead = this.position >= ring.nextSeq;

@@ -58,7 +58,7 @@ export function keptAsSent(
   const counted = countedBytes(firstSeq, inputs, body.length, time, maxLineBytes, escaped);
   if (counted === undefined) return undefined;
   const sent: SentPush = { firstSeq, lines: inputs.length, firstOffset, textBytes: counted.textBytes, time, body };
-  return new RawBlock(firstSeq, inputs.length, counted.bytes, sent);
+  return new RawBlock(firstSeq, inputs.length, counted.perLine, sent);
 }
 
 const UNICODE_ESCAPE = Buffer.from('\\u', 'latin1');
@@ -80,8 +80,9 @@ const ARGS_BYTES = ',"args":'.length;
  * Within a byte a line more, for a body of lines as encodeBlock writes them
  * without `pos`; a few bytes a line more with it; a line's `args` twice over
  * (as sent and as they will be written). Undefined when a line is over
- * `maxLineBytes` (it would be cut). With `perLine`, each line's count too
- * (RawBlock.exact).
+ * `maxLineBytes` (it would be cut). Line by line (`perLine`, cumulative):
+ * a bound that cuts inside a push of uneven lines keeps its big lines
+ * counted as big.
  */
 function countedBytes(
   firstSeq: number,
@@ -90,8 +91,8 @@ function countedBytes(
   time: string,
   maxLineBytes: number,
   escaped: boolean,
-  perLine?: Uint32Array,
-): { bytes: number; textBytes: number } | undefined {
+): { perLine: Uint32Array; textBytes: number } | undefined {
+  const perLine = new Uint32Array(inputs.length + 1);
   let made = 0;
   let textBytes = 0;
   for (let i = 0; i < inputs.length; i++) {
@@ -108,25 +109,19 @@ function countedBytes(
     else made += String(input.pos).length;
     if (input.time === undefined) made += TIME_BYTES + time.length;
     if (input.args !== undefined) made += ARGS_BYTES + Buffer.byteLength(JSON.stringify(input.args), 'utf8');
-    if (perLine !== undefined) perLine[i + 1] = made;
+    perLine[i + 1] = made;
   }
+  // The rest of the body (keys, quotes, escapes, commas) shared evenly; each line's `out` counts as its own.
   const rest = Math.max(0, bodyBytes - textBytes);
-  if (perLine !== undefined) {
-    // The rest of the body (keys, quotes, commas) shared evenly: each line's own `out` is counted as its own.
-    const n = inputs.length;
-    for (let i = 1; i <= n; i++) perLine[i] = perLine[i]! + Math.floor((rest * i) / n);
-  }
-  return { bytes: made + rest, textBytes };
+  const n = inputs.length;
+  for (let i = 1; i <= n; i++) perLine[i] = perLine[i]! + Math.floor((rest * i) / n);
+  return { perLine, textBytes };
 }
 
 /**
  * A push kept as sent, in the ring. Its lines are made (a LineBlock) when one
  * is first read; the body is then let go. What it counts (`bytes`) never
- * changes, so the ring's and the process's sums stay right; its lines share
- * it evenly (the lines' own sizes are not kept). Once the ring keeps only
- * part of it, it takes its lines instead, counted line by line (exact,
- * LineRing.settleHead): a push of uneven lines cut inside could otherwise
- * keep its big lines at the small ones' share.
+ * changes, so the ring's and the process's sums stay right, line by line.
  */
 export class RawBlock implements RingEntry {
   private sent: SentPush | undefined;
@@ -137,11 +132,9 @@ export class RawBlock implements RingEntry {
   constructor(
     readonly firstSeq: number,
     readonly count: number,
-    /** What it counts (countedBytes), shared evenly among its lines: a number, not an array a push. */
-    private readonly counted: number,
+    /** What lines 0..i-1 count (countedBytes), for i = 0..count. */
+    private readonly counted: Uint32Array,
     source: SentPush | LineBlock,
-    /** Once settled (exact()): what lines 0..i-1 count, each line its own (cumulative, `perLine[count]` = counted). */
-    private readonly perLine?: Uint32Array,
   ) {
     if (source instanceof LineBlock) this.block = source;
     else this.sent = source;
@@ -166,13 +159,7 @@ export class RawBlock implements RingEntry {
   }
 
   bytes(from: number, to: number): number {
-    return to <= from ? 0 : this.countedBefore(to) - this.countedBefore(from);
-  }
-
-  /** What lines 0..i-1 count: additive, and all of it at `count`. */
-  private countedBefore(i: number): number {
-    if (i >= this.count) return this.counted;
-    return this.perLine !== undefined ? this.perLine[i]! : Math.floor((this.counted * i) / this.count);
+    return to <= from ? 0 : this.counted[to]! - this.counted[from]!;
   }
 
   eventBytes(i: number): number {
@@ -184,23 +171,9 @@ export class RawBlock implements RingEntry {
   }
 
   tail(from: number): RawBlock {
-    return new RawBlock(this.firstSeq + from, this.count - from, this.bytes(from, this.count), this.lines_().tail(from));
-  }
-
-  /**
-   * It, counted line by line: what the ring keeps of it once it keeps only
-   * part of it. Its lines if they were made (they count what they hold);
-   * else the same push, still as sent, with each line's count worked out
-   * from its body again (a parse, not an encoding: once a push, and only
-   * for one a bound cut inside).
-   */
-  exact(): RingEntry | undefined {
-    if (this.block !== undefined) return this.block;
-    if (this.perLine !== undefined) return undefined;
-    const sent = this.sent!;
-    const perLine = new Uint32Array(this.count + 1);
-    const escaped = sent.body.includes(UNICODE_ESCAPE);
-    countedBytes(sent.firstSeq, sentInputs(sent.body), sent.body.length, sent.time, Infinity, escaped, perLine);
-    return new RawBlock(this.firstSeq, this.count, this.counted, sent, perLine);
+    const counted = new Uint32Array(this.count - from + 1);
+    const base = this.counted[from]!;
+    for (let i = from; i <= this.count; i++) counted[i - from] = this.counted[i]! - base;
+    return new RawBlock(this.firstSeq + from, this.count - from, counted, this.lines_().tail(from));
   }
 }
