@@ -61,7 +61,7 @@ export class ChunkDraft {
     return this.firstSeq + this.lines;
   }
 
-  /** The chunk's body: its rows in one buffer (one blob write). */
+  /** The chunk's body: its rows and pushes as sent in one buffer (one blob write). */
   body(): Buffer {
     if (this.parts.length === 1 && this.parts[0]!.pieces.length === 1) return this.parts[0]!.pieces[0]!;
     return Buffer.concat(

@@ -34,6 +34,8 @@ export interface PushLimits {
   keepBytes: number;
   /** The line limit, as lines are cut when stored (for the text offsets of skipped lines). */
   maxLineBytes: number;
+  /** The stream may keep a push as sent (PushOptions.asSent): say which body can be. */
+  asSent?: boolean;
 }
 
 export interface ParsedPush {
@@ -151,7 +153,7 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
       const lines = parseWholeBody(text, format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) {
-        const asSent = format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? ownBuffer(body) : undefined;
+        const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? ownBuffer(body) : undefined;
         return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
       }
       const window = new PushWindow(limits);

@@ -28,6 +28,8 @@ export async function pushLines(call: RouteCall): Promise<void> {
     keepLines: ctx.stream.keepsWholePush === true ? Math.max(limits.maxPushLines, stream.maxLines) : stream.maxLines,
     keepBytes: stream.maxBytes,
     maxLineBytes: stream.maxLineBytes,
+    // The memory ring under the archive keeps a JSON push as sent (docs/ARCHITECTURE.md, "A push is kept as sent").
+    asSent: ctx.stream.keepsWholePush === true,
   });
   await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped, pushId, asSent: push.asSent });
   ctx.metrics.pushRequests++;
