@@ -17,6 +17,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { ServiceError } from '../foundation/errors.ts';
 import type { HandlerContext } from '../handler/context.ts';
+import { SMALL_PUSH_BYTES } from '../handler/push-body.ts';
 import { checkLine } from '../handler/push-lines.ts';
 import { TAIL_STALL_MS, waitForDrain } from '../handler/tail/drain-wait.ts';
 import type { LineInput } from '../stream/log-stream.ts';
@@ -88,14 +89,11 @@ function addressed(ctx: HandlerContext, call: ServerDuplexStream<PushRequest, Pu
 function sentBody(lines: readonly LineInput[]): Buffer | undefined {
   const text = JSON.stringify(lines);
   // No bigger than an HTTP push read whole: a push kept as sent goes into an archive chunk whole.
-  if (text.length > SENT_MAX_BYTES) return undefined;
+  if (text.length > SMALL_PUSH_BYTES) return undefined;
   const body = Buffer.from(text, 'utf8');
   // As many bytes as characters: every character is ASCII.
   return body.length === text.length ? body : undefined;
 }
-
-/** handler/push-body.ts's SMALL_PUSH_BYTES: the bodies the HTTP handler keeps as sent. */
-const SENT_MAX_BYTES = 256 * 1024;
 
 function checkBatch(message: PushRequest): LineInput[] {
   const lines = message.lines ?? [];

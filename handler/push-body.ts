@@ -105,8 +105,11 @@ export function readPush(req: IncomingMessage, contentType: string | undefined, 
   return declared <= SMALL_PUSH_BYTES ? readSmallPush(req, format, limits) : readStreamedPush(req, format, limits);
 }
 
-/** Bodies up to this size (with a Content-Length) are read whole, then parsed at once: the common push, fastest. */
-const SMALL_PUSH_BYTES = 256 * 1024;
+/**
+ * Bodies up to this size (with a Content-Length) are read whole, then parsed at once: the common push, fastest.
+ * Also the most a push kept as sent holds (grpc/push-call.ts keeps a batch to it too): it goes into an archive chunk whole.
+ */
+export const SMALL_PUSH_BYTES = 256 * 1024;
 
 /** A big (or unsized) body, parsed as it arrives into the window. */
 function readStreamedPush(req: IncomingMessage, format: PushFormat, limits: PushLimits): Promise<ParsedPush> {
