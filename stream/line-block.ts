@@ -29,9 +29,14 @@ export class EncodedLine implements StoredLine {
 
 /** Bytes of an event's head, `id: <seq>\ndata: `, before the line's JSON. */
 export function eventHeadBytes(seq: number): number {
+  return 11 + decimalDigits(seq);
+}
+
+/** Characters of a non-negative integer in decimal (`String(n).length`, without making the string). */
+export function decimalDigits(n: number): number {
   let digits = 1;
-  for (let n = seq; n >= 10; n = Math.floor(n / 10)) digits++;
-  return 11 + digits;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
 }
 
 /** What the ring keeps of consecutive lines: a block of a push's lines, or one line appended alone. */

@@ -6,7 +6,7 @@
 // never encoded at all, and ingest pays for parsing the body once, not for
 // making every line's event and text (BENCHMARKS.md, "ingest: a push kept as
 // sent").
-import { eventHeadBytes, LineBlock, type RingEntry } from './line-block.ts';
+import { decimalDigits, eventHeadBytes, LineBlock, type RingEntry } from './line-block.ts';
 import { encodeBlock } from './line-codec.ts';
 import type { LineInput, SentPush, StoredLine } from './log-stream.ts';
 
@@ -65,6 +65,8 @@ const UNICODE_ESCAPE = Buffer.from('\\u', 'latin1');
 
 /** JSON fields a line gets when encoded that its element may lack, and their bytes: `"level":"info",` and the like. */
 const LEVEL_BYTES = '"level":"info",'.length;
+/** `id: \ndata: `: an event's head less its seq (eventHeadBytes). */
+const EVENT_HEAD_BYTES = eventHeadBytes(0) - 1;
 const POS_BYTES = '"pos":,'.length;
 const TIME_BYTES = ',"time":""'.length;
 const ARGS_BYTES = ',"args":'.length;
@@ -101,12 +103,12 @@ function countedBytes(
     const bytes = escaped ? Buffer.byteLength(input.out, 'utf8') : input.out.length;
     if (bytes > maxLineBytes) return undefined;
     textBytes += bytes;
-    const head = eventHeadBytes(firstSeq + i);
+    const seqDigits = decimalDigits(firstSeq + i);
     // Event: head, JSON (its `out`, and what it lacks), blank line; then the text.
-    made += head + bytes + 2 + bytes;
+    made += EVENT_HEAD_BYTES + seqDigits + bytes + 2 + bytes;
     if (input.level === undefined) made += LEVEL_BYTES;
-    if (input.pos === undefined) made += POS_BYTES + head - 11;
-    else made += String(input.pos).length;
+    // A `pos` (checkLine: a non-negative safe integer) as it will be written.
+    made += input.pos === undefined ? POS_BYTES + seqDigits : decimalDigits(input.pos);
     if (input.time === undefined) made += TIME_BYTES + time.length;
     if (input.args !== undefined) made += ARGS_BYTES + Buffer.byteLength(JSON.stringify(input.args), 'utf8');
     perLine[i + 1] = made;
