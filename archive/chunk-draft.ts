@@ -32,28 +32,24 @@ export class ChunkDraft {
     if (lines.length === 0) return;
     const first = lines[0]!;
     const last = lines[lines.length - 1]!;
-    if (this.lines === 0) {
-      this.firstSeq = first.seq;
-      this.firstOffset = first.offset;
-    }
-    const rows = encodeChunk(lines);
-    this.parts.push({ pieces: [rows], firstSeq: first.seq, firstOffset: first.offset, lines: lines.length });
-    this.bytes += rows.length;
-    this.lines += lines.length;
-    this.textBytes = last.offset + last.textBytes - this.firstOffset;
+    this.addPart({ pieces: [encodeChunk(lines)], firstSeq: first.seq, firstOffset: first.offset, lines: lines.length }, last.offset + last.textBytes);
   }
 
   /** Adds a push kept as sent, the next lines after those it holds: its body as it is, not its lines. */
   addPush(push: SentPush): void {
+    this.addPart({ pieces: sentRecord(push), firstSeq: push.firstSeq, firstOffset: push.firstOffset, lines: push.lines }, push.firstOffset + push.textBytes);
+  }
+
+  /** Adds the next part, whose lines' text ends at `textEnd`. */
+  private addPart(part: Part, textEnd: number): void {
     if (this.lines === 0) {
-      this.firstSeq = push.firstSeq;
-      this.firstOffset = push.firstOffset;
+      this.firstSeq = part.firstSeq;
+      this.firstOffset = part.firstOffset;
     }
-    const pieces = sentRecord(push);
-    this.parts.push({ pieces, firstSeq: push.firstSeq, firstOffset: push.firstOffset, lines: push.lines });
-    for (const piece of pieces) this.bytes += piece.length;
-    this.lines += push.lines;
-    this.textBytes = push.firstOffset + push.textBytes - this.firstOffset;
+    this.parts.push(part);
+    for (const piece of part.pieces) this.bytes += piece.length;
+    this.lines += part.lines;
+    this.textBytes = textEnd - this.firstOffset;
   }
 
   /** The seq after its last line. */
