@@ -69,11 +69,6 @@ export class LineRing {
     if (lines.length > 0) this.appendEntry(new LineList(lines));
   }
 
-  /** Appends one line, kept as the very object. */
-  append(line: StoredLine): void {
-    this.appendLines([line]);
-  }
-
   /** Appends the lines of one push, kept as their block (or as sent: RawBlock). */
   appendBlock(block: LineBlock | RawBlock): void {
     if (block.count > 0) this.appendEntry(block);

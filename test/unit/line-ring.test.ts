@@ -34,7 +34,7 @@ function appendAlone(ring: LineRing, first: number, count: number): StoredLine[]
   const lines: StoredLine[] = [];
   for (let seq = first; seq < first + count; seq++) {
     const line = alone(seq, seq * 10, `line ${seq}\n`);
-    ring.append(line);
+    ring.appendLines([line]);
     lines.push(line);
   }
   return lines;
@@ -106,12 +106,12 @@ describe('LineRing', () => {
     it('keeps the newest line on its own when it alone is over the byte budget', () => {
       const ring = new LineRing(10, 50);
       const big = alone(0, 0, `${'x'.repeat(200)}\n`);
-      ring.append(big);
+      ring.appendLines([big]);
       assert.equal(ring.size, 1);
       assert.equal(ring.at(0), big);
       assert.equal(ring.retainedBytes, held(big));
       const next = alone(1, 201, `${'y'.repeat(200)}\n`);
-      ring.append(next);
+      ring.appendLines([next]);
       assert.equal(ring.firstSeq, 1, 'the older big line goes, the newest stays');
       assert.equal(ring.size, 1);
       assert.equal(ring.at(1), next);
@@ -124,7 +124,7 @@ describe('LineRing', () => {
       ring.nextSeq = 500;
       assert.equal(ring.size, 0);
       const lines = pushed(500, 9000, ['a\n', 'b\n']);
-      for (const line of lines) ring.append(line);
+      for (const line of lines) ring.appendLines([line]);
       assert.equal(ring.firstSeq, 500);
       assert.equal(ring.nextSeq, 502);
       assert.equal(ring.at(500), lines[0]);
@@ -226,7 +226,7 @@ describe('LineRing', () => {
     it("returns a view into the push's buffer, without copying, for lines pushed together", () => {
       const ring = new LineRing(100, 1 << 20);
       const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n']);
-      for (const line of lines) ring.append(line);
+      for (const line of lines) ring.appendLines([line]);
       const events = joinEvents(ring.slice(0, 4, Infinity));
       assert.deepEqual(events, concat(lines));
       assert.equal(events.buffer, lines[0]!.event.buffer, 'the same memory');
@@ -236,7 +236,7 @@ describe('LineRing', () => {
     it('starts and ends in the middle of a run', () => {
       const ring = new LineRing(100, 1 << 20);
       const lines = pushed(0, 0, ['a\n', 'bb\n', 'ccc\n', 'dddd\n', 'eeeee\n']);
-      for (const line of lines) ring.append(line);
+      for (const line of lines) ring.appendLines([line]);
       const events = joinEvents(ring.slice(1, 3, Infinity));
       assert.deepEqual(events, concat(lines.slice(1, 4)));
       assert.equal(events.byteOffset, lines[1]!.event.byteOffset);
@@ -252,7 +252,7 @@ describe('LineRing', () => {
       const middle = alone(2, 8, 'three\n');
       const last = pushed(3, 14, ['four\n', 'five\n']);
       const all = [...first, middle, ...last];
-      for (const line of all) ring.append(line);
+      for (const line of all) ring.appendLines([line]);
       assert.deepEqual(joinEvents(ring.slice(0, 5, Infinity)), concat(all));
       assert.deepEqual(joinEvents(ring.slice(1, 3, Infinity)), concat(all.slice(1, 4)));
       assert.deepEqual(joinEvents(ring.slice(2, 3, Infinity)), concat(all.slice(2)));
@@ -261,7 +261,7 @@ describe('LineRing', () => {
     it('sends the retained part of a run whose first lines were trimmed', () => {
       const ring = new LineRing(3, 1 << 20);
       const lines = pushed(0, 0, ['a\n', 'b\n', 'c\n', 'd\n', 'e\n']);
-      for (const line of lines) ring.append(line);
+      for (const line of lines) ring.appendLines([line]);
       assert.equal(ring.firstSeq, 2);
       const events = joinEvents(ring.slice(2, 3, Infinity));
       assert.deepEqual(events, concat(lines.slice(2)));
@@ -277,7 +277,7 @@ describe('LineRing', () => {
     for (let push = 0; push < 700; push++) {
       const outs = Array.from({ length: 7 }, (_, i) => `${push}.${i} ${'é'.repeat(i)}\n`);
       const lines = pushed(seq, offset, outs);
-      for (const line of lines) ring.append(line);
+      for (const line of lines) ring.appendLines([line]);
       kept.push(...lines);
       seq += lines.length;
       offset = lines[lines.length - 1]!.offset + lines[lines.length - 1]!.textBytes;
@@ -321,7 +321,7 @@ describe('LineRing', () => {
       const single = alone(4, 7, 'one\n');
       const b = push(5, 11, ['d\n', '中文\n']);
       ring.appendBlock(a.block);
-      ring.append(single);
+      ring.appendLines([single]);
       ring.appendBlock(b.block);
       const all = [...a.lines, single, ...b.lines];
       assert.equal(ring.nextSeq, 7);
