@@ -48,6 +48,7 @@ export class LmdbBlobStore implements BlobStore {
   private readonly leftovers = new Set<string>();
   private leftoverTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly uploadIds = new UploadIds();
 
   constructor(path: string) {
     this.dir = dirname(path);
@@ -78,7 +79,7 @@ export class LmdbBlobStore implements BlobStore {
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<BlobMeta> {
-    const uploadId = randomBytes(12).toString('base64url');
+    const uploadId = this.uploadIds.next();
     // A durable put records its upload synchronously (a committed, flushed transaction) before any chunk.
     // A non-durable one (the live archive's chunks, many a second) queues the record as the first
     // write of the upload instead: LMDB commits queued writes in order, so the record is never
@@ -154,28 +155,47 @@ export class LmdbBlobStore implements BlobStore {
   }
 
   /**
-   * One transaction writes the chunks and points the metadata at them: there
-   * is no upload record to sweep after a crash and no stream to pipe. A
-   * failed commit (a full disk) leaves nothing behind and the old blob in place.
+   * One commit writes the chunks and points the metadata at them: there is no
+   * upload record to sweep after a crash and no stream to pipe. A failed
+   * commit (a full disk) leaves nothing behind and the old blob in place.
+   * `bytes` must not change until the returned promise settles: LMDB's write
+   * thread may copy them from there (below).
    */
   async putBytes(name: string, bytes: Buffer, options: PutOptions = {}): Promise<BlobMeta> {
     if (options.maxBytes !== undefined && bytes.length > options.maxBytes) {
       throw new ServiceError('LOGSVC_BODY_TOO_LARGE', `the body is over the limit of ${options.maxBytes} bytes`);
     }
     const stored: StoredMeta = {
-      uploadId: randomBytes(12).toString('base64url'),
+      uploadId: this.uploadIds.next(),
       size: bytes.length,
       sha256: options.checksum === false ? '' : createHash('sha256').update(bytes).digest('hex'),
       contentType: options.contentType ?? 'application/octet-stream',
       created: new Date().toISOString(),
       chunkSize: CHUNK_SIZE,
     };
+    const putChunks = (): void => {
+      for (let index = 0; index * CHUNK_SIZE < bytes.length; index++) {
+        void this.chunks.put([stored.uploadId, index], bytes.subarray(index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE));
+      }
+    };
     try {
+      // A name not stored yet (every chunk of the live archive has its own, docs/ARCHIVE.md §2), not
+      // durable: the chunks and the record go to LMDB's write thread as one write conditional on the
+      // name's absence, which copies the bytes there. A transaction callback would run on the event
+      // loop and copy them there, a chunk's 256 KiB at a time (BENCHMARKS.md, "ingest: chunks
+      // written off the event loop"). A name that exists (a replaced blob) takes the transaction below.
+      if (options.durable === false) {
+        const fresh = await lmdbWrite(
+          this.meta.ifNoExists(name, () => {
+            putChunks();
+            void this.meta.put(name, stored);
+          }),
+        );
+        if (fresh) return toBlobMeta(stored);
+      }
       await lmdbWrite(
         this.root.transaction(() => {
-          for (let index = 0; index * CHUNK_SIZE < bytes.length; index++) {
-            this.chunks.put([stored.uploadId, index], bytes.subarray(index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE));
-          }
+          putChunks();
           const previous = this.meta.get(name);
           this.meta.put(name, stored);
           if (previous) this.removeChunks(previous.uploadId);
@@ -363,4 +383,21 @@ async function* chunked(source: AsyncIterable<Buffer>, size: number): AsyncGener
     }
   }
   if (held > 0) yield Buffer.concat(parts, held);
+}
+
+/**
+ * Upload ids: a random prefix drawn once per open, then a counter — unique
+ * across processes and restarts as a fresh random id is, without a call into
+ * the system's random source for every blob (the live archive writes hundreds a
+ * second).
+ */
+class UploadIds {
+  private readonly prefix = randomBytes(12).toString('base64url');
+  private count = 0;
+
+  next(): string {
+    // `x.1` is a prefix of `x.10`; the key range [id, 0]–[id, max] of one still never takes in the other's
+    // chunks: a string in a tuple key ends with a separator byte (lmdb's ordered-binary keys).
+    return `${this.prefix}.${(this.count++).toString(36)}`;
+  }
 }

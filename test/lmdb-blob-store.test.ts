@@ -40,6 +40,39 @@ describe('LMDB blob store on disk', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("putBytes of new names, not durable (the live archive's chunks): many at once read back whole, and replacing one takes no chunk of another", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logsvc-lmdb-'));
+    const path = join(dir, 'db');
+    const store = new LmdbBlobStore(path);
+    const bodyOf = (i: number) => Buffer.alloc(300 * 1024 + i, i + 1); // two 256 KiB chunks each
+    // 80 writes in flight together: LMDB's write thread commits them in batches, each conditional on its name being new.
+    const names = Array.from({ length: 80 }, (_, i) => `~archive/s/~1/${String(i).padStart(2, '0')}`);
+    await Promise.all(names.map((name, i) => store.putBytes(name, bodyOf(i), { checksum: false, durable: false })));
+    // Upload ids are a prefix and a counter: replacing the blobs of ids …1 and …2 takes no chunk of …10–…1z and …20–…27, whose ids they begin.
+    await store.putBytes(names[1]!, Buffer.from('one\n'), { durable: false });
+    await store.putBytes(names[2]!, Buffer.from('two\n'));
+    for (const [i, name] of names.entries()) {
+      const want = i === 1 ? Buffer.from('one\n') : i === 2 ? Buffer.from('two\n') : bodyOf(i);
+      assert.ok((await collect((await store.get(name))!.body)).equals(want), `blob ${name} read back whole`);
+    }
+    // The same new name written twice at once: one write finds it taken and replaces it; nothing of the other is left.
+    const [a, b] = await Promise.all([
+      store.putBytes('~archive/s/~1/twice', Buffer.alloc(400 * 1024, 7), { checksum: false, durable: false }),
+      store.putBytes('~archive/s/~1/twice', Buffer.alloc(100, 8), { checksum: false, durable: false }),
+    ]);
+    assert.notEqual(a.etag, b.etag);
+    const stored = await collect((await store.get('~archive/s/~1/twice'))!.body);
+    assert.ok(stored.equals(Buffer.alloc(100, 8)) || stored.equals(Buffer.alloc(400 * 1024, 7)), 'one of the two, whole');
+    await store.close();
+    const { open } = await import('lmdb');
+    const root = open({ path });
+    const chunkCount = [...root.openDB({ name: 'blob-chunks', encoding: 'binary' }).getKeys()].length;
+    // 78 blobs of two chunks, the two replaced of one, and one chunk or two of the name written twice.
+    assert.equal(chunkCount, 78 * 2 + 2 + (stored.length > 256 * 1024 ? 2 : 1));
+    await root.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('keeps blobs across a close and reopen of the same file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logsvc-lmdb-'));
     const path = join(dir, 'db');

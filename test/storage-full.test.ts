@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { LmdbBlobStore } from '../store/lmdb-blob-store.ts';
 import { patternStream, sha256Of } from './support/byte-streams.ts';
 import { openRaw } from './support/raw-reader.ts';
 import { startServer, type ServerProcess } from './support/server-process.ts';
@@ -154,5 +155,55 @@ describe('a full disk under the LMDB store (64 MB tmpfs, real server process)', 
     assert.equal(rows.map((r) => r.out).join(''), text);
     alive();
     assert.doesNotMatch(server!.output(), /unhandled|uncaught/i);
+  });
+});
+
+describe("a full disk under the live archive's chunk writes (LMDB store in process, 16 MB tmpfs)", function () {
+  this.timeout(60000);
+  let disk: string | undefined;
+
+  before(function () {
+    disk = mountTmpfs('16m');
+    if (disk === undefined) this.skip();
+  });
+
+  after(() => {
+    if (disk !== undefined) {
+      execFileSync('umount', [disk]);
+      rmSync(disk, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses the chunk that does not fit with LOGSVC_STORAGE_FULL, keeps nothing of it, and keeps every chunk written before', async () => {
+    const store = new LmdbBlobStore(join(disk!, 'db'));
+    try {
+      const chunkOf = (i: number) => Buffer.alloc(256 * 1024, i % 251);
+      const written: string[] = [];
+      let refused: unknown;
+      // New names, not durable: the write LMDB's thread commits off the event loop (LmdbBlobStore.putBytes).
+      for (let i = 0; refused === undefined; i++) {
+        assert.ok(i < 200, 'the disk never filled up');
+        const name = `~archive/s/~1/${i}`;
+        try {
+          await store.putBytes(name, chunkOf(i), { checksum: false, durable: false });
+          written.push(name);
+        } catch (err) {
+          refused = err;
+          assert.equal(await store.head(name), null, 'nothing of the refused chunk');
+        }
+      }
+      assert.equal((refused as { code?: string }).code, 'LOGSVC_STORAGE_FULL', String(refused));
+      assert.ok(written.length >= 10, `only ${written.length} chunks fit`);
+      for (const [i, name] of written.entries()) {
+        const got = await store.get(name);
+        assert.ok(got !== null && Buffer.concat(await got.body.toArray()).equals(chunkOf(i)), `chunk ${name} whole`);
+      }
+      // Room again: the same write succeeds.
+      for (const name of written.slice(0, 8)) assert.equal(await store.delete(name), true);
+      await store.putBytes('~archive/s/~1/after', chunkOf(1), { checksum: false, durable: false });
+      assert.ok(Buffer.concat(await (await store.get('~archive/s/~1/after'))!.body.toArray()).equals(chunkOf(1)));
+    } finally {
+      await store.close();
+    }
   });
 });
