@@ -7,6 +7,7 @@
 import type { BlobStore } from '../store/blob-store.ts';
 import type { StoredLine } from '../stream/log-stream.ts';
 import { batchEnd, SharedSlices } from '../stream/shared-slices.ts';
+import { giveBody } from './chunk-bodies.ts';
 import type { ChunkDraft } from './chunk-draft.ts';
 import { chunkName, decodeChunk, generationPrefix, parseChunkName, streamPrefix, type ChunkEntry } from './chunk-format.ts';
 
@@ -37,7 +38,13 @@ export class ChunkArchive {
   /** Writes a chunk of generation `gen` (its consecutive lines' rows): one blob write. */
   async write(name: string, gen: number, draft: ChunkDraft): Promise<ChunkEntry> {
     const blob = chunkName(name, gen, draft.firstSeq, draft.lines, draft.firstOffset, draft.textBytes);
-    await this.store.putBytes(blob, draft.body(), { contentType: 'application/x-ndjson', durable: false, checksum: false });
+    const body = draft.body();
+    try {
+      await this.store.putBytes(blob, body, { contentType: 'application/x-ndjson', durable: false, checksum: false });
+    } finally {
+      // Settled: the store no longer reads it (BlobStore.putBytes).
+      giveBody(body);
+    }
     const entry = draft.entry(blob, gen);
     const index = this.indexes.get(indexKey(name, gen));
     if (index !== undefined) insertEntry(index.entries, entry);

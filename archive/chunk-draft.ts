@@ -6,6 +6,7 @@
 // for the garbage collector to copy it and mark it again, for every line
 // pushed (BENCHMARKS.md, "ingest: a push is one object").
 import type { SentPush, StoredLine } from '../stream/log-stream.ts';
+import { takeBody } from './chunk-bodies.ts';
 import { decodeChunk, encodeChunk, sentRecord, type ChunkEntry, type ChunkPlace } from './chunk-format.ts';
 
 /**
@@ -57,13 +58,16 @@ export class ChunkDraft {
     return this.firstSeq + this.lines;
   }
 
-  /** The chunk's body: its rows and pushes as sent in one buffer (one blob write). */
+  /**
+   * The chunk's body: its rows and pushes as sent in one buffer (one blob
+   * write), from chunk-bodies.ts: give it back (giveBody) once the write has settled.
+   */
   body(): Buffer {
     if (this.parts.length === 1 && this.parts[0]!.pieces.length === 1) return this.parts[0]!.pieces[0]!;
-    return Buffer.concat(
-      this.parts.flatMap((part) => part.pieces),
-      this.bytes,
-    );
+    const body = takeBody(this.bytes);
+    let at = 0;
+    for (const part of this.parts) for (const piece of part.pieces) at += piece.copy(body, at);
+    return body;
   }
 
   /**

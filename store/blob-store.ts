@@ -58,6 +58,8 @@ export interface BlobStore {
   /**
    * put() of a body already in memory (the live archive's chunks, many a
    * second): the same guarantees, without a stream to pipe the bytes through.
+   * The store may read `bytes` until the promise settles, never after: the
+   * caller keeps them unchanged until then, and may reuse them once it has.
    */
   putBytes(name: string, bytes: Buffer, options?: PutOptions): Promise<BlobMeta>;
   /** Metadata, or null when there is no such blob. */
