@@ -152,11 +152,13 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
     },
     end() {
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, received);
-      const text = body.toString('utf8');
+      // ASCII (what runners send) is the same text read as latin1, which V8 copies as it is instead of decoding.
+      const ascii = isAscii(body);
+      const text = body.toString(ascii ? 'latin1' : 'utf8');
       const lines = parseWholeBody(text, format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) {
-        const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && isAscii(body) ? ownBuffer(body) : undefined;
+        const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && ascii ? ownBuffer(body) : undefined;
         return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
       }
       const window = new PushWindow(limits);
