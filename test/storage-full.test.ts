@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { open } from 'lmdb';
 import { LmdbBlobStore } from '../store/lmdb-blob-store.ts';
 import { patternStream, sha256Of } from './support/byte-streams.ts';
 import { openRaw } from './support/raw-reader.ts';
@@ -176,6 +177,7 @@ describe("a full disk under the live archive's chunk writes (LMDB store in proce
 
   it('refuses the chunk that does not fit with LOGSVC_STORAGE_FULL, keeps nothing of it, and keeps every chunk written before', async () => {
     const store = new LmdbBlobStore(join(disk!, 'db'));
+    let closed = false;
     try {
       const chunkOf = (i: number) => Buffer.alloc(256 * 1024, i % 251);
       const written: string[] = [];
@@ -198,12 +200,22 @@ describe("a full disk under the live archive's chunk writes (LMDB store in proce
         const got = await store.get(name);
         assert.ok(got !== null && Buffer.concat(await got.body.toArray()).equals(chunkOf(i)), `chunk ${name} whole`);
       }
-      // Room again: the same write succeeds.
+      // Room again: a chunk write succeeds.
       for (const name of written.slice(0, 8)) assert.equal(await store.delete(name), true);
       await store.putBytes('~archive/s/~1/after', chunkOf(1), { checksum: false, durable: false });
       assert.ok(Buffer.concat(await (await store.get('~archive/s/~1/after'))!.body.toArray()).equals(chunkOf(1)));
-    } finally {
       await store.close();
+      closed = true;
+      // Nothing of the refused write in the file: one LMDB chunk (256 KiB) for each blob there is, and no upload record.
+      const root = open({ path: join(disk!, 'db') });
+      try {
+        assert.equal([...root.openDB({ name: 'blob-chunks', encoding: 'binary' }).getKeys()].length, written.length - 8 + 1);
+        assert.deepEqual([...root.openDB({ name: 'blob-pending', encoding: 'string' }).getKeys()], []);
+      } finally {
+        await root.close();
+      }
+    } finally {
+      if (!closed) await store.close();
     }
   });
 });
