@@ -1,7 +1,7 @@
 // ingest: producers push batches of 100 lines × 100 bytes (JSON) over several
 // keep-alive connections; baseline: a bare node:http server parsing the same
 // bodies. Also used for redis_ingest (the same load, server on Redis).
-import { cpuSeconds, sleep, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
+import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface PushLoad {
@@ -57,58 +57,29 @@ export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix
   return { rate: result.lines_per_s, cpuUsPerLine: (cpuSpent * 1e6) / (result.total_requests * LINES_PER_BATCH) };
 }
 
-/**
- * Rounds of the load, alternating (bare, service, bare, …) on the same two
- * servers, up throughout: this machine's speed drifts, by up to half within a
- * minute (BENCHMARKS.md, "ingest: rounds side by side"), and one long phase of
- * each put the drift into the ratio; a baseline round beside each round of
- * the service cancels most of it. Each round pushes to streams of its own (a
- * stream opened again would drop its archive: not what ingest measures). The
- * first round warms both up as one long phase did; each figure is the mean
- * over the rounds.
- */
-function ingestRounds(options: BenchOptions): { rounds: number; first: PushLoad; next: PushLoad } {
-  const load = pushLoad(options);
-  const rounds = options.quick ? 2 : 3;
-  const durationMs = Math.round(load.durationMs / rounds);
-  return { rounds, first: { ...load, durationMs }, next: { ...load, durationMs, warmupMs: 1000 } };
-}
-
-/** After a round: what a server still does (the archive writing its last chunk) ends before the other's round starts. */
-const SETTLE_MS = 1000;
-
 export async function ingest(options: BenchOptions): Promise<Record<string, number>> {
-  const { rounds, first, next } = ingestRounds(options);
+  const load = pushLoad(options);
   const baseline = await startBaseline('ingest-server.ts');
-  let server: ServerChild | undefined;
-  const bare: PushFigures[] = [];
-  const service: PushFigures[] = [];
+  let bare: PushFigures;
   try {
-    server = await startLogService({ cpuProfDir: options.profileDir('ingest') });
-    for (let i = 0; i < rounds; i++) {
-      const load = i === 0 ? first : next;
-      bare.push(await measurePush(baseline, load, `ingest-${i}`));
-      await sleep(SETTLE_MS);
-      service.push(await measurePush(server, load, `ingest-${i}`));
-      await sleep(SETTLE_MS);
-    }
+    bare = await measurePush(baseline, load, 'ingest');
   } finally {
     await baseline.stop();
-    await server?.stop();
   }
-  const mean = (figures: PushFigures[], key: keyof PushFigures) => figures.reduce((sum, f) => sum + f[key], 0) / figures.length;
-  const rate = mean(service, 'rate');
-  const bareRate = mean(bare, 'rate');
+  const server = await startLogService({ cpuProfDir: options.profileDir('ingest') });
+  let service: PushFigures;
+  try {
+    service = await measurePush(server, load, 'ingest');
+  } finally {
+    await server.stop();
+  }
   return {
-    lines_per_s: Math.round(rate),
-    baseline_lines_per_s: Math.round(bareRate),
-    ratio: round(rate / bareRate, 3),
-    cpu_us_per_line: round(mean(service, 'cpuUsPerLine'), 3),
-    baseline_cpu_us_per_line: round(mean(bare, 'cpuUsPerLine'), 3),
-    cpu_ratio: round(mean(service, 'cpuUsPerLine') / mean(bare, 'cpuUsPerLine'), 2),
-    // The lowest ratio of a round to the baseline round beside it: how far the drift moves one round.
-    min_round_ratio: round(Math.min(...service.map((f, i) => f.rate / bare[i]!.rate)), 3),
-    rounds,
+    lines_per_s: Math.round(service.rate),
+    baseline_lines_per_s: Math.round(bare.rate),
+    ratio: round(service.rate / bare.rate, 3),
+    cpu_us_per_line: round(service.cpuUsPerLine, 3),
+    baseline_cpu_us_per_line: round(bare.cpuUsPerLine, 3),
+    cpu_ratio: round(service.cpuUsPerLine / bare.cpuUsPerLine, 2),
   };
 }
 
