@@ -74,7 +74,8 @@ export class LmdbBlobStore implements BlobStore {
     // lmdb-js (3.5) starts each batch with a commit promise of its own that
     // nothing can handle, so a failed commit (a full disk) became an unhandled
     // rejection. Writes are still batched (queued while a commit runs), and
-    // every write that must be atomic with another is in one transaction.
+    // every write that must be atomic with another is in one transaction or
+    // one conditional batch (putBytes).
     return open({ path, compression: false, separateFlushed: true, eventTurnBatching: false });
   }
 
