@@ -1,19 +1,21 @@
 // The two answers most routes end with. Errors have their own renderer
 // (error-response.ts).
 import type { ServerResponse } from 'node:http';
+import { atTurnEnd } from '../foundation/turn-end.ts';
 
 /**
  * A 204, written with the others of this turn of the event loop once its I/O
- * callbacks have run (setImmediate), not as each request finishes. A producer
- * pushing on several connections (a runner, a pool, a proxy) then gets its
- * answers in one wake-up instead of one each, and sends its next pushes
- * together: under the ingest load, writing each 204 at once was a third of the
- * event loop, most of it the kernel waking the producer for every answer
- * (BENCHMARKS.md, "ingest: answers written together"). Nothing is held: the
- * request is done; only its answer waits, at most one turn.
+ * callbacks have run (foundation/turn-end.ts: before the viewers the pushes
+ * woke), not as each request finishes. A producer pushing on several
+ * connections (a runner, a pool, a proxy) then gets its answers in one
+ * wake-up instead of one each, and sends its next pushes together: under the
+ * ingest load, writing each 204 at once was a fifth of the event loop, most of
+ * it the kernel waking the producer for every answer (BENCHMARKS.md, "ingest:
+ * chunks written off the event loop, answers written together"). Nothing is
+ * held: the request is done; only its answer waits, at most one turn.
  */
 export function noContent(res: ServerResponse): void {
-  if (due.length === 0) setImmediate(writeDue);
+  if (due.length === 0) atTurnEnd('answers', writeDue);
   due.push(res);
 }
 

@@ -184,7 +184,7 @@ export class LmdbBlobStore implements BlobStore {
       // durable: the chunks and the record go to LMDB's write thread as one write conditional on the
       // name's absence, which copies the bytes there. A transaction callback would run on the event
       // loop and copy them there, a chunk's 256 KiB at a time (BENCHMARKS.md, "ingest: chunks
-      // written off the event loop"). A name that exists (a replaced blob) takes the transaction below.
+      // written off the event loop, answers written together"). A name that exists (a replaced blob) takes the transaction below.
       if (options.durable === false) {
         const fresh = await lmdbWrite(
           this.meta.ifNoExists(name, () => {

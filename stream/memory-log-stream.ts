@@ -2,6 +2,7 @@
 // idle streams expire. Viewers hold a cursor into the ring; a push wakes the
 // viewers waiting on that stream, which then read the shared ring themselves.
 import { ServiceError } from '../foundation/errors.ts';
+import { atTurnEnd } from '../foundation/turn-end.ts';
 import { formatDuration } from './format-duration.ts';
 import { encodeBlock } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
@@ -86,8 +87,9 @@ class MemoryLog {
   }
 
   /**
-   * Wakes the viewers after the current turn of the event loop, once however
-   * many pushes came in it: the push's own answer (and the next request on
+   * Wakes the viewers at the end of the current turn of the event loop, once
+   * however many pushes came in it, after the answers of the turn
+   * (foundation/turn-end.ts): the push's own answer (and the next request on
    * that connection) goes out before a hundred viewers write their sockets,
    * so a producer never waits for the fan-out of its last push, and viewers
    * read what several pushes brought in one batch.
@@ -95,11 +97,13 @@ class MemoryLog {
   notifySoon(): void {
     if (this.notifyScheduled || this.waiters.size === 0) return;
     this.notifyScheduled = true;
-    setImmediate(() => {
-      this.notifyScheduled = false;
-      this.notify();
-    });
+    atTurnEnd('wakes', this.notifyNow);
   }
+
+  private readonly notifyNow = (): void => {
+    this.notifyScheduled = false;
+    this.notify();
+  };
 
   notify(): void {
     if (this.waiters.size === 0) return;

@@ -63,7 +63,11 @@ describe('204s written together (noContent)', () => {
     for (const [c, got] of answers.entries()) {
       assert.equal(got.match(/^HTTP\/1\.1 204 No Content\r\n/gm)?.length, 3, got);
       // Each answer to its own request, in the order they were sent.
-      assert.deepEqual(got.match(/^X-Answer-To: .*$/gim)?.map((line) => line.split(': ')[1]!.trim()), [`/${c}/1`, `/${c}/2`, `/${c}/3`], got);
+      assert.deepEqual(
+        got.match(/^X-Answer-To: .*$/gim)?.map((line) => line.split(': ')[1]!.trim()),
+        [`/${c}/1`, `/${c}/2`, `/${c}/3`],
+        got,
+      );
     }
     assert.ok(writtenAtOnce.length >= 12 && writtenAtOnce.every((written) => !written));
   });
