@@ -180,28 +180,28 @@ export class LmdbBlobStore implements BlobStore {
       }
     };
     try {
-      // A name not stored yet (every chunk of the live archive has its own, docs/ARCHIVE.md §2), not
-      // durable: the chunks and the record go to LMDB's write thread as one write conditional on the
-      // name's absence, which copies the bytes there. A transaction callback would run on the event
-      // loop and copy them there, a chunk's 256 KiB at a time (BENCHMARKS.md, "ingest: chunks
-      // written off the event loop, answers written together"). A name that exists (a replaced blob) takes the transaction below.
-      if (options.durable === false) {
-        const fresh = await lmdbWrite(
-          this.meta.ifNoExists(name, () => {
-            putChunks();
-            void this.meta.put(name, stored);
-          }),
-        );
-        if (fresh) return toBlobMeta(stored);
-      }
-      await lmdbWrite(
-        this.root.transaction(() => {
+      // A name not stored yet (every chunk of the live archive has its own, docs/ARCHIVE.md §2): the
+      // chunks and the record go to LMDB's write thread as one write conditional on the name's
+      // absence, which copies the bytes there. A transaction's callback would run on the event loop
+      // and copy them there, 256 KiB at a time (BENCHMARKS.md, "ingest: chunks written off the event
+      // loop, answers written together"). A name that exists (a replaced blob) takes the transaction,
+      // which also drops the chunks of the blob it replaces.
+      const fresh = await lmdbWrite(
+        this.meta.ifNoExists(name, () => {
           putChunks();
-          const previous = this.meta.get(name);
-          this.meta.put(name, stored);
-          if (previous) this.removeChunks(previous.uploadId);
+          void this.meta.put(name, stored);
         }),
       );
+      if (!fresh) {
+        await lmdbWrite(
+          this.root.transaction(() => {
+            putChunks();
+            const previous = this.meta.get(name);
+            this.meta.put(name, stored);
+            if (previous) this.removeChunks(previous.uploadId);
+          }),
+        );
+      }
       if (options.durable !== false) await lmdbWrite(this.root.flushed);
     } catch (err) {
       throw await describeWriteFailure(err, this.dir);
