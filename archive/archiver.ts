@@ -15,7 +15,6 @@ import { encodeSent } from '../stream/raw-block.ts';
 import { ChunkDraft } from './chunk-draft.ts';
 import { WriterWait } from './writer-wait.ts';
 
-/** A chunk is written once it holds this many bytes of line JSON… */
 /**
  * The chunks of a closed stream outlive its grace period by this much: the
  * backend lets the closed stream go at the end of the grace period (the
@@ -25,6 +24,7 @@ import { WriterWait } from './writer-wait.ts';
  */
 const CHUNKS_OUTLIVE_GRACE_MS = 10_000;
 
+/** A chunk is written once it holds this many bytes of line JSON… */
 const CHUNK_BYTES = 256 * 1024;
 /** …or once its oldest line is this old. */
 const CHUNK_MS = 1000;
