@@ -9,12 +9,17 @@
 
 export type TurnEndRound = 'answers' | 'wakes';
 
-const answers: (() => void)[] = [];
-const wakes: (() => void)[] = [];
+type Task = () => void;
+
+let answers: Task[] = [];
+let wakes: Task[] = [];
+/** The last run's arrays, emptied: the next turn's tasks go into them, so no turn makes new arrays. */
+let spareAnswers: Task[] = [];
+let spareWakes: Task[] = [];
 let scheduled = false;
 
 /** Runs `task` at the end of this turn, in `round`: every answer before any wake-up. */
-export function atTurnEnd(round: TurnEndRound, task: () => void): void {
+export function atTurnEnd(round: TurnEndRound, task: Task): void {
   (round === 'answers' ? answers : wakes).push(task);
   if (scheduled) return;
   scheduled = true;
@@ -24,8 +29,18 @@ export function atTurnEnd(round: TurnEndRound, task: () => void): void {
 function runTurnEnd(): void {
   scheduled = false;
   // Taken first: a task that leaves more work (a cursor woken pushes, say) leaves it for the next turn.
-  const answering = answers.splice(0);
-  const waking = wakes.splice(0);
-  for (const task of answering) task();
-  for (const task of waking) task();
+  const answering = answers;
+  const waking = wakes;
+  answers = spareAnswers;
+  wakes = spareWakes;
+  try {
+    for (const task of answering) task();
+    for (const task of waking) task();
+  } finally {
+    // Emptied even when a task threw: none of this turn's tasks runs twice.
+    answering.length = 0;
+    waking.length = 0;
+    spareAnswers = answering;
+    spareWakes = waking;
+  }
 }

@@ -28,4 +28,15 @@ describe('atTurnEnd', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(ran, ['wake', 'later answer']);
   });
+
+  it('runs each task once, in its own turn, turn after turn', async () => {
+    const ran: string[] = [];
+    for (let turn = 0; turn < 4; turn++) {
+      atTurnEnd('answers', () => ran.push(`answer ${turn}`));
+      atTurnEnd('wakes', () => ran.push(`wake ${turn}`));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(ran.slice(-2), [`answer ${turn}`, `wake ${turn}`]);
+    }
+    assert.equal(ran.length, 8, ran.join(', '));
+  });
 });
