@@ -140,17 +140,9 @@ describe('a full disk under the LMDB store (64 MB tmpfs, real server process)', 
       // Room again: delete the fillers, and retry the same DELETE. (Four, 16 MiB, were enough before the
       // live archive: its chunks of this stream, ~7 MB, take their room on the same disk — docs/ARCHIVE.md §6.)
       for (const filler of fillers) assert.equal((await fetch(filler, { method: 'DELETE' })).status, 204);
-      // The room comes back as LMDB can reuse it: pages the newest transactions freed are not reusable while
-      // the previous snapshot of the file may still be read, and this stream's archive writer, backing off
-      // since its chunk writes failed, takes its own share of the room when its retry comes. So the retry
-      // is tried again a few times, within 5 s; a 507 on every try still fails here.
-      let retried = await fetch(`${stream}?snapshot=true`, { method: 'DELETE' });
-      for (let attempt = 1; retried.status === 507 && attempt < 10; attempt++) {
-        await retried.arrayBuffer();
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        retried = await fetch(`${stream}?snapshot=true`, { method: 'DELETE' });
-      }
-      assert.equal(retried.status, 204, await retried.text());
+      const retried = await fetch(`${stream}?snapshot=true`, { method: 'DELETE' });
+      // Should this fail again (once in CI, never reproduced since), say with what room: how many fillers were freed, and the server's log.
+      assert.equal(retried.status, 204, `${await retried.text()} after deleting ${fillers.length} fillers\n${server!.output().slice(-3000)}`);
       await tail.ended(10000);
     } finally {
       tail.close();
