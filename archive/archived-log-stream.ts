@@ -5,20 +5,22 @@
 // into archived lines, and reports as dropped only what the archive does not
 // have. Opening a stream starts its archive writer (archiver.ts); on Redis a
 // push also checks, at most every few seconds, that someone holds the lease.
-import type {
-  CursorStart,
-  LineInput,
-  LogStream,
-  OffsetCursor,
-  OpenOptions,
-  PushOptions,
-  ReadBatch,
-  StoredLine,
-  StreamCursor,
-  StreamInfo,
-  StreamMemoryUsage,
-  TextState,
-  WaitSignal,
+import {
+  MAX_SCANNED_LINES,
+  type CursorStart,
+  type LineInput,
+  type LogStream,
+  type OffsetCursor,
+  type OpenOptions,
+  type PushOptions,
+  type ReadBatch,
+  type ScannedPush,
+  type StoredLine,
+  type StreamCursor,
+  type StreamInfo,
+  type StreamMemoryUsage,
+  type TextState,
+  type WaitSignal,
 } from '../stream/log-stream.ts';
 import { Archiver, type ArchiverOptions } from './archiver.ts';
 import { ChunkArchive, seqAtOffset } from './chunk-archive.ts';
@@ -26,8 +28,8 @@ import { snapshotRowsOf, type ChunkEntry } from './chunk-format.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { rowsOf, type SnapshotRows } from '../stream/snapshot-rows.ts';
 
-/** A push of more lines is appended in slices of this many (see push). */
-const PUSH_SLICE_LINES = 10_000;
+/** A push of more lines is appended in slices of this many (see push); a scanned push has at most as many. */
+const PUSH_SLICE_LINES = MAX_SCANNED_LINES;
 /** The longest a push waits for a slow store's archive writer; past it the push goes on (a store this slow is failing). */
 const ARCHIVE_WAIT_MS = 10_000;
 
@@ -151,6 +153,8 @@ export class ArchivedLogStream implements LogStream {
   readonly memoryUsage?: () => StreamMemoryUsage;
   /** On the memory ring every line of a push is archived (CursorOptions.holdsLines); Redis trims a push to its own bounds. */
   readonly keepsWholePush: boolean;
+  /** On the memory ring (LogStream.pushScanned): a scanned push, never sliced, with push's wait for the archive and its writer. */
+  readonly pushScanned?: (name: string, push: ScannedPush, options?: PushOptions) => Promise<number>;
 
   constructor(
     private readonly inner: LogStream,
@@ -161,6 +165,14 @@ export class ArchivedLogStream implements LogStream {
     this.archiver = new Archiver(inner, this.archive, options);
     if (inner.memoryUsage !== undefined) this.memoryUsage = () => inner.memoryUsage!();
     this.keepsWholePush = inner.archiveLease === undefined;
+    if (inner.pushScanned !== undefined) this.pushScanned = (name, push, options) => this.pushScannedTo(inner, name, push, options);
+  }
+
+  private async pushScannedTo(inner: LogStream, name: string, push: ScannedPush, options?: PushOptions): Promise<number> {
+    await this.archiveRoom(name);
+    const first = await inner.pushScanned!(name, push, options);
+    if (this.archiver.writer(name) === undefined) void this.archiver.ensure(name);
+    return first;
   }
 
   async open(name: string, options?: OpenOptions): Promise<void> {

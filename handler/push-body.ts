@@ -11,8 +11,9 @@ import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { ServiceError } from '../foundation/errors.ts';
 import { truncateOut } from '../stream/line-codec.ts';
-import type { LineInput, SkippedLines } from '../stream/log-stream.ts';
+import { MAX_SCANNED_LINES, type LineInput, type ScannedPush, type SkippedLines } from '../stream/log-stream.ts';
 import { createPushParser, parseWholeBody, pushFormat, type PushFormat } from './push-parser.ts';
+import { scanSentBody } from './sent-scan.ts';
 
 /**
  * What each line costs against the push limit on top of its bytes: a push of
@@ -36,6 +37,8 @@ export interface PushLimits {
   maxLineBytes: number;
   /** The stream may keep a push as sent (PushOptions.asSent): say which body can be. */
   asSent?: boolean;
+  /** The stream takes scanned pushes (LogStream.pushScanned): scan such a body instead of parsing it (sent-scan.ts). */
+  scan?: boolean;
 }
 
 export interface ParsedPush {
@@ -51,6 +54,11 @@ export interface ParsedPush {
    * or a view of one that holds at most SHARED_SLACK_BYTES more (ownBuffer).
    */
   asSent?: Buffer;
+  /**
+   * The body scanned instead of parsed (PushLimits.scan): then `lines` is
+   * empty, and the push is this, for LogStream.pushScanned.
+   */
+  scanned?: ScannedPush;
 }
 
 /** The newest lines of a push, within the stream's retention. */
@@ -154,11 +162,18 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, received);
       // ASCII (what runners send) is the same text read as latin1, which V8 copies as it is instead of decoding.
       const ascii = isAscii(body);
+      const keptAsSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && ascii;
+      if (keptAsSent && limits.scan === true) {
+        const scanned = scanSentBody(body, limits.maxLineBytes, Math.min(limits.keepLines, MAX_SCANNED_LINES));
+        if (scanned !== undefined && received + LINE_OVERHEAD_BYTES * scanned.lines <= limits.maxPushBytes) {
+          return { lines: [], skipped: { lines: 0, textBytes: 0 }, total: scanned.lines, scanned: { ...scanned, body: ownBuffer(body) } };
+        }
+      }
       const text = body.toString(ascii ? 'latin1' : 'utf8');
       const lines = parseWholeBody(text, format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) {
-        const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && ascii ? ownBuffer(body) : undefined;
+        const asSent = keptAsSent ? ownBuffer(body) : undefined;
         return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
       }
       const window = new PushWindow(limits);

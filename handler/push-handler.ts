@@ -30,8 +30,12 @@ export async function pushLines(call: RouteCall): Promise<void> {
     maxLineBytes: stream.maxLineBytes,
     // The memory ring under the archive keeps a JSON push as sent (docs/ARCHITECTURE.md, "A push is kept as sent").
     asSent: ctx.stream.keepsWholePush === true,
+    // …and, when it reads nothing else of such a push, scanned instead of parsed (sent-scan.ts).
+    scan: ctx.stream.pushScanned !== undefined,
   });
-  await ctx.stream.push(internalName(call.account, call.key), push.lines, { skipped: push.skipped, pushId, asSent: push.asSent });
+  const name = internalName(call.account, call.key);
+  if (push.scanned !== undefined) await ctx.stream.pushScanned!(name, push.scanned, { pushId });
+  else await ctx.stream.push(name, push.lines, { skipped: push.skipped, pushId, asSent: push.asSent });
   ctx.metrics.pushRequests++;
   ctx.metrics.linesPushed += push.total;
   noContent(call.res);

@@ -49,6 +49,11 @@ function isRfc3339(text: string): boolean {
   const m = RFC3339.exec(text);
   if (!m) return false;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  return isRealTime(year, month, day, hour, minute, second);
+}
+
+/** A real calendar day and time of day (a leap second allowed), for an RFC 3339 timestamp's numbers (also sent-scan.ts). */
+export function isRealTime(year: number, month: number, day: number, hour: number, minute: number, second: number): boolean {
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
   // Date.UTC rolls an impossible day (Feb 30) over into the next month.
   return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && day >= 1;

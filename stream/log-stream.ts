@@ -90,6 +90,29 @@ export interface PushOptions {
 }
 
 /**
+ * A JSON array push checked and measured byte by byte instead of parsed into
+ * line objects (handler/sent-scan.ts): all a backend that keeps a push as sent
+ * (stream/raw-block.ts) needs of it, for the pushes whose lines it does not
+ * otherwise read (LogStream.pushScanned).
+ */
+/** The most lines a scanned push holds (a bigger push is appended in slices, archive/archived-log-stream.ts, which takes its lines). */
+export const MAX_SCANNED_LINES = 10_000;
+
+export interface ScannedPush {
+  /** A JSON array of `lines` line objects, every byte ASCII, no line over the line limit. */
+  readonly body: Buffer;
+  readonly lines: number;
+  /** Text bytes of all its lines (UTF-8). */
+  readonly textBytes: number;
+  /**
+   * What each line counts, packed (raw-block.ts packLineFacts): `facts[i + 1]`
+   * for line i. Turned into the push's per-line counts in place when stored:
+   * a scanned push is stored once.
+   */
+  readonly facts: Uint32Array;
+}
+
+/**
  * A push kept as sent (stream/raw-block.ts), as the archive writer copies it
  * into a chunk: its body, and what encoding its lines needs besides.
  */
@@ -246,6 +269,14 @@ export interface LogStream {
    * Throws LOGSVC_STREAM_NOT_FOUND when the stream is not open.
    */
   push(name: string, lines: LineInput[], options?: PushOptions): Promise<number>;
+  /**
+   * Appends a push scanned instead of parsed (ScannedPush), as push would its
+   * lines. Present on a backend that keeps pushes as sent and reads nothing
+   * else of them (the memory ring, under its archive); absent elsewhere (Redis,
+   * the scribe tee, which write each line): the push handler then parses the
+   * body and calls push.
+   */
+  pushScanned?(name: string, push: ScannedPush, options?: PushOptions): Promise<number>;
   /**
    * Closes a stream: pushes fail from now on, viewers drain what is left and
    * end. The closed stream's lines stay readable (cursor, lines) for a short

@@ -6,7 +6,7 @@ import { atTurnEnd } from '../foundation/turn-end.ts';
 import { formatDuration } from './format-duration.ts';
 import { encodeBlock } from './line-codec.ts';
 import { LineRing } from './line-ring.ts';
-import { keptAsSent } from './raw-block.ts';
+import { keptAsScanned, keptAsSent } from './raw-block.ts';
 import { NO_LINES } from './shared-slices.ts';
 import type {
   CursorOptions,
@@ -16,6 +16,7 @@ import type {
   OpenOptions,
   PushOptions,
   ReadBatch,
+  ScannedPush,
   StreamMemoryUsage,
   StoredLine,
   StreamCursor,
@@ -27,6 +28,8 @@ import type {
 import { TextGuardConflict } from './text-append.ts';
 
 const EMPTY = Buffer.alloc(0);
+/** The lines given with a scanned push: none (its lines are in its body). */
+const NO_INPUTS: LineInput[] = [];
 
 /** Push ids remembered per stream (as on Redis). */
 const PUSH_IDS_KEPT = 256;
@@ -253,12 +256,8 @@ export class MemoryLogStream implements LogStream {
   }
 
   async push(name: string, lines: LineInput[], options: PushOptions = {}): Promise<number> {
-    const log = this.open_.get(name);
-    if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
-    if (options.pushId !== undefined) {
-      const seen = log.pushIds.get(options.pushId);
-      if (seen !== undefined) return seen;
-    }
+    const log = this.pushTarget(name, options);
+    if (typeof log === 'number') return log;
     const guard = options.textGuard;
     if (guard !== undefined) {
       if (log.textOffset !== guard.textEnd || !log.pending.equals(guard.pending)) throw new TextGuardConflict();
@@ -267,8 +266,24 @@ export class MemoryLogStream implements LogStream {
     return this.store(log, lines, options);
   }
 
-  /** Appends lines to an open stream (synchronously: nothing else runs between the checks and the append). */
-  private store(log: MemoryLog, lines: LineInput[], options: PushOptions = {}): number {
+  /** push's, for a push scanned instead of parsed: kept as sent, as push would keep the same body's lines. */
+  async pushScanned(name: string, push: ScannedPush, options: PushOptions = {}): Promise<number> {
+    const log = this.pushTarget(name, options);
+    return typeof log === 'number' ? log : this.store(log, NO_INPUTS, options, push);
+  }
+
+  /** The open stream a push goes to; or, for a push whose id the stream took already, the first seq it got then (stored once). */
+  private pushTarget(name: string, options: PushOptions): MemoryLog | number {
+    const log = this.open_.get(name);
+    if (log === undefined) throw new ServiceError('LOGSVC_STREAM_NOT_FOUND', `no open stream "${name}": open it first (POST)`);
+    return (options.pushId === undefined ? undefined : log.pushIds.get(options.pushId)) ?? log;
+  }
+
+  /**
+   * Appends lines to an open stream (synchronously: nothing else runs between
+   * the checks and the append): `lines`, or the lines of `scanned`.
+   */
+  private store(log: MemoryLog, lines: LineInput[], options: PushOptions = {}, scanned?: ScannedPush): number {
     const heldBefore = log.ring.retainedBytes;
     const skipped = options.skipped;
     if (skipped !== undefined && skipped.lines > 0) {
@@ -277,11 +292,13 @@ export class MemoryLogStream implements LogStream {
     }
     const first = log.ring.nextSeq;
     const now = isoNow();
-    const block =
-      keptAsSent(first, log.textOffset, lines, options.asSent, this.limits.maxLineBytes, now) ??
-      encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now);
-    log.textOffset += block.textBytes;
-    log.ring.appendBlock(block);
+    const made =
+      scanned !== undefined
+        ? keptAsScanned(first, log.textOffset, scanned, now)
+        : (keptAsSent(first, log.textOffset, lines, options.asSent, this.limits.maxLineBytes, now) ??
+          encodeBlock(first, log.textOffset, lines, this.limits.maxLineBytes, now));
+    log.textOffset += made.textBytes;
+    log.ring.appendBlock(made);
     if (options.pushId !== undefined) {
       log.pushIds.set(options.pushId, first);
       if (log.pushIds.size > PUSH_IDS_KEPT) log.pushIds.delete(log.pushIds.keys().next().value!);
@@ -290,7 +307,7 @@ export class MemoryLogStream implements LogStream {
     if (this.held > this.budgetBytes) this.enforceBudget();
     log.expiresAt = Date.now() + log.ttlMs;
     // A byte append that only grew the held partial line wakes the raw readers too (they send held bytes).
-    if (lines.length > 0 || options.textGuard !== undefined) log.notifySoon();
+    if (made.count > 0 || options.textGuard !== undefined) log.notifySoon();
     return first;
   }
 

@@ -8,7 +8,7 @@
 // sent").
 import { decimalDigits, eventHeadBytes, LineBlock, type RingEntry } from './line-block.ts';
 import { encodeBlock } from './line-codec.ts';
-import type { LineInput, SentPush, StoredLine } from './log-stream.ts';
+import type { LineInput, ScannedPush, SentPush, StoredLine } from './log-stream.ts';
 
 /**
  * The lines of a JSON array body whose lines a push handler already checked
@@ -103,21 +103,67 @@ function countedBytes(
     const bytes = escaped ? Buffer.byteLength(input.out, 'utf8') : input.out.length;
     if (bytes > maxLineBytes) return undefined;
     textBytes += bytes;
-    const seqDigits = decimalDigits(firstSeq + i);
-    // Event: head, JSON (its `out`, and what it lacks), blank line; then the text.
-    made += EVENT_HEAD_BYTES + seqDigits + bytes + 2 + bytes;
-    if (input.level === undefined) made += LEVEL_BYTES;
-    // A `pos` (checkLine: a non-negative safe integer) as it will be written.
-    made += input.pos === undefined ? POS_BYTES + seqDigits : decimalDigits(input.pos);
-    if (input.time === undefined) made += TIME_BYTES + time.length;
+    const posDigits = input.pos === undefined ? 0 : decimalDigits(input.pos);
+    made += lineCount(bytes, input.level !== undefined, posDigits, input.time !== undefined, time.length, decimalDigits(firstSeq + i));
     if (input.args !== undefined) made += ARGS_BYTES + Buffer.byteLength(JSON.stringify(input.args), 'utf8');
     perLine[i + 1] = made;
   }
-  // The rest of the body (keys, quotes, escapes, commas) shared evenly; each line's `out` counts as its own.
-  const rest = Math.max(0, bodyBytes - textBytes);
-  const n = inputs.length;
-  for (let i = 1; i <= n; i++) perLine[i] = perLine[i]! + Math.floor((rest * i) / n);
+  shareRest(perLine, inputs.length, bodyBytes, textBytes);
   return { perLine, textBytes };
+}
+
+/**
+ * What a line without `args` counts: its event (head, JSON with its `out` and
+ * the fields it lacks, blank line), then its text. `posDigits`: the digits of
+ * its `pos` (checkLine: a non-negative safe integer) as it will be written, 0
+ * when it has none (it gets its seq).
+ */
+function lineCount(bytes: number, hasLevel: boolean, posDigits: number, hasTime: boolean, timeBytes: number, seqDigits: number): number {
+  return (
+    EVENT_HEAD_BYTES +
+    seqDigits +
+    bytes +
+    2 +
+    bytes +
+    (hasLevel ? 0 : LEVEL_BYTES) +
+    (posDigits === 0 ? POS_BYTES + seqDigits : posDigits) +
+    (hasTime ? 0 : TIME_BYTES + timeBytes)
+  );
+}
+
+/** Adds the rest of the body (keys, quotes, escapes, commas) to the cumulative counts, shared evenly; each line's `out` counts as its own. */
+function shareRest(perLine: Uint32Array, lines: number, bodyBytes: number, textBytes: number): void {
+  const rest = Math.max(0, bodyBytes - textBytes);
+  for (let i = 1; i <= lines; i++) perLine[i] = perLine[i]! + Math.floor((rest * i) / lines);
+}
+
+/**
+ * What a scanned line (handler/sent-scan.ts) tells of itself, packed into one
+ * number of ScannedPush.facts: its text bytes, its `pos`'s digits (0: none;
+ * at most 15), whether it has a `time` and a `level`. It has no `args`.
+ */
+export function packLineFacts(bytes: number, posDigits: number, hasTime: boolean, hasLevel: boolean): number {
+  return bytes * 64 + posDigits * 4 + (hasTime ? 2 : 0) + (hasLevel ? 1 : 0);
+}
+
+/**
+ * The push scanned instead of parsed (ScannedPush) as a RawBlock: what
+ * keptAsSent makes of the same body's lines, with the same counts, from the
+ * facts the scan packed (turned into the counts in place).
+ */
+export function keptAsScanned(firstSeq: number, firstOffset: number, scan: ScannedPush, time: string): RawBlock {
+  const counted = scan.facts;
+  const lines = scan.lines;
+  let made = 0;
+  for (let i = 0; i < lines; i++) {
+    const facts = counted[i + 1]!;
+    made += lineCount(Math.floor(facts / 64), (facts & 1) !== 0, (facts >>> 2) & 15, (facts & 2) !== 0, time.length, decimalDigits(firstSeq + i));
+    counted[i + 1] = made;
+  }
+  counted[0] = 0;
+  shareRest(counted, lines, scan.body.length, scan.textBytes);
+  const sent: SentPush = { firstSeq, lines, firstOffset, textBytes: scan.textBytes, time, body: scan.body };
+  return new RawBlock(firstSeq, lines, counted, sent);
 }
 
 /**

@@ -68,6 +68,35 @@ describe('streams over HTTP', function () {
       assert.ok(raw.endsWith('event: error\ndata: eof\n\n'), raw.slice(-40));
     });
 
+    it("stores a push it scans (the runners' shape) as the same push parsed (an extra key): same events, a retried X-Push-Id once", async () => {
+      const lines = Array.from({ length: 20 }, (_, i) => ({
+        level: i % 2 === 0 ? 'info' : 'warn',
+        pos: i,
+        out: `step ${i} \u001b[32m"ok"\u001b[0m \\ caf\u00e9\n`,
+        time: `2024-03-01T10:20:${String(i).padStart(2, '0')}.5Z`,
+        args: null,
+      }));
+      const events: string[][] = [];
+      for (const extra of [{}, { x: 1 }]) {
+        const k = key();
+        assert.equal((await call('POST', h(k))).status, 204);
+        // JSON.stringify writes é as it is: the body the runners' Go client sends escapes it (\u00e9), which is ASCII.
+        const body = JSON.stringify(lines.map((line) => ({ ...line, ...extra }))).replace(/é/g, '\\u00e9');
+        for (let attempt = 0; attempt < 2; attempt++) assert.equal((await call('PUT', h(k), body, 'application/json', { 'X-Push-Id': 'p1' })).status, 204);
+        const sse = await openSse(h(k));
+        await sse.until((evs) => lineEvents(evs).length === lines.length);
+        assert.equal((await call('DELETE', h(k))).status, 204);
+        await sse.ended();
+        events.push(lineEvents(sse.events()).map((e) => `${e.id} ${e.data}`));
+      }
+      assert.equal(events[0]!.length, lines.length, 'the retried push was stored once');
+      assert.deepEqual(events[0], events[1]);
+      assert.deepEqual(
+        events[0]!.map((e) => (JSON.parse(e.slice(e.indexOf(' ') + 1)) as { out: string }).out),
+        lines.map((line) => line.out),
+      );
+    });
+
     it('answers 404 LOGSVC_STREAM_NOT_FOUND to a push on a stream that is not open', async () => {
       const r = await push(key(), [{ out: 'x\n' }]);
       assert.equal(r.status, 404);

@@ -1,0 +1,319 @@
+// A JSON push body checked and measured byte by byte instead of parsed
+// (docs/ARCHITECTURE.md, "A push is scanned, not parsed"). A backend that keeps
+// a push as sent (LogStream.pushScanned) reads nothing of its lines at push but
+// their count and what each will cost the ring; the objects and strings
+// JSON.parse made of them were garbage as soon as checkLine had looked at them,
+// and making and collecting them was the largest part of a push's cost
+// (BENCHMARKS.md, "ingest: a push scanned, not parsed").
+//
+// The scan takes the shape runners send: an array of objects with `out`,
+// `level`, `pos`, `time` and `args: null`, in any order. It answers only for a
+// body that JSON.parse and checkLine (push-lines.ts) would take, giving the
+// same lines; anything else — another key, a key twice, `args` with a value,
+// a `pos` not written as plain digits, an escape in `level` or `time`, a
+// surrogate, whitespace other than JSON's, a body that is not an array of
+// objects — is left to them (undefined), so what a push accepts or refuses,
+// and why, is decided in one place.
+import type { ScannedPush } from '../stream/log-stream.ts';
+import { packLineFacts } from '../stream/raw-block.ts';
+import { isRealTime } from './push-lines.ts';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** checkLine's bounds: a `level` of at most 32 characters, a `time` of at most 64. */
+const MAX_LEVEL_CHARS = 32;
+const MAX_TIME_CHARS = 64;
+/** A `pos` of at most this many digits is a safe integer whatever they are (2^53 has 16). */
+const MAX_POS_DIGITS = 15;
+
+/** The keys a line may have here, each once (bits of `seen`). */
+const OUT = 1;
+const LEVEL = 2;
+const POS = 4;
+const TIME = 8;
+const ARGS = 16;
+const KEYS = [OUT, LEVEL, POS, TIME, ARGS];
+/** The keys with their closing quote. */
+const KEY_NAMES = ['out"', 'level"', 'pos"', 'time"', 'args"'];
+
+/**
+ * Any control character: JSON.parse refuses one inside a string, and the
+ * bodies runners send (Go, JavaScript, Python) have none between tokens either,
+ * so a body with one (pretty-printed JSON) is left to JSON.parse. Checked once
+ * for the whole body, by the regular expression engine, not byte by byte here.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f]/;
+
+/** The packed facts of the lines being scanned, reused from push to push; grown as needed (a body of 256 KiB has at most ~26,000 lines). */
+let scratch = new Uint32Array(1024);
+
+/** The last day checked (year * 10000 + month * 100 + day) and whether it was real: the lines of a push share their day. */
+let lastDay = -1;
+let lastDayReal = false;
+
+/**
+ * The body as a ScannedPush, or undefined when it is not a JSON array of
+ * 1..maxLines line objects of the shape above with no `out` over
+ * `maxLineBytes` bytes. `body` must be ASCII (the caller checked: isAscii).
+ */
+export function scanSentBody(body: Buffer, maxLineBytes: number, maxLines: number): ScannedPush | undefined {
+  if (body[0] !== OPEN_ARRAY) return undefined;
+  // Read as text (every byte ASCII: a character a byte), where V8's own searches find quotes and backslashes.
+  const text = body.toString('latin1');
+  if (CONTROL.test(text)) return undefined;
+  const scan = new TextScan(text);
+  scan.at = 1;
+  let lines = 0;
+  let textBytes = 0;
+  for (;;) {
+    scan.skipSpace();
+    const facts = scan.line(maxLineBytes);
+    if (facts < 0 || lines >= maxLines) return undefined;
+    lines++;
+    if (lines >= scratch.length) scratch = growScratch(scratch);
+    scratch[lines] = facts;
+    textBytes += Math.floor(facts / 64);
+    scan.skipSpace();
+    const next = text.charCodeAt(scan.at++);
+    if (next === CLOSE_ARRAY) break;
+    if (next !== COMMA) return undefined;
+  }
+  scan.skipSpace();
+  if (scan.at !== text.length) return undefined;
+  return { body, lines, textBytes, facts: scratch.slice(0, lines + 1) };
+}
+
+function growScratch(old: Uint32Array) {
+  const grown = new Uint32Array(old.length * 2);
+  grown.set(old);
+  return grown;
+}
+
+/** A cursor over the body's text: each method reads what it names at `at` and moves past it, or answers -1 (leave the body to JSON.parse). */
+class TextScan {
+  at = 0;
+  /** Where the next backslash is at or after the string being read (Infinity: none). */
+  private nextBackslash: number;
+  /** Characters of the last string read, as written in the body (its escapes whole). */
+  private written = 0;
+
+  constructor(private readonly text: string) {
+    this.nextBackslash = backslashFrom(text, 0);
+  }
+
+  /** Spaces (the only whitespace a scanned body has: CONTROL). */
+  skipSpace(): void {
+    while (this.text.charCodeAt(this.at) === 0x20) this.at++;
+  }
+
+  /** One line object: its packed facts (packLineFacts). */
+  line(maxLineBytes: number): number {
+    const text = this.text;
+    if (text.charCodeAt(this.at) !== OPEN_OBJECT) return -1;
+    this.at++;
+    let seen = 0;
+    let outBytes = 0;
+    let posDigits = 0;
+    this.skipSpace();
+    for (;;) {
+      const key = this.key();
+      if (key < 0 || (seen & key) !== 0) return -1;
+      seen |= key;
+      this.skipSpace();
+      if (text.charCodeAt(this.at) !== COLON) return -1;
+      this.at++;
+      this.skipSpace();
+      if (key === OUT) {
+        outBytes = this.string(maxLineBytes);
+        if (outBytes < 0) return -1;
+      } else if (key === LEVEL) {
+        if (this.plainString(MAX_LEVEL_CHARS) < 0) return -1;
+      } else if (key === POS) {
+        posDigits = this.digits();
+        if (posDigits < 0) return -1;
+      } else if (key === TIME) {
+        if (!this.time()) return -1;
+      } else if (text.startsWith('null', this.at))
+        this.at += 4; // `args`: only null (checkLine leaves it out)
+      else return -1;
+      this.skipSpace();
+      const next = text.charCodeAt(this.at++);
+      if (next === CLOSE_OBJECT) break;
+      if (next !== COMMA) return -1;
+      this.skipSpace();
+    }
+    if ((seen & OUT) === 0) return -1;
+    return packLineFacts(outBytes, posDigits, (seen & TIME) !== 0, (seen & LEVEL) !== 0);
+  }
+
+  /** A key: which one (OUT, LEVEL, POS, TIME, ARGS), -1 for any other. */
+  private key(): number {
+    const text = this.text;
+    const at = this.at;
+    if (text.charCodeAt(at) !== QUOTE) return -1;
+    for (let k = 0; k < KEYS.length; k++) {
+      // Each name with its closing quote: `"out"`, not the start of `"outer"`.
+      if (text.startsWith(KEY_NAMES[k]!, at + 1)) {
+        this.at = at + 1 + KEY_NAMES[k]!.length;
+        return KEYS[k]!;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * A string of at most `maxBytes` bytes once decoded: its UTF-8 bytes (an
+   * escape is the character it stands for; `\uXXXX` its 1-3 bytes), or -1 (a
+   * bad or surrogate escape, no end).
+   */
+  string(maxBytes: number): number {
+    const text = this.text;
+    if (text.charCodeAt(this.at) !== QUOTE) return -1;
+    const start = this.at + 1;
+    // Characters of escapes beyond the characters they stand for.
+    let shrink = 0;
+    let from = start;
+    let end: number;
+    for (;;) {
+      end = text.indexOf('"', from);
+      if (end < 0) return -1;
+      // The escapes before that quote, one of which may be the quote's own (`\"`): then the string goes on.
+      let escapedQuote = false;
+      while (this.nextBackslash < end) {
+        const at = this.nextBackslash;
+        if (at < start) return -1; // a backslash outside any string: not JSON
+        const escaped = text.charCodeAt(at + 1);
+        let next: number;
+        if (escaped === 0x75 /* u */) {
+          const code = hex4(text, at + 2);
+          if (code < 0 || (code >= 0xd800 && code <= 0xdfff)) return -1;
+          shrink += 6 - (code < 0x80 ? 1 : code < 0x800 ? 2 : 3);
+          next = at + 6;
+        } else if (SIMPLE_ESCAPES.includes(escaped)) {
+          shrink += 1;
+          next = at + 2;
+        } else return -1;
+        this.nextBackslash = backslashFrom(text, next);
+        if (next > end) escapedQuote = true;
+      }
+      if (!escapedQuote) break;
+      from = end + 1;
+    }
+    this.written = end - start;
+    const bytes = this.written - shrink;
+    if (bytes > maxBytes) return -1;
+    this.at = end + 1;
+    return bytes;
+  }
+
+  /** A string without escapes of at most `maxChars` characters: its length, or -1. */
+  private plainString(maxChars: number): number {
+    const length = this.string(maxChars);
+    // Without escapes, a string's bytes are its characters as written.
+    return length >= 0 && this.written === length ? length : -1;
+  }
+
+  /** A non-negative integer written as plain digits (no sign, fraction or exponent): how many, or -1. */
+  private digits(): number {
+    const text = this.text;
+    const start = this.at;
+    let c = text.charCodeAt(this.at);
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    if (c === ZERO) this.at++;
+    else for (; c >= ZERO && c <= NINE; c = text.charCodeAt(++this.at));
+    const count = this.at - start;
+    c = text.charCodeAt(this.at);
+    // `01` is not JSON; `1.0`, `1e3`, `2E0` are integers to checkLine but written otherwise: JSON.parse decides.
+    if (count > MAX_POS_DIGITS || (c >= ZERO && c <= NINE) || c === 0x2e || c === 0x65 || c === 0x45) return -1;
+    return count;
+  }
+
+  /** An RFC 3339 timestamp (push-lines.ts isRfc3339: the same pattern and calendar check), as a string without escapes. */
+  private time(): boolean {
+    const text = this.text;
+    const start = this.at + 1;
+    if (this.plainString(MAX_TIME_CHARS) < 0) return false;
+    const end = this.at - 1;
+    // Every fixed place up to the seconds is checked, so a shorter string fails on its closing quote.
+    const year = number(text, start, 4);
+    const month = number(text, start + 5, 2);
+    const day = number(text, start + 8, 2);
+    const hour = number(text, start + 11, 2);
+    const minute = number(text, start + 14, 2);
+    const second = number(text, start + 17, 2);
+    if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
+    if (
+      text.charCodeAt(start + 4) !== 0x2d ||
+      text.charCodeAt(start + 7) !== 0x2d ||
+      text.charCodeAt(start + 13) !== COLON ||
+      text.charCodeAt(start + 16) !== COLON
+    ) {
+      return false;
+    }
+    const t = text.charCodeAt(start + 10);
+    if (t !== 0x54 && t !== 0x74) return false;
+    let i = start + 19;
+    if (text.charCodeAt(i) === 0x2e) {
+      const fraction = ++i;
+      for (let c = text.charCodeAt(i); i < end && c >= ZERO && c <= NINE; c = text.charCodeAt(++i));
+      if (i === fraction) return false;
+    }
+    const zone = text.charCodeAt(i);
+    if (zone === 0x5a || zone === 0x7a) i++;
+    else if (zone === 0x2b || zone === 0x2d) {
+      if (number(text, i + 1, 2) < 0 || text.charCodeAt(i + 3) !== COLON || number(text, i + 4, 2) < 0) return false;
+      i += 6;
+    } else return false;
+    if (i !== end) return false;
+    const dayKey = year * 10000 + month * 100 + day;
+    if (dayKey !== lastDay) {
+      lastDay = dayKey;
+      lastDayReal = isRealTime(year, month, day, 0, 0, 0);
+    }
+    return lastDayReal && hour <= 23 && minute <= 59 && second <= 60;
+  }
+}
+
+/** `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`: one character each. */
+const SIMPLE_ESCAPES = [QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
+
+function backslashFrom(text: string, from: number): number {
+  const at = text.indexOf('\\', from);
+  return at < 0 ? Infinity : at;
+}
+
+/** The decimal number of `count` digits at `at`, or -1 if one is not a digit. */
+function number(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    value = value * 10 + (c - ZERO);
+  }
+  return value;
+}
+
+/** Four hex digits at `at` as a number, or -1. */
+function hex4(text: string, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 4; i++) {
+    const c = text.charCodeAt(i);
+    let digit: number;
+    if (c >= ZERO && c <= NINE) digit = c - ZERO;
+    else if (c >= 0x61 && c <= 0x66) digit = c - 0x61 + 10;
+    else if (c >= 0x41 && c <= 0x46) digit = c - 0x41 + 10;
+    else return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
