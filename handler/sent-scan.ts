@@ -1,19 +1,20 @@
-// A JSON push body checked and measured byte by byte instead of parsed
-// (docs/ARCHITECTURE.md, "A push is scanned, not parsed"). A backend that keeps
-// a push as sent (LogStream.pushScanned) reads nothing of its lines at push but
-// their count and what each will cost the ring; the objects and strings
-// JSON.parse made of them were garbage as soon as checkLine had looked at them,
-// and making and collecting them was the largest part of a push's cost
-// (BENCHMARKS.md, "ingest: a push scanned, not parsed").
+// A JSON push body checked and measured without being parsed (docs/ARCHITECTURE.md,
+// "A push is scanned, not parsed"). A backend that keeps a push as sent
+// (LogStream.pushScanned) reads nothing of its lines at push but their count
+// and what each will cost the ring; the objects and strings JSON.parse made of
+// them were garbage as soon as checkLine had looked at them, and making and
+// collecting them was the largest part of a push's cost (BENCHMARKS.md,
+// "ingest: a push scanned, not parsed").
 //
 // The scan takes the shape runners send: an array of objects with `out`,
-// `level`, `pos`, `time` and `args: null`, in any order. It answers only for a
-// body that JSON.parse and checkLine (push-lines.ts) would take, giving the
-// same lines; anything else — another key, a key twice, `args` with a value,
-// a `pos` not written as plain digits, an escape in `level` or `time`, a
-// surrogate, whitespace other than JSON's, a body that is not an array of
-// objects — is left to them (undefined), so what a push accepts or refuses,
-// and why, is decided in one place.
+// `level`, `pos`, `time` and `args: null`, in any order, spaces between tokens.
+// It answers only for a body that JSON.parse and checkLine (push-lines.ts)
+// would take, giving the same lines; anything else — another key, a key twice,
+// `args` with a value, a `pos` not written as plain digits, an escape in
+// `level` or `time`, a surrogate escape, a control character anywhere (a
+// newline between tokens too), a body that is not an array of objects — is
+// left to them (undefined), so what a push accepts or refuses, and why, is
+// decided in one place.
 import type { ScannedPush } from '../stream/log-stream.ts';
 import { packLineFacts } from '../stream/raw-block.ts';
 import { isRealTime } from './push-lines.ts';
@@ -41,9 +42,6 @@ const LEVEL = 2;
 const POS = 4;
 const TIME = 8;
 const ARGS = 16;
-const KEYS = [OUT, LEVEL, POS, TIME, ARGS];
-/** The keys with their closing quote. */
-const KEY_NAMES = ['out"', 'level"', 'pos"', 'time"', 'args"'];
 
 /**
  * Any control character: JSON.parse refuses one inside a string, and the
@@ -54,7 +52,7 @@ const KEY_NAMES = ['out"', 'level"', 'pos"', 'time"', 'args"'];
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f]/;
 
-/** The packed facts of the lines being scanned, reused from push to push; grown as needed (a body of 256 KiB has at most ~26,000 lines). */
+/** The packed facts of the lines being scanned, reused from push to push; grown as needed (a body of 256 KiB has at most ~24,000 lines). */
 let scratch = new Uint32Array(1024);
 
 /** The last day checked (year * 10000 + month * 100 + day) and whether it was real: the lines of a push share their day. */
@@ -143,9 +141,7 @@ class TextScan {
         if (posDigits < 0) return -1;
       } else if (key === TIME) {
         if (!this.time()) return -1;
-      } else if (text.startsWith('null', this.at))
-        this.at += 4; // `args`: only null (checkLine leaves it out)
-      else return -1;
+      } else if (!this.nullValue()) return -1; // `args`: only null (checkLine leaves it out)
       this.skipSpace();
       const next = text.charCodeAt(this.at++);
       if (next === CLOSE_OBJECT) break;
@@ -156,19 +152,47 @@ class TextScan {
     return packLineFacts(outBytes, posDigits, (seen & TIME) !== 0, (seen & LEVEL) !== 0);
   }
 
+  private nullValue(): boolean {
+    if (!this.text.startsWith('null', this.at)) return false;
+    this.at += 4;
+    return true;
+  }
+
   /** A key: which one (OUT, LEVEL, POS, TIME, ARGS), -1 for any other. */
   private key(): number {
     const text = this.text;
     const at = this.at;
     if (text.charCodeAt(at) !== QUOTE) return -1;
-    for (let k = 0; k < KEYS.length; k++) {
-      // Each name with its closing quote: `"out"`, not the start of `"outer"`.
-      if (text.startsWith(KEY_NAMES[k]!, at + 1)) {
-        this.at = at + 1 + KEY_NAMES[k]!.length;
-        return KEYS[k]!;
-      }
+    // Told apart by their first letter; each name is matched with its closing quote (`"out"`, not `"outer"`).
+    let key: number;
+    let name: string;
+    switch (text.charCodeAt(at + 1)) {
+      case 0x6f:
+        key = OUT;
+        name = 'out"';
+        break;
+      case 0x6c:
+        key = LEVEL;
+        name = 'level"';
+        break;
+      case 0x70:
+        key = POS;
+        name = 'pos"';
+        break;
+      case 0x74:
+        key = TIME;
+        name = 'time"';
+        break;
+      case 0x61:
+        key = ARGS;
+        name = 'args"';
+        break;
+      default:
+        return -1;
     }
-    return -1;
+    if (!text.startsWith(name, at + 1)) return -1;
+    this.at = at + 1 + name.length;
+    return key;
   }
 
   /**
