@@ -89,15 +89,15 @@ export interface PushOptions {
   asSent?: Buffer;
 }
 
-/**
- * A JSON array push checked and measured byte by byte instead of parsed into
- * line objects (handler/sent-scan.ts): all a backend that keeps a push as sent
- * (stream/raw-block.ts) needs of it, for the pushes whose lines it does not
- * otherwise read (LogStream.pushScanned).
- */
 /** The most lines a scanned push holds (a bigger push is appended in slices, archive/archived-log-stream.ts, which takes its lines). */
 export const MAX_SCANNED_LINES = 10_000;
 
+/**
+ * A JSON array push checked and measured without being parsed into line
+ * objects (handler/sent-scan.ts): all a backend that keeps a push as sent
+ * (stream/raw-block.ts) needs of it, for the pushes whose lines it does not
+ * otherwise read (LogStream.pushScanned).
+ */
 export interface ScannedPush {
   /** A JSON array of `lines` line objects, every byte ASCII, no line over the line limit. */
   readonly body: Buffer;
@@ -272,9 +272,10 @@ export interface LogStream {
   /**
    * Appends a push scanned instead of parsed (ScannedPush), as push would its
    * lines. Present on a backend that keeps pushes as sent and reads nothing
-   * else of them (the memory ring, under its archive); absent elsewhere (Redis,
-   * the scribe tee, which write each line): the push handler then parses the
-   * body and calls push.
+   * else of them at push (the memory ring); absent elsewhere (Redis, the
+   * scribe tee, which write each line): the push handler then parses the body
+   * and calls push. The handler scans only what the backend may keep as sent
+   * (keepsWholePush: the ring under its archive).
    */
   pushScanned?(name: string, push: ScannedPush, options?: PushOptions): Promise<number>;
   /**

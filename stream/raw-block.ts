@@ -140,7 +140,9 @@ function shareRest(perLine: Uint32Array, lines: number, bodyBytes: number, textB
 /**
  * What a scanned line (handler/sent-scan.ts) tells of itself, packed into one
  * number of ScannedPush.facts: its text bytes, its `pos`'s digits (0: none;
- * at most 15), whether it has a `time` and a `level`. It has no `args`.
+ * at most 15), whether it has a `time` and a `level`. It has no `args`. A
+ * scanned body is at most 256 KiB, so its bytes take at most 18 of the 26
+ * bits above the flags.
  */
 export function packLineFacts(bytes: number, posDigits: number, hasTime: boolean, hasLevel: boolean): number {
   return bytes * 64 + posDigits * 4 + (hasTime ? 2 : 0) + (hasLevel ? 1 : 0);
