@@ -7,14 +7,14 @@
 // "ingest: a push scanned, not parsed").
 //
 // The scan takes the shape runners send: an array of objects with `out`,
-// `level`, `pos`, `time` and `args: null`, in any order, spaces between tokens.
-// It answers only for a body that JSON.parse and checkLine (push-lines.ts)
-// would take, giving the same lines; anything else — another key, a key twice,
-// `args` with a value, a `pos` not written as plain digits, an escape in
-// `level` or `time`, a surrogate escape, a control character anywhere (a
-// newline between tokens too), a body that is not an array of objects — is
-// left to them (undefined), so what a push accepts or refuses, and why, is
-// decided in one place.
+// `level`, `pos`, `time` and `args: null`, in any order, spaces between tokens,
+// any JSON whitespace after the array. It answers only for a body that
+// JSON.parse and checkLine (push-lines.ts) would take, giving the same lines;
+// anything else — another key, a key twice, `args` with a value, a `pos` not
+// written as plain digits, an escape in `level` or `time`, a surrogate escape,
+// a control character before the array's end (a newline between tokens too),
+// a body that is not an array of objects — is left to them (undefined), so
+// what a push accepts or refuses, and why, is decided in one place.
 import type { ScannedPush } from '../stream/log-stream.ts';
 import { packLineFacts } from '../stream/raw-block.ts';
 import { isRealTime } from './push-lines.ts';
@@ -45,9 +45,10 @@ const ARGS = 16;
 
 /**
  * Any control character: JSON.parse refuses one inside a string, and the
- * bodies runners send (Go, JavaScript, Python) have none between tokens either,
- * so a body with one (pretty-printed JSON) is left to JSON.parse. Checked once
- * for the whole body, by the regular expression engine, not byte by byte here.
+ * bodies runners send (Go, JavaScript, Python) have none between tokens either
+ * (only after the array), so a body with one (pretty-printed JSON) is left to
+ * JSON.parse. Checked once for the whole body, by the regular expression
+ * engine, not byte by byte here.
  */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f]/;
@@ -68,7 +69,9 @@ export function scanSentBody(body: Buffer, maxLineBytes: number, maxLines: numbe
   if (body[0] !== OPEN_ARRAY) return undefined;
   // Read as text (every byte ASCII: a character a byte), where V8's own searches find quotes and backslashes.
   const text = body.toString('latin1');
-  if (CONTROL.test(text)) return undefined;
+  // JSON's whitespace may follow the array: Go's json.Encoder, which Harness's client uses, ends the body with a newline.
+  const end = endOfContent(text);
+  if (CONTROL.test(end === text.length ? text : text.slice(0, end))) return undefined;
   const scan = new TextScan(text);
   scan.at = 1;
   let lines = 0;
@@ -86,9 +89,16 @@ export function scanSentBody(body: Buffer, maxLineBytes: number, maxLines: numbe
     if (next === CLOSE_ARRAY) break;
     if (next !== COMMA) return undefined;
   }
-  scan.skipSpace();
-  if (scan.at !== text.length) return undefined;
+  // Only whitespace after the array: `end` is just past its `]`.
+  if (scan.at !== end) return undefined;
   return { body, lines, textBytes, facts: scratch.slice(0, lines + 1) };
+}
+
+/** Where the text ends once the JSON whitespace after it (space, tab, newline, carriage return) is left out. */
+function endOfContent(text: string): number {
+  let end = text.length;
+  for (let c = text.charCodeAt(end - 1); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(--end - 1));
+  return end;
 }
 
 function growScratch(old: Uint32Array) {

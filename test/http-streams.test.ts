@@ -80,8 +80,8 @@ describe('streams over HTTP', function () {
       for (const extra of [{}, { x: 1 }]) {
         const k = key();
         assert.equal((await call('POST', h(k))).status, 204);
-        // JSON.stringify writes é as it is: the body the runners' Go client sends escapes it (\u00e9), which is ASCII.
-        const body = JSON.stringify(lines.map((line) => ({ ...line, ...extra }))).replace(/é/g, '\\u00e9');
+        // As Harness's Go client (json.Encoder) sends it: é escaped (\u00e9, so the body is ASCII), a newline after the array.
+        const body = `${JSON.stringify(lines.map((line) => ({ ...line, ...extra }))).replace(/é/g, '\\u00e9')}\n`;
         for (let attempt = 0; attempt < 2; attempt++) assert.equal((await call('PUT', h(k), body, 'application/json', { 'X-Push-Id': 'p1' })).status, 204);
         const sse = await openSse(h(k));
         await sse.until((evs) => lineEvents(evs).length === lines.length);

@@ -73,6 +73,9 @@ describe('scanned push bodies (handler/sent-scan.ts)', () => {
     assertScannedSame(`[${Array.from({ length: 50 }, (_, i) => harnessLine(i, `step ${i} \u001b[32mok\u001b[0m\n`)).join(',')}]`);
     assertScannedSame('[{"pos":0,"out":"+ make\\n","time":"2024-03-01T10:20:30Z"},{"pos":1,"out":"cc -O2\\n","time":"2024-03-01T10:20:31Z"}]');
     assertScannedSame('[{"out": "spaced\\n", "level": "warn"}, {"out": "two\\n"}]');
+    // Go's json.Encoder (Harness's client): HTML characters as \u escapes, and a newline after the array.
+    assertScannedSame('[{"level":"info","pos":0,"out":"a \\u003cb\\u003e \\u0026 c\\n","time":"2024-03-01T10:20:30Z","args":null}]\n');
+    assertScannedSame('[{"out":"crlf after"}]\r\n \t');
     assertScannedSame(`[${Array.from({ length: 100 }, (_, i) => `{"out":"line ${i} ${'x'.repeat(70)}\\n"}`).join(',')}]`);
   });
 
@@ -146,6 +149,7 @@ describe('scanned push bodies (handler/sent-scan.ts)', () => {
       '[{"out":"short \\u12 escape"}]',
       '[{"out":"x","args":nul}]',
       '[{"out":"x"}] trailing',
+      '[{"out":"x"}]\n x',
     ];
     for (const text of refused) {
       assert.equal(scan(text), undefined, text);
