@@ -171,8 +171,13 @@ export class ArchivedLogStream implements LogStream {
   private async pushScannedTo(inner: LogStream, name: string, push: ScannedPush, options?: PushOptions): Promise<number> {
     await this.archiveRoom(name);
     const first = await inner.pushScanned!(name, push, options);
-    if (this.archiver.writer(name) === undefined) void this.archiver.ensure(name);
+    this.keepWriting(name);
     return first;
+  }
+
+  /** After a push: a stream that has no writer here (it was opened elsewhere, or its writer stopped) gets one. */
+  private keepWriting(name: string): void {
+    if (this.archiver.writer(name) === undefined) void this.archiver.ensure(name);
   }
 
   async open(name: string, options?: OpenOptions): Promise<void> {
@@ -195,7 +200,7 @@ export class ArchivedLogStream implements LogStream {
         await this.inner.push(name, lines.slice(at, at + PUSH_SLICE_LINES));
       }
     }
-    if (this.archiver.writer(name) === undefined) void this.archiver.ensure(name);
+    this.keepWriting(name);
     return first;
   }
 

@@ -20,7 +20,6 @@ import { packLineFacts } from '../stream/raw-block.ts';
 import { isRealTime } from './push-lines.ts';
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const OPEN_ARRAY = 0x5b;
@@ -61,19 +60,19 @@ let lastDay = -1;
 let lastDayReal = false;
 
 /**
- * The body as a ScannedPush, or undefined when it is not a JSON array of
- * 1..maxLines line objects of the shape above with no `out` over
- * `maxLineBytes` bytes. `body` must be ASCII (the caller checked: isAscii).
+ * The push whose body is `body` as a ScannedPush, or undefined when it is not
+ * a JSON array of 1..maxLines line objects of the shape above with no `out`
+ * over `maxLineBytes` bytes. Read from `text`, the body read as Latin-1 (the
+ * caller's, which parses the same text when the scan answers undefined): the
+ * body is ASCII, a character a byte, and V8's own searches find quotes and
+ * backslashes in a string.
  */
-export function scanSentBody(body: Buffer, maxLineBytes: number, maxLines: number): ScannedPush | undefined {
-  if (body[0] !== OPEN_ARRAY) return undefined;
-  // Read as text (every byte ASCII: a character a byte), where V8's own searches find quotes and backslashes.
-  const text = body.toString('latin1');
+export function scanSentBody(text: string, body: Buffer, maxLineBytes: number, maxLines: number): ScannedPush | undefined {
+  if (text.charCodeAt(0) !== OPEN_ARRAY) return undefined;
   // JSON's whitespace may follow the array: Go's json.Encoder, which Harness's client uses, ends the body with a newline.
   const end = endOfContent(text);
   if (CONTROL.test(end === text.length ? text : text.slice(0, end))) return undefined;
-  const scan = new TextScan(text);
-  scan.at = 1;
+  const scan = new TextScan(text, 1);
   let lines = 0;
   let textBytes = 0;
   for (;;) {
@@ -109,14 +108,16 @@ function growScratch(old: Uint32Array) {
 
 /** A cursor over the body's text: each method reads what it names at `at` and moves past it, or answers -1 (leave the body to JSON.parse). */
 class TextScan {
-  at = 0;
   /** Where the next backslash is at or after the string being read (Infinity: none). */
   private nextBackslash: number;
   /** Characters of the last string read, as written in the body (its escapes whole). */
   private written = 0;
 
-  constructor(private readonly text: string) {
-    this.nextBackslash = backslashFrom(text, 0);
+  constructor(
+    private readonly text: string,
+    public at: number,
+  ) {
+    this.nextBackslash = backslashFrom(text, at);
   }
 
   /** Spaces (the only whitespace a scanned body has: CONTROL). */
@@ -233,7 +234,7 @@ class TextScan {
           if (code < 0 || (code >= 0xd800 && code <= 0xdfff)) return -1;
           shrink += 6 - (code < 0x80 ? 1 : code < 0x800 ? 2 : 3);
           next = at + 6;
-        } else if (SIMPLE_ESCAPES.includes(escaped)) {
+        } else if (ONE_CHARACTER_ESCAPES[escaped] === 1) {
           shrink += 1;
           next = at + 2;
         } else return -1;
@@ -318,8 +319,9 @@ class TextScan {
   }
 }
 
-/** `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`: one character each. */
-const SIMPLE_ESCAPES = [QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
+/** 1 at the code of each character after a backslash that makes a one-character escape: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`. */
+const ONE_CHARACTER_ESCAPES = new Uint8Array(128);
+for (const c of '"\\/bfnrt') ONE_CHARACTER_ESCAPES[c.charCodeAt(0)] = 1;
 
 function backslashFrom(text: string, from: number): number {
   const at = text.indexOf('\\', from);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestServer, type TestServer } from './support/in-process-server.ts';
+import { openRaw } from './support/raw-reader.ts';
 import { lineEvents, openSse, outs } from './support/sse-reader.ts';
 
 let server: TestServer;
@@ -68,7 +69,7 @@ describe('streams over HTTP', function () {
       assert.ok(raw.endsWith('event: error\ndata: eof\n\n'), raw.slice(-40));
     });
 
-    it("stores a push it scans (the runners' shape) as the same push parsed (an extra key): same events, a retried X-Push-Id once", async () => {
+    it("stores a push it scans (the runners' shape) as the same push parsed (an extra key): same events, same text offsets, a retried X-Push-Id once", async () => {
       const lines = Array.from({ length: 20 }, (_, i) => ({
         level: i % 2 === 0 ? 'info' : 'warn',
         pos: i,
@@ -76,20 +77,31 @@ describe('streams over HTTP', function () {
         time: `2024-03-01T10:20:${String(i).padStart(2, '0')}.5Z`,
         args: null,
       }));
+      // Two pushes: where the second one's text starts is what the first one's scan measured.
+      const halves = [lines.slice(0, 8), lines.slice(8)];
+      const secondFrom = Buffer.byteLength(halves[0]!.map((line) => line.out).join(''), 'utf8');
       const events: string[][] = [];
       for (const extra of [{}, { x: 1 }]) {
         const k = key();
         assert.equal((await call('POST', h(k))).status, 204);
-        // As Harness's Go client (json.Encoder) sends it: é escaped (\u00e9, so the body is ASCII), a newline after the array.
-        const body = `${JSON.stringify(lines.map((line) => ({ ...line, ...extra }))).replace(/é/g, '\\u00e9')}\n`;
-        for (let attempt = 0; attempt < 2; attempt++) assert.equal((await call('PUT', h(k), body, 'application/json', { 'X-Push-Id': 'p1' })).status, 204);
+        for (const [i, half] of halves.entries()) {
+          // As Harness's Go client (json.Encoder) sends it: é escaped (\u00e9, so the body is ASCII), a newline after the array.
+          const body = `${JSON.stringify(half.map((line) => ({ ...line, ...extra }))).replace(/é/g, '\\u00e9')}\n`;
+          for (let attempt = 0; attempt < 2; attempt++) {
+            assert.equal((await call('PUT', h(k), body, 'application/json', { 'X-Push-Id': `p${i}` })).status, 204);
+          }
+        }
         const sse = await openSse(h(k));
+        const raw = await openRaw(`${server.url}/stream/raw?accountID=acct&key=${encodeURIComponent(k)}&offset=${secondFrom}`);
+        assert.equal(raw.offset, String(secondFrom));
         await sse.until((evs) => lineEvents(evs).length === lines.length);
         assert.equal((await call('DELETE', h(k))).status, 204);
         await sse.ended();
+        await raw.ended();
+        assert.equal(raw.text(), halves[1]!.map((line) => line.out).join(''), 'the text of the second push, from the offset the first one ends at');
         events.push(lineEvents(sse.events()).map((e) => `${e.id} ${e.data}`));
       }
-      assert.equal(events[0]!.length, lines.length, 'the retried push was stored once');
+      assert.equal(events[0]!.length, lines.length, 'each retried push was stored once');
       assert.deepEqual(events[0], events[1]);
       assert.deepEqual(
         events[0]!.map((e) => (JSON.parse(e.slice(e.indexOf(' ') + 1)) as { out: string }).out),
