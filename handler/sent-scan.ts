@@ -17,6 +17,7 @@
 // what a push accepts or refuses, and why, is decided in one place.
 import type { ScannedPush } from '../stream/log-stream.ts';
 import { packLineFacts } from '../stream/raw-block.ts';
+import { hasControlBytes } from './control-bytes.ts';
 import { isRealTime } from './push-lines.ts';
 
 const QUOTE = 0x22;
@@ -42,16 +43,6 @@ const POS = 4;
 const TIME = 8;
 const ARGS = 16;
 
-/**
- * Any control character: JSON.parse refuses one inside a string, and the
- * bodies runners send (Go, JavaScript, Python) have none between tokens either
- * (only after the array), so a body with one (pretty-printed JSON) is left to
- * JSON.parse. Checked once for the whole body, by the regular expression
- * engine, not byte by byte here.
- */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f]/;
-
 /** The packed facts of the lines being scanned, reused from push to push; grown as needed (a body of 256 KiB has at most ~24,000 lines). */
 let scratch = new Uint32Array(1024);
 
@@ -71,7 +62,11 @@ export function scanSentBody(text: string, body: Buffer, maxLineBytes: number, m
   if (text.charCodeAt(0) !== OPEN_ARRAY) return undefined;
   // JSON's whitespace may follow the array: Go's json.Encoder, which Harness's client uses, ends the body with a newline.
   const end = endOfContent(text);
-  if (CONTROL.test(end === text.length ? text : text.slice(0, end))) return undefined;
+  // Any control character: JSON.parse refuses one inside a string, and the
+  // bodies runners send (Go, JavaScript, Python) have none between tokens either
+  // (only after the array), so a body with one (pretty-printed JSON) is left to
+  // JSON.parse. Checked once for the whole body (control-bytes.ts), not byte by byte here.
+  if (hasControlBytes(body, end)) return undefined;
   const scan = new TextScan(text, 1);
   let lines = 0;
   let textBytes = 0;
@@ -120,7 +115,7 @@ class TextScan {
     this.nextBackslash = backslashFrom(text, at);
   }
 
-  /** Spaces (the only whitespace a scanned body has: CONTROL). */
+  /** Spaces (the only whitespace a scanned body has: no control character, checked first). */
   skipSpace(): void {
     while (this.text.charCodeAt(this.at) === 0x20) this.at++;
   }

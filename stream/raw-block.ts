@@ -157,9 +157,16 @@ export function keptAsScanned(firstSeq: number, firstOffset: number, scan: Scann
   const counted = scan.facts;
   const lines = scan.lines;
   let made = 0;
+  // The seqs' digits, counted once and stepped at each power of ten (not divided out line by line).
+  let seqDigits = decimalDigits(firstSeq);
+  let moreDigitsAt = 10 ** seqDigits;
   for (let i = 0; i < lines; i++) {
+    if (firstSeq + i === moreDigitsAt) {
+      seqDigits++;
+      moreDigitsAt *= 10;
+    }
     const facts = counted[i + 1]!;
-    made += lineCount(Math.floor(facts / 64), (facts & 1) !== 0, (facts >>> 2) & 15, (facts & 2) !== 0, time.length, decimalDigits(firstSeq + i));
+    made += lineCount(Math.floor(facts / 64), (facts & 1) !== 0, (facts >>> 2) & 15, (facts & 2) !== 0, time.length, seqDigits);
     counted[i + 1] = made;
   }
   counted[0] = 0;

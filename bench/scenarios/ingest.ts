@@ -1,6 +1,7 @@
 // ingest: producers push batches of 100 lines × 100 bytes (JSON) over several
 // keep-alive connections; baseline: a bare node:http server parsing the same
-// bodies. Also used for redis_ingest (the same load, server on Redis).
+// bodies, both servers up at once and taking the load in alternating rounds.
+// Its load and measurement are also used for redis_ingest and grpc_ingest.
 import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import type { BenchOptions } from './options.ts';
 
@@ -57,21 +58,55 @@ export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix
   return { rate: result.lines_per_s, cpuUsPerLine: (cpuSpent * 1e6) / (result.total_requests * LINES_PER_BATCH) };
 }
 
+/**
+ * Rounds of the push load taken by each server in turn (bare, service, service,
+ * bare, …), both started before the first: the host's speed drifts over a run
+ * (BENCHMARKS.md: the bare server alone moved 1.3–2.5 M lines/s within one
+ * session), and one window each, one after the other, put that drift into the
+ * ratio. Alternating puts it on both alike. Each figure is the rounds' mean.
+ */
+function alternatingRounds(options: BenchOptions): { rounds: number; load: PushLoad } {
+  return options.quick
+    ? { rounds: 2, load: { connections: 8, depth: 2, warmupMs: 500, durationMs: 2000 } }
+    : { rounds: 3, load: { connections: 8, depth: 2, warmupMs: 1000, durationMs: 5000 } };
+}
+
+async function measureAlternating(
+  bareServer: ServerChild,
+  serviceServer: ServerChild,
+  options: BenchOptions,
+): Promise<{ bare: PushFigures; service: PushFigures }> {
+  const { rounds, load } = alternatingRounds(options);
+  const bare: PushFigures[] = [];
+  const service: PushFigures[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const);
+    for (const which of order) {
+      if (which === 'bare') bare.push(await measurePush(bareServer, load, `ingest-${round}`));
+      else service.push(await measurePush(serviceServer, load, `ingest-${round}`));
+    }
+  }
+  return { bare: meanFigures(bare), service: meanFigures(service) };
+}
+
+function meanFigures(figures: PushFigures[]): PushFigures {
+  const mean = (pick: (f: PushFigures) => number) => figures.reduce((sum, f) => sum + pick(f), 0) / figures.length;
+  return { rate: mean((f) => f.rate), cpuUsPerLine: mean((f) => f.cpuUsPerLine) };
+}
+
 export async function ingest(options: BenchOptions): Promise<Record<string, number>> {
-  const load = pushLoad(options);
   const baseline = await startBaseline('ingest-server.ts');
   let bare: PushFigures;
-  try {
-    bare = await measurePush(baseline, load, 'ingest');
-  } finally {
-    await baseline.stop();
-  }
-  const server = await startLogService({ cpuProfDir: options.profileDir('ingest') });
   let service: PushFigures;
   try {
-    service = await measurePush(server, load, 'ingest');
+    const server = await startLogService({ cpuProfDir: options.profileDir('ingest') });
+    try {
+      ({ bare, service } = await measureAlternating(baseline, server, options));
+    } finally {
+      await server.stop();
+    }
   } finally {
-    await server.stop();
+    await baseline.stop();
   }
   return {
     lines_per_s: Math.round(service.rate),
