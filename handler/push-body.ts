@@ -160,19 +160,17 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
     },
     end() {
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, received);
-      // ASCII (what runners send) is the same text read as latin1, which V8 copies as it is instead of decoding.
       const ascii = isAscii(body);
-      const text = body.toString(ascii ? 'latin1' : 'utf8');
       // The body a stream may keep as sent: the same buffer whether the push is scanned or parsed.
       const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && ascii ? ownBuffer(body) : undefined;
       if (asSent !== undefined && limits.scan === true) {
-        const scanned = scanSentBody(text, asSent, limits.maxLineBytes, Math.min(limits.keepLines, MAX_SCANNED_LINES));
+        const scanned = scanSentBody(asSent, limits.maxLineBytes, Math.min(limits.keepLines, MAX_SCANNED_LINES));
         if (scanned !== undefined && received + LINE_OVERHEAD_BYTES * scanned.lines <= limits.maxPushBytes) {
           return { lines: [], skipped: { lines: 0, textBytes: 0 }, total: scanned.lines, scanned };
         }
       }
-      // Not scanned: parsed from the same text.
-      const lines = parseWholeBody(text, format);
+      // Not scanned: parsed. ASCII (what runners send) is the same text read as latin1, which V8 copies as it is instead of decoding.
+      const lines = parseWholeBody(body.toString(ascii ? 'latin1' : 'utf8'), format);
       if (received + LINE_OVERHEAD_BYTES * lines.length > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
       if (lines.length <= limits.keepLines) return { lines, skipped: { lines: 0, textBytes: 0 }, total: lines.length, asSent };
       const window = new PushWindow(limits);
