@@ -21,6 +21,16 @@ export function createRequestListener(ctx: HandlerContext, routes: readonly Rout
   // Development mode: no token, loopback bind. Checking Host stops DNS rebinding
   // (a web page whose name resolves to 127.0.0.1 reading the logs).
   const devMode = !ctx.auth.enabled && !ctx.config.auth.disabled;
+  // The last Host checked and the answer: a client sends the same one on every request.
+  let lastHost: string | undefined;
+  let lastHostIsLoopback = true;
+  const isLoopbackHostCached = (host: string | undefined) => {
+    if (host !== lastHost) {
+      lastHostIsLoopback = isLoopbackHost(host);
+      lastHost = host;
+    }
+    return lastHostIsLoopback;
+  };
   return (req, res) => {
     logAccess(ctx, req, res);
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (node:http is told
@@ -29,7 +39,7 @@ export function createRequestListener(ctx: HandlerContext, routes: readonly Rout
       sendError(res, new ServiceError('LOGSVC_BAD_REQUEST', 'HTTP/1.1 requests need a Host header (RFC 9112 §3.2)'));
       return;
     }
-    if (devMode && !isLoopbackHost(req.headers.host)) {
+    if (devMode && !isLoopbackHostCached(req.headers.host)) {
       sendError(
         res,
         new ServiceError(
@@ -90,6 +100,9 @@ const KEY_PARAMS = new Set(['key', 'keyList', 'prefix']);
  */
 function checkQueryEncoding(rawQuery: string): void {
   if (!rawQuery.includes('%')) return;
+  // The common case, a good query, in one call: no percent-encoding spans an `&`, so the whole
+  // query decodes exactly when each of its parameters does. Only a bad one is looked at part by part.
+  if (decodesAsUtf8(rawQuery)) return;
   for (const part of rawQuery.split('&')) {
     if (!part.includes('%')) continue;
     const eq = part.indexOf('=');
@@ -106,6 +119,15 @@ function checkQueryEncoding(rawQuery: string): void {
       const code = KEY_PARAMS.has(shownName) ? 'LOGSVC_INVALID_KEY' : 'LOGSVC_INVALID_PARAM';
       throw new ServiceError(code, `query parameter "${shownName.slice(0, 40)}" is not valid percent-encoded UTF-8`);
     }
+  }
+}
+
+function decodesAsUtf8(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
