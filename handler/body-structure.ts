@@ -111,10 +111,15 @@ interface Finder {
   result: BodyStructure;
 }
 
-/** Made on the first push scanned, not at start: a server that never takes one holds no module and no memory. */
-let finder: Finder | undefined;
+/**
+ * Made on the first push scanned, not at start: a server that never takes one
+ * holds no module and no memory. Null in a process without WebAssembly
+ * (`node --jitless`): then no body is scanned, every one is parsed.
+ */
+let finder: Finder | null | undefined;
 
-function makeFinder(): Finder {
+function makeFinder(): Finder | null {
+  if (typeof WebAssembly === 'undefined') return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE_BYTES));
   const memory = instance.exports.memory as WasmMemory;
   const structure = instance.exports.structure as (end: number, places: number) => number;
@@ -127,10 +132,12 @@ function views(memory: WasmMemory): BodyStructure {
 
 /**
  * `body`'s first `end` bytes and where its quotes and backslashes are, or
- * undefined when one of those bytes is below 0x20.
+ * undefined when one of those bytes is below 0x20 (or the process has no WebAssembly).
  */
 export function bodyStructure(body: Uint8Array, end: number): BodyStructure | undefined {
-  const f = (finder ??= makeFinder());
+  if (finder === undefined) finder = makeFinder();
+  const f = finder;
+  if (f === null) return undefined;
   // The places go after the body and its lane, 4-byte aligned; at most one for each byte.
   const placesAt = (end + LANE_BYTES + 3) & ~3;
   const needed = placesAt + 4 * (end + LANE_BYTES);

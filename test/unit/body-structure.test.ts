@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { bodyStructure, PAST_END } from '../../handler/body-structure.ts';
 
 /** The oracle, byte by byte: undefined for a control byte before `end`, else where the quotes and backslashes are. */
@@ -73,5 +74,18 @@ describe('bodyStructure (handler/body-structure.ts)', () => {
     assert.equal(found(big, big.length), undefined);
     // A smaller body after the memory grew.
     assert.deepEqual(found(Buffer.from('"a\\"'), 4), [0, 2, 3]);
+  });
+
+  it('leaves every body to the parser in a process without WebAssembly (node --jitless), instead of failing', function () {
+    this.timeout(30_000);
+    const script = [
+      `const { scanSentBody } = await import(${JSON.stringify(new URL('../../handler/sent-scan.ts', import.meta.url).href)});`,
+      `console.log(typeof WebAssembly, scanSentBody(Buffer.from('[{"out":"a"}]'), 100, 10) === undefined ? 'left to the parser' : 'scanned');`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--jitless', '--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 25_000 });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'undefined left to the parser');
+    // With WebAssembly, the same body is scanned.
+    assert.ok(bodyStructure(Buffer.from('[{"out":"a"}]'), 13) !== undefined);
   });
 });
