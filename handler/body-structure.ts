@@ -113,14 +113,20 @@ interface Finder {
 
 /**
  * Made on the first push scanned, not at start: a server that never takes one
- * holds no module and no memory. Null in a process without WebAssembly
- * (`node --jitless`): then no body is scanned, every one is parsed.
+ * holds no module and no memory. Null in a process that cannot run it: no
+ * WebAssembly at all (`node --jitless`), or no SIMD (an x86-64 CPU without
+ * SSE4.1, such as QEMU's default model): then no body is scanned, every one is parsed.
  */
 let finder: Finder | null | undefined;
 
 function makeFinder(): Finder | null {
   if (typeof WebAssembly === 'undefined') return null;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE_BYTES));
+  let instance: { exports: Record<string, unknown> };
+  try {
+    instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE_BYTES));
+  } catch {
+    return null; // CompileError: "Wasm SIMD unsupported"
+  }
   const memory = instance.exports.memory as WasmMemory;
   const structure = instance.exports.structure as (end: number, places: number) => number;
   return { memory, structure, result: views(memory) };
@@ -132,7 +138,7 @@ function views(memory: WasmMemory): BodyStructure {
 
 /**
  * `body`'s first `end` bytes and where its quotes and backslashes are, or
- * undefined when one of those bytes is below 0x20 (or the process has no WebAssembly).
+ * undefined when one of those bytes is below 0x20 (or the process cannot run the module: makeFinder).
  */
 export function bodyStructure(body: Uint8Array, end: number): BodyStructure | undefined {
   if (finder === undefined) finder = makeFinder();

@@ -2,6 +2,7 @@
 // keep-alive connections; baseline: a bare node:http server parsing the same
 // bodies, both servers up at once and taking the load in alternating rounds.
 // Its load and measurement are also used for redis_ingest and grpc_ingest.
+import { setTimeout as delay } from 'node:timers/promises';
 import { cpuSeconds, startBaseline, startGenerator, startLogService, type ServerChild } from '../lib/processes.ts';
 import type { BenchOptions } from './options.ts';
 
@@ -29,6 +30,8 @@ export interface PushFigures {
    * cores' noise moves far less than the rate.
    */
   cpuUsPerLine: number;
+  /** Lines acknowledged over the generator's whole run (warm-up included): what cpuUsPerLine divides by. */
+  lines: number;
 }
 
 export function pushLoad(options: BenchOptions): PushLoad {
@@ -55,7 +58,8 @@ export async function measurePush(server: ServerChild, load: PushLoad, keyPrefix
   const result = await gen.result;
   const cpuSpent = cpuSeconds(server.pid) - cpuBefore;
   if (result.errors.length > 0) throw new Error(`push errors: ${result.errors.join('; ')}\n${server.output().slice(-1000)}`);
-  return { rate: result.lines_per_s, cpuUsPerLine: (cpuSpent * 1e6) / (result.total_requests * LINES_PER_BATCH) };
+  const lines = result.total_requests * LINES_PER_BATCH;
+  return { rate: result.lines_per_s, cpuUsPerLine: (cpuSpent * 1e6) / lines, lines };
 }
 
 /**
@@ -82,16 +86,36 @@ async function measureAlternating(
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const);
     for (const which of order) {
-      if (which === 'bare') bare.push(await measurePush(bareServer, load, `ingest-${round}`));
-      else service.push(await measurePush(serviceServer, load, `ingest-${round}`));
+      const server = which === 'bare' ? bareServer : serviceServer;
+      const figures = await measurePush(server, load, `ingest-${round}`);
+      // What the round left running is the round's too.
+      figures.cpuUsPerLine += ((await settle(server)) * 1e6) / figures.lines;
+      (which === 'bare' ? bare : service).push(figures);
     }
   }
   return { bare: meanFigures(bare), service: meanFigures(service) };
 }
 
+/**
+ * Waits until `server` is idle (at most one clock tick of CPU in 200 ms, for at
+ * most 3 s) and answers the CPU seconds it spent meanwhile: what a round leaves
+ * running (LMDB's write thread, a collection) must not fall into the other
+ * server's round, slowing it, nor escape its own CPU figure.
+ */
+async function settle(server: ServerChild): Promise<number> {
+  const deadline = performance.now() + 3000;
+  const start = cpuSeconds(server.pid);
+  for (;;) {
+    const before = cpuSeconds(server.pid);
+    await delay(200);
+    const after = cpuSeconds(server.pid);
+    if (!(after - before > 0.01) || performance.now() > deadline) return after - start;
+  }
+}
+
 function meanFigures(figures: PushFigures[]): PushFigures {
   const mean = (pick: (f: PushFigures) => number) => figures.reduce((sum, f) => sum + pick(f), 0) / figures.length;
-  return { rate: mean((f) => f.rate), cpuUsPerLine: mean((f) => f.cpuUsPerLine) };
+  return { rate: mean((f) => f.rate), cpuUsPerLine: mean((f) => f.cpuUsPerLine), lines: mean((f) => f.lines) };
 }
 
 export async function ingest(options: BenchOptions): Promise<Record<string, number>> {
