@@ -76,6 +76,20 @@ describe('bodyStructure (handler/body-structure.ts)', () => {
     assert.deepEqual(found(Buffer.from('"a\\"'), 4), [0, 2, 3]);
   });
 
+  it('holds the biggest body the handler scans (256 KiB, every byte a quote) in its first memory, 1.3 MiB, without growing', function () {
+    this.timeout(30_000);
+    // In a process of its own: this one's module has grown for the 3 MiB body above.
+    const script = [
+      `const { bodyStructure } = await import(${JSON.stringify(new URL('../../handler/body-structure.ts', import.meta.url).href)});`,
+      `const first = bodyStructure(Buffer.from('[]'), 2).bytes.length;`,
+      `const s = bodyStructure(Buffer.alloc(256 * 1024, 0x22), 256 * 1024);`,
+      `console.log(s.count, first, s.bytes.length);`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 25_000 });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), `${256 * 1024} ${21 * 65_536} ${21 * 65_536}`);
+  });
+
   // A process that cannot run the module leaves every body to the parser instead of failing the push:
   // without WebAssembly (node --jitless), and without SIMD (an x86-64 CPU without SSE4.1, which
   // --no-enable-sse4-1 makes V8 take this one for).
