@@ -165,12 +165,12 @@ export class ArchivedLogStream implements LogStream {
     this.archiver = new Archiver(inner, this.archive, options);
     if (inner.memoryUsage !== undefined) this.memoryUsage = () => inner.memoryUsage!();
     this.keepsWholePush = inner.archiveLease === undefined;
-    if (inner.pushScanned !== undefined) this.pushScanned = (name, push, options) => this.pushScannedTo(inner, name, push, options);
+    if (inner.pushScanned !== undefined) this.pushScanned = (name, push, options) => this.pushScannedTo(name, push, options);
   }
 
-  private async pushScannedTo(inner: LogStream, name: string, push: ScannedPush, options?: PushOptions): Promise<number> {
+  private async pushScannedTo(name: string, push: ScannedPush, options?: PushOptions): Promise<number> {
     await this.archiveRoom(name);
-    const first = await inner.pushScanned!(name, push, options);
+    const first = await this.inner.pushScanned!(name, push, options);
     this.keepWriting(name);
     return first;
   }

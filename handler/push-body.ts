@@ -165,7 +165,9 @@ function readSmallPush(req: IncomingMessage, format: PushFormat, limits: PushLim
       const asSent = limits.asSent === true && format === 'json' && body[0] === 0x5b /* [ */ && ascii ? ownBuffer(body) : undefined;
       if (asSent !== undefined && limits.scan === true) {
         const scanned = scanSentBody(asSent, limits.maxLineBytes, Math.min(limits.keepLines, MAX_SCANNED_LINES));
-        if (scanned !== undefined && received + LINE_OVERHEAD_BYTES * scanned.lines <= limits.maxPushBytes) {
+        if (scanned !== undefined) {
+          // The parser would give the same lines, so the same refusal: without parsing the body again for it.
+          if (received + LINE_OVERHEAD_BYTES * scanned.lines > limits.maxPushBytes) throw tooLarge(limits.maxPushBytes);
           return { lines: [], skipped: { lines: 0, textBytes: 0 }, total: scanned.lines, scanned };
         }
       }

@@ -27,6 +27,33 @@ async function healthzWorstMs(url: string, until: Promise<unknown>): Promise<num
 describe('pushes bounded by what the stream retains', function () {
   this.timeout(120_000);
 
+  describe('with a 64 KiB push limit', () => {
+    let server: ServerProcess;
+    before(async () => {
+      server = await startServer({ LOG_SERVICE_MAX_PUSH_BYTES: '64KiB' });
+    });
+    after(() => server.stop());
+
+    it("refuses a small JSON push for its line count alike, scanned (the runners' shape) or parsed (an extra key), and appends nothing", async () => {
+      const q = `${server.url}/stream?accountID=acct&key=small/many`;
+      assert.equal((await fetch(q, { method: 'POST' })).status, 204);
+      // 3,500 lines: a body of 39–60 KB, under the limit, but each line counts 8 bytes more (28 KB).
+      for (const line of ['{"out":""}', '{"out":"","x":1}']) {
+        const body = `[${Array.from({ length: 3500 }, () => line).join(',')}]`;
+        assert.ok(body.length < 64 * 1024, `${body.length} bytes`);
+        const res = await fetch(q, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body });
+        const answer = await res.text();
+        assert.equal(res.status, 413, answer);
+        assert.match(answer, /each line counts 8 bytes more/);
+      }
+      // The same lines in a push that fits are taken, scanned: the refusals were for the count alone.
+      const fits = `[${Array.from({ length: 3000 }, () => '{"out":""}').join(',')}]`;
+      assert.equal((await fetch(q, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: fits })).status, 204);
+      const info = (await (await fetch(`${server.url}/stream/info?accountID=acct`)).json()) as { streams: Record<string, { size: number }> };
+      assert.equal(info.streams['small/many']?.size, 3000, 'only the push that fits was appended');
+    });
+  });
+
   describe('with the default limits', () => {
     let server: ServerProcess;
     before(async () => {
